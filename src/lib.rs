@@ -1,0 +1,3 @@
+//! vodsign: issues Tencent Cloud VOD upload signatures to authenticated app users.
+
+pub mod auth;
