@@ -195,6 +195,12 @@ impl TaskNotifyMode {
     }
 }
 
+impl fmt::Display for TaskNotifyMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 impl FromStr for TaskNotifyMode {
     type Err = InvalidParam;
     fn from_str(s: &str) -> Result<Self, InvalidParam> {
