@@ -88,8 +88,9 @@ pub struct VodSettings {
     pub development_placeholder_credentials: bool,
 }
 
-/// One `[[api_keys]]` entry. The key itself is never stored: only its SHA-256.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+/// One `[[api_keys]]` entry. The key itself is never stored: only its SHA-256, which
+/// `Debug` does not show either.
+#[derive(Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ApiKeySettings {
     /// The key's id: the part between `vsk_` and the next `_` of the key. Letters, digits, `-`.
@@ -100,6 +101,17 @@ pub struct ApiKeySettings {
     pub subject: String,
     /// Name of the policy in `[policies]` that applies to this key.
     pub policy: String,
+}
+
+impl std::fmt::Debug for ApiKeySettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApiKeySettings")
+            .field("id", &self.id)
+            .field("sha256", &"[REDACTED]")
+            .field("subject", &self.subject)
+            .field("policy", &self.policy)
+            .finish()
+    }
 }
 
 /// One `[policies.NAME]` table: what a caller with this policy may get. For each optional
@@ -248,6 +260,7 @@ mod tests {
 
     /// Loads `toml` with `env` set, inside a figment jail: a private directory and an
     /// environment restored afterwards, so tests never see each other's variables.
+    #[allow(clippy::result_large_err)] // figment::Jail's own error type
     fn load_str(toml: &str, env: &[(&str, &str)]) -> Result<Settings, ConfigError> {
         let mut out = None;
         figment::Jail::expect_with(|jail| {

@@ -25,18 +25,21 @@ use tracing::Span;
 
 use crate::app::AppState;
 use crate::auth::middleware::require_principal;
+use crate::config::ServerSettings;
 use error::ApiError;
 
 /// The request id header: taken from the client when well-formed, generated otherwise,
 /// echoed in the response and in every error envelope.
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
-/// The whole public API with its layer stack, read top (outermost) to bottom.
+/// The whole public API with its layer stack.
 pub fn router(state: AppState) -> Router {
-    let server = &state.settings.server;
-    let timeout = Duration::from_millis(server.request_timeout_ms);
-    let body_limit = server.body_limit_bytes;
+    let server = state.settings.server.clone();
+    layered(routes(state), &server)
+}
 
+/// The routes alone, without the layer stack.
+fn routes(state: AppState) -> Router {
     let issue =
         get(signature::issue)
             .post(signature::issue)
@@ -51,9 +54,16 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(health::ready))
         .fallback(|| async { ApiError::NotFound })
         .with_state(state)
+}
+
+/// Wraps `routes` in the protective layer stack every public route gets. Public so tests
+/// can check the stack's behaviour (timeout, panic) with routes of their own.
+pub fn layered(routes: Router, server: &ServerSettings) -> Router {
+    let timeout = Duration::from_millis(server.request_timeout_ms);
+    routes
         // `Router::layer` wraps what is above it: read from the bottom (outermost, first to
         // see a request) up to the top (innermost, next to the routes).
-        .layer(RequestBodyLimitLayer::new(body_limit))
+        .layer(RequestBodyLimitLayer::new(server.body_limit_bytes))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::SERVICE_UNAVAILABLE,
             timeout,
