@@ -13,6 +13,7 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use criterion::{Criterion, criterion_group, criterion_main};
 use http_body_util::BodyExt as _;
+use support::BenchClock;
 use tower::ServiceExt as _;
 use vodsign::config::ServerSettings;
 
@@ -47,7 +48,7 @@ fn healthz_request() -> Request<Body> {
         .expect("valid request")
 }
 
-fn requests(c: &mut Criterion) {
+fn requests(c: &mut Criterion<BenchClock>) {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -97,5 +98,9 @@ fn requests(c: &mut Criterion) {
 // A JWT request (`Authorization: Bearer <ES256 JWT>`) through the router goes here, next
 // to the API-key one, once the JWT verifier is in main.
 
-criterion_group!(benches, requests);
+criterion_group! {
+    name = benches;
+    config = support::criterion();
+    targets = requests
+}
 criterion_main!(benches);

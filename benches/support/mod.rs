@@ -1,8 +1,18 @@
-//! Shared set-up for the benches: signing parameters and a service state with a generated
-//! API key, built the way `tests/api/helpers.rs` builds it.
+//! Shared set-up for the benches: signing parameters, a service state with a generated
+//! API key (built the way `tests/api/helpers.rs` builds it), and the clock they read.
+//!
+//! The benches measure the CPU time of the bench thread, not wall time: on a shared
+//! machine (two cores, other engineers compiling) wall time also counts the time the
+//! thread waited for a core, which says nothing about the code. Every bench here runs on
+//! that one thread (a current-thread runtime for the router), so on an idle machine the two
+//! clocks agree. Set `BENCH_CLOCK=wall` to get criterion's usual wall clock instead.
 
 #![allow(dead_code)] // each bench binary uses a different part of this module
 
+use std::time::{Duration, Instant};
+
+use criterion::Criterion;
+use criterion::measurement::{Measurement, ValueFormatter, WallTime};
 use secrecy::SecretString;
 use vodsign::app::{App, AppState, VodCredentials};
 use vodsign::auth::api_key;
@@ -74,4 +84,55 @@ pub fn app_state() -> (AppState, String) {
         .block_on(App::build(settings, credentials))
         .expect("bench settings are valid");
     (app.into_state(), key)
+}
+
+/// Thread CPU time (`CLOCK_THREAD_CPUTIME_ID`), or wall time when `BENCH_CLOCK=wall`.
+pub struct BenchClock {
+    wall: WallTime,
+    use_wall: bool,
+}
+
+pub enum Start {
+    Cpu(cpu_time::ThreadTime),
+    Wall(Instant),
+}
+
+impl Measurement for BenchClock {
+    type Intermediate = Start;
+    type Value = Duration;
+
+    fn start(&self) -> Start {
+        if self.use_wall {
+            Start::Wall(Instant::now())
+        } else {
+            Start::Cpu(cpu_time::ThreadTime::now())
+        }
+    }
+    fn end(&self, start: Start) -> Duration {
+        match start {
+            Start::Cpu(t) => t.elapsed(),
+            Start::Wall(t) => t.elapsed(),
+        }
+    }
+    fn add(&self, a: &Duration, b: &Duration) -> Duration {
+        *a + *b
+    }
+    fn zero(&self) -> Duration {
+        Duration::ZERO
+    }
+    fn to_f64(&self, value: &Duration) -> f64 {
+        value.as_nanos() as f64
+    }
+    fn formatter(&self) -> &dyn ValueFormatter {
+        self.wall.formatter()
+    }
+}
+
+/// Criterion reading [`BenchClock`].
+pub fn criterion() -> Criterion<BenchClock> {
+    let use_wall = std::env::var("BENCH_CLOCK").is_ok_and(|v| v == "wall");
+    Criterion::default().with_measurement(BenchClock {
+        wall: WallTime,
+        use_wall,
+    })
 }
