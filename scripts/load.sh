@@ -18,6 +18,9 @@
 #   SERVICE_LOG=/dev/null                                   where the service's stdout goes
 #                                                           (through a pipe, as in a container)
 #   VODSIGN_BIN=path                                        skip the build, use this binary
+#   LOG_COMPARISON=1                                        also load a second instance run
+#                                                           with RUST_LOG=warn (no per-request
+#                                                           log line), to show that line's cost
 set -euo pipefail
 
 ROUNDS=${ROUNDS:-3}
@@ -44,7 +47,12 @@ stop_server() {
     fi
     SERVER_PID=""
 }
-cleanup() { stop_server; rm -rf "$WORK"; }
+QUIET_PID=""
+cleanup() {
+    stop_server
+    if [[ -n "$QUIET_PID" ]]; then kill -TERM "$QUIET_PID" 2>/dev/null || true; fi
+    rm -rf "$WORK"
+}
 trap cleanup EXIT INT TERM
 
 # --- tools -------------------------------------------------------------------------------
@@ -139,7 +147,11 @@ EOF
         mv "$WORK/config-jwt.toml" "$WORK/config.toml"
     else
         JWT=""
-        JWT_NOTE="skipped: JWT not available ($(head -c 160 "$WORK/jwt-check.txt" | tr '\n' ' '))"
+        if grep -q 'unknown field.*auth' "$WORK/jwt-check.txt"; then
+            JWT_NOTE="skipped: JWT not available (this binary has no [[auth.jwt]] config)"
+        else
+            JWT_NOTE="skipped: JWT not available ($(head -c 100 "$WORK/jwt-check.txt" | tr '\n' ' '))"
+        fi
     fi
 else
     JWT_NOTE="skipped: JWT not available (openssl or xxd missing)"
@@ -150,7 +162,7 @@ now_ns() { date +%s%N; }
 # One HTTP GET over bash's /dev/tcp: no process spawn, so it can poll every millisecond.
 http_status() {
     local line
-    exec 3<>"/dev/tcp/127.0.0.1/$PORT" 2>/dev/null || return 1
+    { exec 3<>"/dev/tcp/127.0.0.1/$PORT"; } 2>/dev/null || return 1
     printf 'GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n' "$1" >&3
     IFS=' ' read -r -t 2 _ line _ <&3 || line=""
     exec 3<&- 3>&-
@@ -178,6 +190,20 @@ for i in $(seq "$STARTS"); do
 done
 STARTUP_MEDIAN=$(printf '%s\n' "${STARTUP_MS[@]}" | sort -n | sed -n "$(( (STARTS + 1) / 2 ))p")
 say "start-up to ready (ms): ${STARTUP_MS[*]} (median $STARTUP_MEDIAN)"
+
+# A second instance, identical but for RUST_LOG=warn: no per-request log line.
+QUIET_BASE=""
+if [[ "${LOG_COMPARISON:-1}" == 1 ]]; then
+    QUIET_PORT=$(free_port)
+    sed "s/127.0.0.1:$PORT/127.0.0.1:$QUIET_PORT/" "$WORK/config.toml" >"$WORK/config-quiet.toml"
+    RUST_LOG=warn "$BIN" serve --config "$WORK/config-quiet.toml" > >(cat >>"$SERVICE_LOG") 2>>"$WORK/stderr.txt" &
+    QUIET_PID=$!
+    QUIET_BASE="http://127.0.0.1:$QUIET_PORT"
+    for _ in $(seq 500); do
+        [[ "$(curl -s -o /dev/null -w '%{http_code}' "$QUIET_BASE/readyz")" == 200 ]] && break
+        sleep 0.01
+    done
+fi
 
 rss_kib() { awk -v k="$1:" '$1 == k {print $2}' "/proc/$SERVER_PID/status"; }
 sleep 1
@@ -208,13 +234,22 @@ fi
 
 # wrk's latency in microseconds ("1.23ms" -> 1230).
 to_us() { awk '{v=$1; u=1; if (v ~ /us$/) u=1; else if (v ~ /ms$/) u=1000; else if (v ~ /s$/) u=1000000; sub(/[a-z]+$/, "", v); printf "%d\n", v*u}'; }
-# Runs wrk; prints "rps p50_us p99_us errors" (errors: socket errors + non-2xx).
+# CPU time (user + system, all threads) the process has used, in clock ticks.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+TICK_US=$(( 1000000 / $(getconf CLK_TCK) ))
+# Runs wrk; prints "rps p50_us p99_us errors cpu_us_per_request" (errors: socket errors +
+# non-2xx). The service's own CPU time per request does not depend on what else the
+# machine runs, so it compares targets more steadily than req/s on a busy machine.
 run_wrk() {
-    local threads=$1 conns=$2 seconds=$3 target=$4 out rps p50 p99 errs non2xx
+    local threads=$1 conns=$2 seconds=$3 target=$4 out rps p50 p99 errs non2xx pid cpu0 cpu1 requests
     out="$WORK/wrk.txt"
+    pid=$SERVER_PID
+    [[ $target == api_key_nolog ]] && pid=$QUIET_PID
+    cpu0=$(cpu_ticks "$pid")
     case $target in
         healthz) wrk -t"$threads" -c"$conns" -d"${seconds}s" --latency "$BASE/healthz" >"$out" ;;
         api_key) VODSIGN_LOAD_TOKEN=$API_KEY wrk -t"$threads" -c"$conns" -d"${seconds}s" --latency -s "$WORK/post.lua" "$BASE/v1/signature" >"$out" ;;
+        api_key_nolog) VODSIGN_LOAD_TOKEN=$API_KEY wrk -t"$threads" -c"$conns" -d"${seconds}s" --latency -s "$WORK/post.lua" "$QUIET_BASE/v1/signature" >"$out" ;;
         jwt) VODSIGN_LOAD_TOKEN=$JWT wrk -t"$threads" -c"$conns" -d"${seconds}s" --latency -s "$WORK/post.lua" "$BASE/v1/signature" >"$out" ;;
     esac
     rps=$(awk '/^Requests\/sec:/ {printf "%d", $2}' "$out")
@@ -222,14 +257,17 @@ run_wrk() {
     p99=$(awk '$1 == "99%" {print $2}' "$out" | to_us)
     errs=$(awk '/Socket errors:/ {gsub(/,/, ""); print $4 + $6 + $8 + $10}' "$out")
     non2xx=$(awk '/Non-2xx or 3xx responses:/ {print $5}' "$out")
-    echo "$rps $p50 $p99 $(( ${errs:-0} + ${non2xx:-0} ))"
+    cpu1=$(cpu_ticks "$pid")
+    requests=$(awk '/requests in/ {print $1}' "$out")
+    echo "$rps $p50 $p99 $(( ${errs:-0} + ${non2xx:-0} )) $(( (cpu1 - cpu0) * TICK_US / (requests > 0 ? requests : 1) ))"
     cp "$out" "$WORK/last-$target.txt"
 }
 
 TARGETS=(healthz api_key)
 [[ -n "$JWT" ]] && TARGETS+=(jwt)
-declare -A RPS P50 P99 ERRS
-for t in "${TARGETS[@]}"; do RPS[$t]=""; P50[$t]=""; P99[$t]=""; ERRS[$t]=0; done
+[[ -n "$QUIET_BASE" ]] && TARGETS+=(api_key_nolog)
+declare -A RPS P50 P99 ERRS CPU
+for t in "${TARGETS[@]}"; do RPS[$t]=""; P50[$t]=""; P99[$t]=""; ERRS[$t]=0; CPU[$t]=""; done
 RATIO_API=""; RATIO_JWT=""
 say "interleaved: $ROUNDS rounds x ${TARGETS[*]}, ${ROUND_SECONDS}s each, -t$WRK_THREADS -c$CONNECTIONS"
 for round in $(seq "$ROUNDS"); do
@@ -237,9 +275,9 @@ for round in $(seq "$ROUNDS"); do
     order=("${TARGETS[@]}")
     if (( round % 2 == 0 )); then mapfile -t order < <(printf '%s\n' "${TARGETS[@]}" | tac); fi
     for t in "${order[@]}"; do
-        read -r rps p50 p99 errs < <(run_wrk "$WRK_THREADS" "$CONNECTIONS" "$ROUND_SECONDS" "$t")
-        say "  round $round $t: $rps req/s, p50 ${p50}us, p99 ${p99}us, errors $errs"
-        RPS[$t]+="$rps "; P50[$t]+="$p50 "; P99[$t]+="$p99 "; ERRS[$t]=$(( ERRS[$t] + errs ))
+        read -r rps p50 p99 errs cpu < <(run_wrk "$WRK_THREADS" "$CONNECTIONS" "$ROUND_SECONDS" "$t")
+        say "  round $round $t: $rps req/s, p50 ${p50}us, p99 ${p99}us, errors $errs, service CPU ${cpu}us/request"
+        RPS[$t]+="$rps "; P50[$t]+="$p50 "; P99[$t]+="$p99 "; ERRS[$t]=$(( ERRS[$t] + errs )); CPU[$t]+="$cpu "
     done
 done
 median() { tr ' ' '\n' | grep -v '^$' | sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : int((a[NR/2] + a[NR/2+1]) / 2)}'; }
@@ -251,6 +289,7 @@ ratio_of() {
 }
 RATIO_API=$(ratio_of api_key)
 [[ -n "$JWT" ]] && RATIO_JWT=$(ratio_of jwt)
+[[ -n "$QUIET_BASE" ]] && RATIO_NOLOG=$(ratio_of api_key_nolog)
 
 # --- many connections ----------------------------------------------------------------------
 say "$BIG_CONNECTIONS connections on /v1/signature for ${BIG_SECONDS}s..."
@@ -262,7 +301,7 @@ say "$BIG_CONNECTIONS connections on /v1/signature for ${BIG_SECONDS}s..."
     done
 ) &
 SAMPLER=$!
-read -r BIG_RPS BIG_P50 BIG_P99 BIG_ERRS < <(run_wrk 2 "$BIG_CONNECTIONS" "$BIG_SECONDS" api_key)
+read -r BIG_RPS BIG_P50 BIG_P99 BIG_ERRS _ < <(run_wrk 2 "$BIG_CONNECTIONS" "$BIG_SECONDS" api_key)
 kill "$SAMPLER" 2>/dev/null || true
 wait "$SAMPLER" 2>/dev/null || true
 BIG_RSS=$(cat "$WORK/big-rss" 2>/dev/null || echo 0)
@@ -286,18 +325,29 @@ API_P99=$(median <<<"${P99[api_key]}"); HZ_P99=$(median <<<"${P99[healthz]}")
     row() { printf '%-34s %-26s %-14s %s\n' "$1" "$2" "$3" "$4"; }
     row "/healthz req/s (mean)" "$HZ_RPS" "floor" "-"
     row "/healthz p50 / p99" "$(median <<<"${P50[healthz]}")us / ${HZ_P99}us" "-" "-"
+    row "/healthz service CPU/request" "$(median <<<"${CPU[healthz]}")us" "-" "-"
     row "api key req/s (mean)" "$API_RPS" "-" "-"
+    row "api key service CPU/request" "$(median <<<"${CPU[api_key]}")us (healthz/this: $(awk -v a="$(median <<<"${CPU[healthz]}")" -v b="$(median <<<"${CPU[api_key]}")" 'BEGIN {printf "%.2f", a / b}'))" "-" "-"
     row "api key / healthz (median/round)" "$RATIO_API" ">= 0.85" "$(verdict "$RATIO_API" 0.85 min)"
     row "api key p50 / p99 @${CONNECTIONS}c" "$(median <<<"${P50[api_key]}")us / ${API_P99}us" "p99 <= 2000us" "$(verdict "$API_P99" 2000 max)"
     if [[ -n "$JWT" ]]; then
         JWT_P99=$(median <<<"${P99[jwt]}")
         row "jwt ES256 req/s (mean)" "$(mean <<<"${RPS[jwt]}")" "-" "-"
+        row "jwt service CPU/request" "$(median <<<"${CPU[jwt]}")us" "-" "-"
         row "jwt / healthz (median/round)" "$RATIO_JWT" ">= 0.75" "$(verdict "$RATIO_JWT" 0.75 min)"
         row "jwt p50 / p99 @${CONNECTIONS}c" "$(median <<<"${P50[jwt]}")us / ${JWT_P99}us" "p99 <= 2000us" "$(verdict "$JWT_P99" 2000 max)"
     else
         row "jwt ES256" "$JWT_NOTE" "" ""
     fi
-    row "errors in the rounds" "$(( ERRS[healthz] + ERRS[api_key] + ${ERRS[jwt]:-0} ))" "0" "$(verdict $(( ERRS[healthz] + ERRS[api_key] + ${ERRS[jwt]:-0} )) 0 max)"
+    if [[ -n "$QUIET_BASE" ]]; then
+        row "api key, RUST_LOG=warn req/s" "$(mean <<<"${RPS[api_key_nolog]}")" "-" "-"
+        row "  same / healthz (median/round)" "$RATIO_NOLOG" "(log cost)" "-"
+        row "  same p50 / p99" "$(median <<<"${P50[api_key_nolog]}")us / $(median <<<"${P99[api_key_nolog]}")us" "-" "-"
+        row "  same service CPU/request" "$(median <<<"${CPU[api_key_nolog]}")us" "-" "-"
+    fi
+    ALL_ERRS=0
+    for t in "${TARGETS[@]}"; do ALL_ERRS=$(( ALL_ERRS + ERRS[$t] )); done
+    row "errors in the rounds" "$ALL_ERRS" "0" "$(verdict "$ALL_ERRS" 0 max)"
     row "errors @${BIG_CONNECTIONS}c (api key)" "$BIG_ERRS ($BIG_RPS req/s, p99 ${BIG_P99}us)" "0" "$(verdict "$BIG_ERRS" 0 max)"
     row "RSS idle" "$(mib "$IDLE_RSS")" "<= 20 MiB" "$(verdict "$IDLE_RSS" 20480 max)"
     row "RSS @${BIG_CONNECTIONS}c (max VmRSS)" "$(mib "$BIG_RSS")" "<= 64 MiB" "$(verdict "$BIG_RSS" 65536 max)"

@@ -157,7 +157,10 @@ fn serve(args: ServeArgs) -> Result<ExitCode, ConfigError> {
         if let Some(listen) = args.listen {
             settings.server.listen = listen;
         }
-        crate::telemetry::init(&settings.server, std::io::stdout);
+        // Held until `serve` returns: dropping it writes the last lines.
+        let (log_writer, _log_guard) = crate::telemetry::writer::stdout()
+            .map_err(|e| ConfigError(format!("cannot set up logging to stdout: {e}")))?;
+        crate::telemetry::init(&settings.server, log_writer);
         let credentials =
             VodCredentials::from_env(settings.vod.development_placeholder_credentials)?;
         let app = App::build(settings, credentials).await?;
