@@ -11,9 +11,11 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use rand::RngCore as _;
 use secrecy::{ExposeSecret, SecretString};
 
+use crate::audit::AuditSink;
 use crate::auth::api_key::ApiKeys;
 use crate::auth::middleware::Authenticator;
 use crate::config::{ConfigError, Settings, secret_from_env};
+use crate::metrics::Metrics;
 use crate::policy::Policy;
 use crate::signature::{SecretId, Signer};
 
@@ -111,6 +113,8 @@ pub struct App {
     authenticator: Authenticator,
     random: RandomSource,
     draining: AtomicBool,
+    metrics: Metrics,
+    audit: AuditSink,
 }
 
 /// Cheap to clone: the router's state.
@@ -143,6 +147,8 @@ impl App {
         let names: BTreeSet<String> = policies.keys().cloned().collect();
         let api_keys = ApiKeys::from_settings(&settings.api_keys, &names)?;
         let authenticator = Authenticator::new(api_keys);
+        crate::admin::validate(&settings)?;
+        let audit = AuditSink::from_settings(&settings.audit)?;
         Ok(Self {
             signer: Signer::new(credentials.secret_key.expose_secret().as_bytes()),
             secret_id: credentials.secret_id,
@@ -152,7 +158,24 @@ impl App {
             authenticator,
             random: RandomSource::default(),
             draining: AtomicBool::new(false),
+            metrics: Metrics::new(),
+            audit,
         })
+    }
+
+    /// Records into `metrics` instead of a fresh registry: a reloaded app keeps counting
+    /// where the previous one stopped.
+    pub fn with_metrics(mut self, metrics: Metrics) -> Self {
+        self.metrics = metrics;
+        self
+    }
+
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
+    pub fn audit(&self) -> &AuditSink {
+        &self.audit
     }
 
     pub fn into_state(self) -> AppState {

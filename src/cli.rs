@@ -173,10 +173,25 @@ fn serve(args: ServeArgs) -> Result<ExitCode, ConfigError> {
         let listener = tokio::net::TcpListener::bind(listen)
             .await
             .map_err(|e| ConfigError::key("server.listen", format!("cannot bind {listen}: {e}")))?;
+        let admin = bind_admin(&app.settings.admin).await?;
         let state = app.into_state();
+        let _upkeep = state.metrics().spawn_upkeep();
         tracing::info!(address = %listen, version = env!("CARGO_PKG_VERSION"), "vodsign listening");
+        // The admin listener keeps answering /metrics while the public one drains; it stops
+        // when the public one has.
+        let admin = admin.map(|listener| {
+            tokio::spawn(crate::admin::run(
+                listener,
+                state.clone(),
+                std::future::pending(),
+            ))
+        });
         let shutdown = crate::server::shutdown_signal(state.clone());
-        match crate::server::run(listener, state, shutdown).await {
+        let served = crate::server::run(listener, state, shutdown).await;
+        if let Some(admin) = admin {
+            admin.abort();
+        }
+        match served {
             Ok(()) => {
                 tracing::info!("stopped");
                 Ok(ExitCode::SUCCESS)
@@ -187,6 +202,22 @@ fn serve(args: ServeArgs) -> Result<ExitCode, ConfigError> {
             }
         }
     })
+}
+
+/// Binds `[admin] listen` when the admin listener is enabled.
+async fn bind_admin(
+    admin: &config::AdminSettings,
+) -> Result<Option<tokio::net::TcpListener>, ConfigError> {
+    if !admin.enabled {
+        return Ok(None);
+    }
+    let listener = tokio::net::TcpListener::bind(admin.listen)
+        .await
+        .map_err(|e| {
+            ConfigError::key("admin.listen", format!("cannot bind {}: {e}", admin.listen))
+        })?;
+    tracing::info!(address = %admin.listen, "admin listener (/metrics) listening");
+    Ok(Some(listener))
 }
 
 fn check_config(config: Option<PathBuf>) -> Result<ExitCode, ConfigError> {

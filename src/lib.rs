@@ -12,14 +12,19 @@
 //!
 //! Around them: [`config`] (file + environment, secrets only from env or `*_FILE`),
 //! [`app`] (the validated runtime state), [`server`] (listener and shutdown),
-//! [`telemetry`] (logs), [`inspect`] (the offline signature checker) and [`cli`].
+//! [`telemetry`] (logs), [`audit`] (one event per signature issued or refused),
+//! [`metrics`] (the Prometheus registry), [`admin`] (the `/metrics` listener),
+//! [`inspect`] (the offline signature checker) and [`cli`].
 
+pub mod admin;
 pub mod app;
+pub mod audit;
 pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod http;
 pub mod inspect;
+pub mod metrics;
 pub mod policy;
 pub mod server;
 pub mod signature;

@@ -1,13 +1,15 @@
 //! The auth-check middleware: runs before the signature handler and leaves a
 //! [`Principal`] in the request extensions, or answers 401/403/503 itself.
 
+use std::time::Instant;
+
 use axum::extract::{Request, State};
 use axum::http::HeaderMap;
 use axum::http::header::AUTHORIZATION;
 use axum::middleware::Next;
 use axum::response::Response;
 
-use super::{AuthError, Principal, api_key};
+use super::{AuthError, CredentialKind, Principal, api_key};
 use crate::app::AppState;
 use crate::http::error::ApiError;
 
@@ -54,14 +56,44 @@ pub fn bearer(headers: &HeaderMap) -> Result<&str, AuthError> {
     Ok(credential)
 }
 
+/// The `outcome` label of an authentication failure.
+fn outcome(error: &AuthError) -> &'static str {
+    match error {
+        AuthError::Missing => "missing",
+        AuthError::Invalid(_) => "invalid",
+        AuthError::Forbidden(_) => "forbidden",
+        AuthError::Unavailable(_) => "unavailable",
+    }
+}
+
 /// `route_layer` middleware for protected routes.
 pub async fn require_principal(
     State(state): State<AppState>,
     mut request: Request,
     next: Next,
 ) -> Result<Response, ApiError> {
-    let credential = bearer(request.headers())?;
-    let principal = state.authenticator().authenticate(credential).await?;
+    let started = Instant::now();
+    let credential = match bearer(request.headers()) {
+        Ok(credential) => credential,
+        Err(e) => {
+            let outcome = outcome(&e);
+            state
+                .metrics()
+                .auth_result("none", "unknown", outcome, started.elapsed());
+            return Err(e.into());
+        }
+    };
+    let result = state.authenticator().authenticate(credential).await;
+    let (kind, provider, outcome) = match &result {
+        Ok(p) if p.kind == CredentialKind::ApiKey => (p.kind.as_str(), "api_keys", "ok"),
+        Ok(p) => (p.kind.as_str(), p.credential_id.as_str(), "ok"),
+        Err(e) if credential.starts_with(api_key::PREFIX) => ("api_key", "api_keys", outcome(e)),
+        Err(e) => ("token", "unknown", outcome(e)),
+    };
+    state
+        .metrics()
+        .auth_result(kind, provider, outcome, started.elapsed());
+    let principal = result?;
     tracing::Span::current().record("principal", principal.credential_id.as_str());
     request.extensions_mut().insert(principal);
     Ok(next.run(request).await)
