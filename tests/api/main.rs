@@ -1,8 +1,13 @@
 //! Integration tests of the HTTP API, one module per area.
 
+mod audit;
 mod errors;
 mod helpers;
 mod issuance;
+mod logging;
+mod metrics;
+mod observe;
+mod openapi;
 mod policies;
 mod secrets;
 mod server;
