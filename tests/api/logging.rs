@@ -8,7 +8,11 @@ async fn the_request_line_names_id_method_route_status_latency_client_and_princi
     let app = spawn_app().await;
     let id = unique_id("log");
     let (status, _, _) = app
-        .call(get_with("/v1/signature?validitySeconds=60", &id, Some(&app.api_key)))
+        .call(get_with(
+            "/v1/signature?validitySeconds=60",
+            &id,
+            Some(&app.api_key),
+        ))
         .await;
     assert_eq!(status, 200);
     let finished: Vec<_> = lines_with(&id)
