@@ -1,7 +1,6 @@
 //! Is the backend answering? Tracks it from every call and from the Redis probe, logs the
 //! transitions once (not every failed request), and keeps the counters for metrics.
 
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use super::config::BackendKind;
@@ -10,7 +9,6 @@ use super::redis::BackendError;
 pub(crate) struct Health {
     backend: BackendKind,
     up: AtomicBool,
-    last_error: Mutex<String>,
     errors: AtomicU64,
     allowed: AtomicU64,
 }
@@ -34,7 +32,6 @@ impl Health {
         Health {
             backend,
             up: AtomicBool::new(true),
-            last_error: Mutex::new(String::new()),
             errors: AtomicU64::new(0),
             allowed: AtomicU64::new(0),
         }
@@ -51,9 +48,6 @@ impl Health {
             }
             Err(e) => {
                 self.errors.fetch_add(1, Ordering::Relaxed);
-                if let Ok(mut last) = self.last_error.lock() {
-                    last.clone_from(&e.0);
-                }
                 if self.up.swap(false, Ordering::AcqRel) {
                     tracing::warn!(backend = ?self.backend, error = %e, "rate-limit backend unreachable");
                 } else {
@@ -79,16 +73,12 @@ impl Health {
         if self.up.load(Ordering::Acquire) {
             return None;
         }
-        let last = self
-            .last_error
-            .lock()
-            .map(|e| e.clone())
-            .unwrap_or_default();
         let name = match self.backend {
             BackendKind::Memory => "memory",
             BackendKind::Redis => "redis",
         };
-        Some(format!("rate-limit backend ({name}) unreachable: {last}"))
+        // The cause is in the logs; readiness is public and names no internals.
+        Some(format!("rate-limit backend ({name}) unreachable"))
     }
 
     pub(crate) fn stats(&self, memory_entries: Option<u64>) -> LimiterStats {

@@ -142,7 +142,7 @@ impl Limiter {
         client_ip_from(peer, headers, &cfg.trusted_proxies, cfg.forwarded_header)
     }
 
-    /// `None` when ready; otherwise why not. Only an unreachable backend with
+    /// `None` when ready; otherwise why not (no cause: that is logged). Only an unreachable backend with
     /// `on_backend_error = "deny"` makes the service unready (with `"allow"` it still serves).
     pub fn readiness(&self) -> Option<String> {
         match self.inner.config.on_backend_error {

@@ -18,7 +18,7 @@ use super::config::{LimitsConfig, LimitsConfigError, PolicyLimits};
 use super::decision::{Decision, LimitError, Window, retry_seconds};
 use super::memory::Checked;
 
-/// Why the backend gave no answer. Safe to log and to show in readiness: never the URL.
+/// Why the backend gave no answer. Safe to log: it never contains the URL.
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("{0}")]
 pub(crate) struct BackendError(pub String);
