@@ -12,9 +12,11 @@ use rand::RngCore as _;
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::audit::AuditSink;
+use crate::auth::Principal;
 use crate::auth::api_key::ApiKeys;
 use crate::auth::middleware::Authenticator;
 use crate::config::{ConfigError, Settings, secret_from_env};
+use crate::limits::{self, Decision, LimitError, Limiter, PolicyLimits};
 use crate::metrics::Metrics;
 use crate::policy::Policy;
 use crate::signature::{SecretId, Signer};
@@ -111,6 +113,9 @@ pub struct App {
     placeholder_credentials: bool,
     policies: HashMap<String, Policy>,
     authenticator: Authenticator,
+    limiter: Limiter,
+    /// `[policies.NAME.limits]` by policy name; a policy without one is not limited.
+    policy_limits: HashMap<String, PolicyLimits>,
     random: RandomSource,
     draining: AtomicBool,
     metrics: Metrics,
@@ -149,6 +154,21 @@ impl App {
         let authenticator = Authenticator::new(api_keys);
         crate::admin::validate(&settings)?;
         let audit = AuditSink::from_settings(&settings.audit)?;
+        let limiter = Limiter::from_config(&settings.limits)
+            .await
+            .map_err(|e| ConfigError::key(e.key, e.reason))?;
+        let mut policy_limits = HashMap::new();
+        for (name, policy) in &settings.policies {
+            match &policy.limits {
+                Some(l) => {
+                    policy_limits.insert(name.clone(), l.clone());
+                }
+                None => tracing::warn!(
+                    policy = %name,
+                    "policy has no [policies.{name}.limits]: its callers are not rate-limited"
+                ),
+            }
+        }
         Ok(Self {
             signer: Signer::new(credentials.secret_key.expose_secret().as_bytes()),
             secret_id: credentials.secret_id,
@@ -156,6 +176,8 @@ impl App {
             settings,
             policies,
             authenticator,
+            limiter,
+            policy_limits,
             random: RandomSource::default(),
             draining: AtomicBool::new(false),
             metrics: Metrics::new(),
@@ -202,6 +224,26 @@ impl App {
         &self.authenticator
     }
 
+    pub fn limiter(&self) -> &Limiter {
+        &self.limiter
+    }
+
+    /// Spends one signature of the caller's rate and quota: call right before signing.
+    /// `Ok(None)` when the caller's policy has no limits.
+    pub async fn check_limits(
+        &self,
+        principal: &Principal,
+    ) -> Result<Option<Decision>, LimitError> {
+        let Some(policy_limits) = self.policy_limits.get(&principal.policy) else {
+            return Ok(None);
+        };
+        let key = limits::principal_key(principal);
+        self.limiter
+            .check_principal(&key, policy_limits)
+            .await
+            .map(Some)
+    }
+
     pub fn next_random(&self) -> u32 {
         self.random.next()
     }
@@ -214,6 +256,7 @@ impl App {
     /// Why the service should not get traffic now (empty = ready).
     pub fn readiness(&self) -> Vec<String> {
         let mut problems = self.authenticator.readiness();
+        problems.extend(self.limiter.readiness());
         if self.draining.load(Ordering::SeqCst) {
             problems.push("shutting down".to_owned());
         }

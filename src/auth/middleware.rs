@@ -1,9 +1,11 @@
 //! The auth-check middleware: runs before the signature handler and leaves a
 //! [`Principal`] in the request extensions, or answers 401/403/503 itself.
 
-use std::time::Instant;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::time::{Duration, Instant};
 
-use axum::extract::{Request, State};
+use axum::extract::connect_info::MockConnectInfo;
+use axum::extract::{ConnectInfo, Request, State};
 use axum::http::HeaderMap;
 use axum::http::header::AUTHORIZATION;
 use axum::middleware::Next;
@@ -66,35 +68,71 @@ fn outcome(error: &AuthError) -> &'static str {
     }
 }
 
+/// Counts one authentication attempt: `form` is what the credential looked like (`api_key`,
+/// `token`, or `none` when there was none), used when verification named no provider.
+fn record_auth(
+    state: &AppState,
+    verified: &Result<Principal, AuthError>,
+    form: &'static str,
+    latency: Duration,
+) {
+    let (kind, provider, outcome) = match verified {
+        Ok(p) if p.kind == CredentialKind::ApiKey => (p.kind.as_str(), "api_keys", "ok"),
+        Ok(p) => (p.kind.as_str(), p.credential_id.as_str(), "ok"),
+        Err(e) if form == "api_key" => (form, "api_keys", outcome(e)),
+        Err(e) => (form, "unknown", outcome(e)),
+    };
+    state
+        .metrics()
+        .auth_result(kind, provider, outcome, latency);
+}
+
 /// `route_layer` middleware for protected routes.
+///
+/// An address with too many failed authentications is refused (42901) before its
+/// credential is looked at; each invalid credential counts against its address.
 pub async fn require_principal(
     State(state): State<AppState>,
     mut request: Request,
     next: Next,
 ) -> Result<Response, ApiError> {
+    let limiter = state.limiter();
+    let client = limiter.client_ip(peer_ip(&request), request.headers());
+    if let Some(retry_after) = limiter.ip_blocked(client).await? {
+        return Err(ApiError::RateLimited {
+            retry_after,
+            decision: None,
+        });
+    }
     let started = Instant::now();
-    let credential = match bearer(request.headers()) {
-        Ok(credential) => credential,
-        Err(e) => {
-            let outcome = outcome(&e);
-            state
-                .metrics()
-                .auth_result("none", "unknown", outcome, started.elapsed());
-            return Err(e.into());
-        }
+    let (verified, form) = match bearer(request.headers()) {
+        Ok(credential) => (
+            state.authenticator().authenticate(credential).await,
+            if credential.starts_with(api_key::PREFIX) {
+                "api_key"
+            } else {
+                "token"
+            },
+        ),
+        Err(e) => (Err(e), "none"),
     };
-    let result = state.authenticator().authenticate(credential).await;
-    let (kind, provider, outcome) = match &result {
-        Ok(p) if p.kind == CredentialKind::ApiKey => (p.kind.as_str(), "api_keys", "ok"),
-        Ok(p) => (p.kind.as_str(), p.credential_id.as_str(), "ok"),
-        Err(e) if credential.starts_with(api_key::PREFIX) => ("api_key", "api_keys", outcome(e)),
-        Err(e) => ("token", "unknown", outcome(e)),
-    };
-    state
-        .metrics()
-        .auth_result(kind, provider, outcome, started.elapsed());
-    let principal = result?;
+    record_auth(&state, &verified, form, started.elapsed());
+    if let Err(AuthError::Invalid(_)) = &verified {
+        limiter.record_auth_failure(client).await;
+    }
+    let principal = verified?;
     tracing::Span::current().record("principal", principal.credential_id.as_str());
     request.extensions_mut().insert(principal);
     Ok(next.run(request).await)
+}
+
+/// The socket peer (or a test's `MockConnectInfo`). A router driven without either has
+/// none: all such requests then count as one unspecified address.
+fn peer_ip(request: &Request) -> IpAddr {
+    let extensions = request.extensions();
+    extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|info| info.0)
+        .or_else(|| extensions.get::<MockConnectInfo<SocketAddr>>().map(|m| m.0))
+        .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |addr| addr.ip())
 }

@@ -40,15 +40,23 @@ pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 pub fn router(state: AppState) -> Router {
     let server = state.settings.server.clone();
     let metrics = state.metrics().clone();
-    layered(routes(state), &server)
-        // Outermost: counts and times every answer, whichever layer gave it.
+    layered(routes(state.clone()), &server)
+        // Counts and times every answer, whichever layer gave it.
         .layer(middleware::from_fn_with_state(metrics, observe::track))
+        // Outermost: who the client is, before the request span names it.
+        .layer(middleware::from_fn_with_state(state, client_ip::resolve))
 }
 
 /// The routes alone, without the layer stack.
+///
+/// Load shedding guards the signature route, outside the auth-check, so an overloaded
+/// instance refuses (50301) before any work; health probes are never shed, so overload
+/// does not get the instance restarted by its liveness probe.
 fn routes(state: AppState) -> Router {
     // `route_layer`s wrap what is above them: the audit record sees the final answer,
-    // `note_principal` runs just after the auth-check (see `audit::middleware`).
+    // `note_principal` runs just after the auth-check (see `audit::middleware`); shedding
+    // stays outermost, so a shed request costs no audit work either.
+    let shed = state.limiter().load_shed_layer(overloaded);
     let issue = get(signature::issue_by_query)
         .post(signature::issue_by_body)
         .route_layer(middleware::from_fn(audit::middleware::note_principal))
@@ -59,7 +67,8 @@ fn routes(state: AppState) -> Router {
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             audit::middleware::record,
-        ));
+        ))
+        .layer(shed);
 
     Router::new()
         .route("/v1/signature", issue)
@@ -68,6 +77,10 @@ fn routes(state: AppState) -> Router {
         .route("/openapi.json", get(openapi::serve))
         .fallback(|| async { ApiError::NotFound })
         .with_state(state)
+}
+
+fn overloaded() -> axum::response::Response {
+    ApiError::Unavailable("the service is overloaded".to_owned()).into_response()
 }
 
 /// Wraps `routes` in the protective layer stack every public route gets. Public so tests

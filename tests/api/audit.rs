@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use sha2::{Digest as _, Sha256};
 use vodsign::config::{AuditDestination, PolicySettings};
+use vodsign::limits::PolicyLimits;
 
 use crate::helpers::*;
 use crate::observe::*;
@@ -149,4 +150,58 @@ fn assert_no_secrets(event: &Value, app: &TestApp, signature: &str) {
     for secret in [signature, app.api_key.as_str(), app.secret_key.as_str()] {
         assert!(!text.contains(secret), "a secret reached the audit event");
     }
+}
+
+#[tokio::test]
+async fn a_rate_limited_request_is_audited_with_the_caller() {
+    let app = spawn_app_with(|settings| {
+        settings
+            .policies
+            .get_mut("default")
+            .expect("default policy")
+            .limits = Some(PolicyLimits::per_minute(1, 1).expect("valid limits"));
+    })
+    .await;
+    let first = unique_id("rl-ok");
+    let (status, _, _) = app
+        .call(get_with("/v1/signature", &first, Some(&app.api_key)))
+        .await;
+    assert_eq!(status, 200);
+    let second = unique_id("rl-no");
+    let (status, _, body) = app
+        .call(get_with("/v1/signature", &second, Some(&app.api_key)))
+        .await;
+    assert_eq!(status, 429, "{body}");
+    let events = audit_events(&second);
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(events[0]["event"], "signature.refused");
+    assert_eq!(events[0]["code"], body["code"]);
+    assert_eq!(events[0]["credential_id"], "test");
+    assert_eq!(events[0]["policy"], "default");
+}
+
+#[tokio::test]
+async fn a_trusted_proxy_forwarded_client_is_the_audited_and_logged_ip() {
+    let app = spawn_app_with(|settings| {
+        settings.limits.trusted_proxies = vec!["203.0.113.0/24".parse().expect("net")];
+    })
+    .await;
+    let id = unique_id("xff");
+    let mut request = get_with("/v1/signature", &id, Some(&app.api_key));
+    request
+        .headers_mut()
+        .insert("x-forwarded-for", "198.51.100.23".parse().expect("value"));
+    let (status, _, _) = app.call(request).await;
+    assert_eq!(status, 200);
+    let lines = lines_with(&id);
+    let audit = lines
+        .iter()
+        .find(|l| l["target"] == "vodsign::audit")
+        .expect("an audit event");
+    assert_eq!(audit["client_ip"], "198.51.100.23");
+    let finished = lines
+        .iter()
+        .find(|l| l["message"] == "request finished")
+        .expect("a request line");
+    assert_eq!(finished["span"]["client_ip"], "198.51.100.23");
 }

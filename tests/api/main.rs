@@ -4,6 +4,7 @@ mod audit;
 mod errors;
 mod helpers;
 mod issuance;
+mod limits;
 mod logging;
 mod metrics;
 mod observe;
