@@ -1,11 +1,13 @@
-//! The running service's state, built once from validated settings.
+//! The running service's state, built from validated settings.
 //!
 //! [`App::build`] is where raw [`Settings`] become runtime values (policies, API keys, the
-//! signer) and where an inconsistent configuration is refused, naming the key.
+//! signing keys) and where an inconsistent configuration is refused, naming the key. A
+//! reload ([`crate::reload`]) builds a whole new [`App`] with [`App::rebuild`] and swaps it
+//! in; the parts that must outlive a reload sit in [`LongLived`], which the new `App` shares.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use rand::RngCore as _;
@@ -14,8 +16,10 @@ use secrecy::{ExposeSecret, SecretString};
 use crate::auth::api_key::ApiKeys;
 use crate::auth::middleware::Authenticator;
 use crate::config::{ConfigError, Settings, secret_from_env};
+use crate::credentials::{Credentials, SigningKey};
+use crate::lifecycle::Lifecycle;
 use crate::policy::Policy;
-use crate::signature::{SecretId, Signer};
+use crate::signature::SecretId;
 
 /// The SecretId/SecretKey pair signatures are made with.
 pub struct VodCredentials {
@@ -100,17 +104,27 @@ impl RandomSource {
     }
 }
 
-/// Everything a request needs, shared by all requests.
+/// The parts of the state that live as long as the process: a reload shares them with the
+/// new [`App`] instead of recreating them (a rate limiter's buckets and the metrics belong
+/// here too).
+#[derive(Debug, Default)]
+pub struct LongLived {
+    /// Draining flag and reload counters.
+    pub lifecycle: Lifecycle,
+    /// Kept across reloads so `random` never repeats back to back.
+    pub random: RandomSource,
+}
+
+/// Everything a request needs, shared by all requests. Immutable: a reload builds a new one.
 #[derive(Debug)]
 pub struct App {
     pub settings: Settings,
-    signer: Signer,
-    secret_id: SecretId,
-    placeholder_credentials: bool,
+    credentials: Credentials,
+    /// Policy name -> name of the credential it signs with (checked to exist).
+    policy_credentials: HashMap<String, String>,
     policies: HashMap<String, Policy>,
     authenticator: Authenticator,
-    random: RandomSource,
-    draining: AtomicBool,
+    long_lived: Arc<LongLived>,
 }
 
 /// Cheap to clone: the router's state.
@@ -126,9 +140,29 @@ impl std::ops::Deref for AppState {
 
 impl App {
     /// Validates `settings` and builds the state. The error names the offending key.
+    /// `credentials` is a [`Credentials`] set, or one [`VodCredentials`] pair (then named
+    /// `default`).
     pub async fn build(
         settings: Settings,
-        credentials: VodCredentials,
+        credentials: impl Into<Credentials>,
+    ) -> Result<Self, ConfigError> {
+        Self::build_with(settings, credentials.into(), Arc::default()).await
+    }
+
+    /// Builds the successor of `self` for a reload: everything from the new settings and
+    /// credentials, sharing `self`'s [`LongLived`] parts.
+    pub async fn rebuild(
+        &self,
+        settings: Settings,
+        credentials: Credentials,
+    ) -> Result<Self, ConfigError> {
+        Self::build_with(settings, credentials, self.long_lived.clone()).await
+    }
+
+    async fn build_with(
+        settings: Settings,
+        credentials: Credentials,
+        long_lived: Arc<LongLived>,
     ) -> Result<Self, ConfigError> {
         if settings.policies.is_empty() {
             return Err(ConfigError::key(
@@ -140,18 +174,21 @@ impl App {
         for (name, policy) in &settings.policies {
             policies.insert(name.clone(), Policy::from_settings(name, policy)?);
         }
+        let policy_credentials = crate::credentials::assign(&settings, &credentials)?;
+        crate::http::cors::validate(&settings.server.cors)?;
+        crate::server::validate(&settings.server)?;
         let names: BTreeSet<String> = policies.keys().cloned().collect();
+        // The authentication part, rebuilt from settings on every reload: API keys now;
+        // token verifiers (JWKS files re-read here) join them in the same place.
         let api_keys = ApiKeys::from_settings(&settings.api_keys, &names)?;
         let authenticator = Authenticator::new(api_keys);
         Ok(Self {
-            signer: Signer::new(credentials.secret_key.expose_secret().as_bytes()),
-            secret_id: credentials.secret_id,
-            placeholder_credentials: credentials.placeholder,
+            credentials,
+            policy_credentials,
             settings,
             policies,
             authenticator,
-            random: RandomSource::default(),
-            draining: AtomicBool::new(false),
+            long_lived,
         })
     }
 
@@ -159,16 +196,24 @@ impl App {
         AppState(Arc::new(self))
     }
 
-    pub fn signer(&self) -> &Signer {
-        &self.signer
+    /// The key that signs for policy `policy` (present for every configured policy).
+    pub fn signing_key(&self, policy: &str) -> Option<&SigningKey> {
+        let name = self.policy_credentials.get(policy)?;
+        self.credentials.get(name)
     }
 
-    pub fn secret_id(&self) -> &SecretId {
-        &self.secret_id
+    pub fn credentials(&self) -> &Credentials {
+        &self.credentials
     }
 
+    /// True when any credential is the development placeholder.
     pub fn uses_placeholder_credentials(&self) -> bool {
-        self.placeholder_credentials
+        self.credentials.iter().any(SigningKey::is_placeholder)
+    }
+
+    /// The parts shared across reloads.
+    pub fn long_lived(&self) -> &Arc<LongLived> {
+        &self.long_lived
     }
 
     pub fn policy(&self, name: &str) -> Option<&Policy> {
@@ -180,18 +225,18 @@ impl App {
     }
 
     pub fn next_random(&self) -> u32 {
-        self.random.next()
+        self.long_lived.random.next()
     }
 
     /// Marks the service as going away: readiness answers 503 from now on.
     pub fn start_draining(&self) {
-        self.draining.store(true, Ordering::SeqCst);
+        self.long_lived.lifecycle.start_draining();
     }
 
     /// Why the service should not get traffic now (empty = ready).
     pub fn readiness(&self) -> Vec<String> {
         let mut problems = self.authenticator.readiness();
-        if self.draining.load(Ordering::SeqCst) {
+        if self.long_lived.lifecycle.is_draining() {
             problems.push("shutting down".to_owned());
         }
         problems

@@ -3,6 +3,7 @@
 //! [`router`] needs no socket, so tests drive it with `oneshot`; [`crate::server`] binds
 //! it to a listener.
 
+pub mod cors;
 pub mod error;
 pub mod health;
 pub mod request_id;
@@ -60,7 +61,7 @@ fn routes(state: AppState) -> Router {
 /// can check the stack's behaviour (timeout, panic) with routes of their own.
 pub fn layered(routes: Router, server: &ServerSettings) -> Router {
     let timeout = Duration::from_millis(server.request_timeout_ms);
-    routes
+    let routes = routes
         // `Router::layer` wraps what is above it: read from the bottom (outermost, first to
         // see a request) up to the top (innermost, next to the routes).
         .layer(RequestBodyLimitLayer::new(server.body_limit_bytes))
@@ -71,7 +72,13 @@ pub fn layered(routes: Router, server: &ServerSettings) -> Router {
         .layer(CatchPanicLayer::custom(|_| {
             tracing::error!("a request handler panicked");
             ApiError::Internal.into_response()
-        }))
+        }));
+    // CORS outside the routes' auth, so a preflight is answered without credentials.
+    let routes = match cors::layer(&server.cors) {
+        Some(cors) => routes.layer(cors),
+        None => routes,
+    };
+    routes
         .layer(middleware::from_fn(error::finish_errors))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(

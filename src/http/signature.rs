@@ -113,9 +113,10 @@ pub async fn issue(
             principal.policy
         ))
     })?;
+    let key = state.signing_key(&policy.name).ok_or(ApiError::Internal)?;
     let grant = policy.grant(&principal, &request)?;
-    let params = grant.into_params(state.secret_id().clone(), unix_now(), state.next_random());
-    let signature = state.signer().sign(&params);
+    let params = grant.into_params(key.secret_id().clone(), unix_now(), state.next_random());
+    let signature = key.signer().sign(&params);
     let body = Success {
         code: 0,
         message: "ok",
