@@ -13,11 +13,13 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use rand::RngCore as _;
 use secrecy::{ExposeSecret, SecretString};
 
+use crate::auth::Principal;
 use crate::auth::api_key::ApiKeys;
 use crate::auth::middleware::Authenticator;
 use crate::config::{ConfigError, Settings, secret_from_env};
 use crate::credentials::{Credentials, SigningKey};
 use crate::lifecycle::Lifecycle;
+use crate::limits::{self, Decision, LimitError, Limiter, PolicyLimits};
 use crate::policy::Policy;
 use crate::signature::SecretId;
 
@@ -105,14 +107,16 @@ impl RandomSource {
 }
 
 /// The parts of the state that live as long as the process: a reload shares them with the
-/// new [`App`] instead of recreating them (a rate limiter's buckets and the metrics belong
-/// here too).
-#[derive(Debug, Default)]
+/// new [`App`] instead of recreating them (the metrics belong here too).
+#[derive(Debug)]
 pub struct LongLived {
     /// Draining flag and reload counters.
     pub lifecycle: Lifecycle,
     /// Kept across reloads so `random` never repeats back to back.
     pub random: RandomSource,
+    /// Its buckets, quotas and backend connection survive reloads; `[limits]` itself is
+    /// read at start-up only (a reload checks it and warns when it changed).
+    pub limiter: Limiter,
 }
 
 /// Everything a request needs, shared by all requests. Immutable: a reload builds a new one.
@@ -124,6 +128,8 @@ pub struct App {
     policy_credentials: HashMap<String, String>,
     policies: HashMap<String, Policy>,
     authenticator: Authenticator,
+    /// `[policies.NAME.limits]` by policy name; a policy without one is not limited.
+    policy_limits: HashMap<String, PolicyLimits>,
     long_lived: Arc<LongLived>,
 }
 
@@ -146,7 +152,15 @@ impl App {
         settings: Settings,
         credentials: impl Into<Credentials>,
     ) -> Result<Self, ConfigError> {
-        Self::build_with(settings, credentials.into(), Arc::default()).await
+        let limiter = Limiter::from_config(&settings.limits)
+            .await
+            .map_err(|e| ConfigError::key(e.key, e.reason))?;
+        let long_lived = Arc::new(LongLived {
+            lifecycle: Lifecycle::default(),
+            random: RandomSource::default(),
+            limiter,
+        });
+        Self::build_with(settings, credentials.into(), long_lived).await
     }
 
     /// Builds the successor of `self` for a reload: everything from the new settings and
@@ -182,12 +196,30 @@ impl App {
         // token verifiers (JWKS files re-read here) join them in the same place.
         let api_keys = ApiKeys::from_settings(&settings.api_keys, &names)?;
         let authenticator = Authenticator::new(api_keys);
+        // The limiter itself is long-lived; a reload still refuses an invalid [limits].
+        settings
+            .limits
+            .validate()
+            .map_err(|e| ConfigError::key(e.key, e.reason))?;
+        let mut policy_limits = HashMap::new();
+        for (name, policy) in &settings.policies {
+            match &policy.limits {
+                Some(l) => {
+                    policy_limits.insert(name.clone(), l.clone());
+                }
+                None => tracing::warn!(
+                    policy = %name,
+                    "policy has no [policies.{name}.limits]: its callers are not rate-limited"
+                ),
+            }
+        }
         Ok(Self {
             credentials,
             policy_credentials,
             settings,
             policies,
             authenticator,
+            policy_limits,
             long_lived,
         })
     }
@@ -224,6 +256,26 @@ impl App {
         &self.authenticator
     }
 
+    pub fn limiter(&self) -> &Limiter {
+        &self.long_lived.limiter
+    }
+
+    /// Spends one signature of the caller's rate and quota: call right before signing.
+    /// `Ok(None)` when the caller's policy has no limits.
+    pub async fn check_limits(
+        &self,
+        principal: &Principal,
+    ) -> Result<Option<Decision>, LimitError> {
+        let Some(policy_limits) = self.policy_limits.get(&principal.policy) else {
+            return Ok(None);
+        };
+        let key = limits::principal_key(principal);
+        self.limiter()
+            .check_principal(&key, policy_limits)
+            .await
+            .map(Some)
+    }
+
     pub fn next_random(&self) -> u32 {
         self.long_lived.random.next()
     }
@@ -236,6 +288,7 @@ impl App {
     /// Why the service should not get traffic now (empty = ready).
     pub fn readiness(&self) -> Vec<String> {
         let mut problems = self.authenticator.readiness();
+        problems.extend(self.limiter().readiness());
         if self.long_lived.lifecycle.is_draining() {
             problems.push("shutting down".to_owned());
         }

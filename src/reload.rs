@@ -18,7 +18,7 @@ use arc_swap::ArcSwap;
 use axum::Router;
 
 use crate::app::{App, AppState};
-use crate::config::{ConfigError, ServerSettings, Settings};
+use crate::config::{ConfigError, Settings};
 use crate::credentials::Credentials;
 use crate::lifecycle::ReloadSignal;
 use crate::tls::{self, SharedTlsConfig};
@@ -132,7 +132,7 @@ impl Reloader {
             (Some(_), Some(settings)) => Some(tls::load(settings)?),
             _ => None,
         };
-        warn_restart_only(&old.settings.server, &app.settings.server);
+        warn_restart_only(&old.settings, &app.settings);
         if app.uses_placeholder_credentials() {
             tracing::warn!(
                 "DEVELOPMENT PLACEHOLDER CREDENTIALS in the reloaded configuration: VOD refuses \
@@ -156,8 +156,12 @@ impl Reloader {
 }
 
 /// Keys read once when the listener starts: a reload applies the rest and says so.
-fn warn_restart_only(old: &ServerSettings, new: &ServerSettings) {
+fn warn_restart_only(old: &Settings, new: &Settings) {
+    // The limiter keeps its buckets across reloads, so its backend settings stay too.
+    let limits_changed = format!("{:?}", old.limits) != format!("{:?}", new.limits);
+    let (old, new) = (&old.server, &new.server);
     let changed = [
+        ("limits", limits_changed),
         ("server.listen", old.listen != new.listen),
         (
             "server.tls (on/off)",

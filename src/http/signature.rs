@@ -115,6 +115,9 @@ pub async fn issue(
     })?;
     let key = state.signing_key(&policy.name).ok_or(ApiError::Internal)?;
     let grant = policy.grant(&principal, &request)?;
+    // Only now, with a request the policy accepts, is a unit of rate and quota spent: a
+    // refused request costs the caller nothing.
+    let limits = state.check_limits(&principal).await?;
     let params = grant.into_params(key.secret_id().clone(), unix_now(), state.next_random());
     let signature = key.signer().sign(&params);
     let body = Success {
@@ -130,5 +133,8 @@ pub async fn issue(
     response
         .headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if let Some(decision) = limits {
+        decision.write_headers(response.headers_mut());
+    }
     Ok(response)
 }
