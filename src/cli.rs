@@ -241,6 +241,26 @@ fn check_config(config: Option<PathBuf>) -> Result<ExitCode, ConfigError> {
             ""
         }
     );
+    // What signs for whom: the SecretId is not secret (it travels in every signature).
+    for key in app.credentials().iter() {
+        let policies: Vec<&str> = app
+            .settings
+            .policies
+            .iter()
+            .filter(|(_, p)| p.credential == key.name())
+            .map(|(name, _)| name.as_str())
+            .collect();
+        println!(
+            "credential {}: SecretId {}, signs for policies: {}",
+            key.name(),
+            key.secret_id(),
+            if policies.is_empty() {
+                "(none)".to_owned()
+            } else {
+                policies.join(", ")
+            }
+        );
+    }
     Ok(ExitCode::SUCCESS)
 }
 

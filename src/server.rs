@@ -34,6 +34,8 @@ use crate::tls::SharedTlsConfig;
 
 /// hyper's floor for its read buffer, which bounds the request head.
 const MIN_HEADER_BYTES: usize = 8192;
+/// Concurrent requests one HTTP/2 connection may carry.
+const MAX_STREAMS_PER_CONNECTION: u32 = 200;
 
 /// Checks the `[server]` keys the transport reads.
 pub fn validate(server: &ServerSettings) -> Result<(), ConfigError> {
@@ -186,6 +188,7 @@ fn connection_builder(server: &ServerSettings) -> auto::Builder<TokioExecutor> {
     builder
         .http2()
         .timer(TokioTimer::new())
+        .max_concurrent_streams(MAX_STREAMS_PER_CONNECTION)
         .max_header_list_size(u32::try_from(server.max_header_bytes).unwrap_or(u32::MAX));
     builder
 }

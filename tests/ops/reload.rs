@@ -111,3 +111,27 @@ async fn an_invalid_reload_is_refused_and_the_old_configuration_keeps_serving() 
     );
     assert!(!service.logs().contains("configuration reloaded"));
 }
+
+#[tokio::test]
+async fn a_rebuild_shares_the_long_lived_parts() {
+    use std::sync::Arc;
+    use vodsign::app::{App, VodCredentials};
+    use vodsign::config::{PolicySettings, Settings};
+    let mut settings = Settings::default();
+    settings
+        .policies
+        .insert("default".into(), PolicySettings::default());
+    let first = App::build(settings.clone(), VodCredentials::placeholder())
+        .await
+        .expect("valid");
+    first.start_draining();
+    let second = first
+        .rebuild(settings, VodCredentials::placeholder().into())
+        .await
+        .expect("valid");
+    assert!(Arc::ptr_eq(first.long_lived(), second.long_lived()));
+    assert!(
+        !second.readiness().is_empty(),
+        "still draining after a reload"
+    );
+}
