@@ -112,6 +112,7 @@ impl Reloader {
         match &result {
             Ok(()) => tracing::info!(
                 reloads_succeeded = counters.succeeded(),
+                credentials = %current.credentials().names().collect::<Vec<_>>().join(","),
                 "configuration reloaded"
             ),
             Err(e) => tracing::error!(

@@ -48,7 +48,7 @@ pub fn validate(server: &ServerSettings) -> Result<(), ConfigError> {
     if server.max_connections == 0 || server.max_connections > Semaphore::MAX_PERMITS {
         return Err(ConfigError::key(
             "server.max_connections",
-            "must be at least 1",
+            "must be from 1 to a few hundred thousand; the default is 1024",
         ));
     }
     if server.request_timeout_ms == 0 {
