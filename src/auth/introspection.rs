@@ -8,7 +8,7 @@
 use std::collections::BTreeSet;
 use std::fmt;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use moka::Expiry;
 use moka::future::Cache;
@@ -224,9 +224,7 @@ impl IntrospectionProvider {
             _ => return Err(FetchError::Garbage),
         }
         let ttl = match numeric_date(&claims, "exp") {
-            Ok(Some(exp)) => {
-                Duration::from_secs(exp.saturating_sub(now_unix())).min(self.positive_ttl)
-            }
+            Ok(Some(exp)) => until_unix(exp).min(self.positive_ttl),
             Ok(None) => self.positive_ttl,
             Err(()) => return Err(FetchError::Garbage),
         };
@@ -235,4 +233,12 @@ impl IntrospectionProvider {
             ttl,
         })
     }
+}
+
+/// Time left until the Unix time `secs`, to the sub-second, so a cached answer ends exactly
+/// at the token's `exp`; zero if it has passed.
+fn until_unix(secs: u64) -> Duration {
+    (UNIX_EPOCH + Duration::from_secs(secs))
+        .duration_since(SystemTime::now())
+        .unwrap_or(Duration::ZERO)
 }
