@@ -36,7 +36,10 @@ async fn new_kid_is_accepted_after_the_damped_refresh_and_random_kids_cannot_ham
 
     idp.set_jwks(jwks(&[&old, &new]));
     // Within the cooldown of the start-up fetch: no refresh, however many unknown kids come.
-    assert_invalid("new kid inside cooldown", v.verify(&new.sign(&good_claims("u1"))).await);
+    assert_invalid(
+        "new kid inside cooldown",
+        v.verify(&new.sign(&good_claims("u1"))).await,
+    );
     let attacker = TestKey::es256("attacker");
     let random_kid = |i: usize| {
         let mut header = attacker.header();
@@ -47,17 +50,34 @@ async fn new_kid_is_accepted_after_the_damped_refresh_and_random_kids_cannot_ham
     for i in 0..50 {
         assert_invalid("random kid", v.verify(&random_kid(i)).await);
     }
-    assert!(started.elapsed() < Duration::from_millis(1800), "flood ran inside the cooldown");
-    assert_eq!(idp.jwks_hits(), 1, "unknown kids inside the cooldown fetch nothing");
+    assert!(
+        started.elapsed() < Duration::from_millis(1800),
+        "flood ran inside the cooldown"
+    );
+    assert_eq!(
+        idp.jwks_hits(),
+        1,
+        "unknown kids inside the cooldown fetch nothing"
+    );
 
     tokio::time::sleep(Duration::from_millis(2100)).await;
-    assert!(accepts(&v, &new).await, "new kid accepted after the cooldown");
+    assert!(
+        accepts(&v, &new).await,
+        "new kid accepted after the cooldown"
+    );
     assert_eq!(idp.jwks_hits(), 2);
     for i in 50..70 {
         assert_invalid("random kid", v.verify(&random_kid(i)).await);
     }
-    assert_eq!(idp.jwks_hits(), 2, "the refresh just made starts a new cooldown");
-    assert!(accepts(&v, &old).await, "old key still listed, still accepted");
+    assert_eq!(
+        idp.jwks_hits(),
+        2,
+        "the refresh just made starts a new cooldown"
+    );
+    assert!(
+        accepts(&v, &old).await,
+        "old key still listed, still accepted"
+    );
 }
 
 #[tokio::test]
@@ -74,14 +94,19 @@ async fn removed_key_is_refused_after_the_background_refresh_and_the_task_stops(
     let task = v.spawn_key_refresh(async move {
         let _ = stopped.await;
     });
-    assert!(accepts(&v, &old).await, "still cached until the next refresh");
+    assert!(
+        accepts(&v, &old).await,
+        "still cached until the next refresh"
+    );
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert!(idp.jwks_hits() >= 2, "background refresh ran");
     assert_invalid("removed key", v.verify(&old.sign(&good_claims("u1"))).await);
     assert!(accepts(&v, &new).await);
 
     stop.send(()).unwrap();
-    tokio::time::timeout(Duration::from_secs(1), task.stopped()).await.expect("task stops");
+    tokio::time::timeout(Duration::from_secs(1), task.stopped())
+        .await
+        .expect("task stops");
     let hits = idp.jwks_hits();
     tokio::time::sleep(Duration::from_millis(1200)).await;
     assert_eq!(idp.jwks_hits(), hits, "no refresh after shutdown");
@@ -112,7 +137,10 @@ async fn cached_keys_keep_serving_while_the_identity_provider_is_down() {
         let hits = idp.jwks_hits();
         tokio::time::sleep(Duration::from_millis(1300)).await;
         assert!(idp.jwks_hits() > hits, "{mode:?}: a refresh was tried");
-        assert!(accepts(&v, &key).await, "{mode:?}: last good keys still serve");
+        assert!(
+            accepts(&v, &key).await,
+            "{mode:?}: last good keys still serve"
+        );
         assert!(v.is_ready(), "{mode:?}: keys loaded once, still ready");
     }
 }
@@ -129,12 +157,17 @@ async fn provider_that_never_loaded_keys_is_unready_and_unavailable_until_it_loa
     assert!(problems[0].contains("rotating"), "{problems:?}");
     assert_eq!(
         v.verify(&key.sign(&good_claims("u1"))).await,
-        Err(AuthError::Unavailable("the identity provider's signing keys could not be loaded yet"))
+        Err(AuthError::Unavailable(
+            "the identity provider's signing keys could not be loaded yet"
+        ))
     );
 
     idp.set_mode(Mode::Healthy);
     tokio::time::sleep(Duration::from_millis(1100)).await;
-    assert!(accepts(&v, &key).await, "a token triggers the load once the cooldown passed");
+    assert!(
+        accepts(&v, &key).await,
+        "a token triggers the load once the cooldown passed"
+    );
     assert!(v.readiness().is_empty());
 }
 
@@ -145,6 +178,9 @@ async fn slow_jwks_endpoint_times_out_without_blocking_long() {
     idp.set_mode(Mode::Slow);
     let started = std::time::Instant::now();
     let v = verifier(config(&idp, 3600, 1), &[]).await;
-    assert!(started.elapsed() < Duration::from_millis(1500), "start-up fetch timed out at 500 ms");
+    assert!(
+        started.elapsed() < Duration::from_millis(1500),
+        "start-up fetch timed out at 500 ms"
+    );
     assert!(!v.is_ready());
 }
