@@ -1,1 +1,5 @@
-fn main() {}
+//! The `vodsign` binary: only wiring; everything lives in the library.
+
+fn main() -> std::process::ExitCode {
+    vodsign::cli::main()
+}

@@ -5,6 +5,9 @@
 //! opaque token for introspection) and, on success, leaves a [`Principal`] in the request
 //! extensions for the handler. One file per credential kind.
 
+pub mod api_key;
+pub mod middleware;
+
 use std::fmt;
 
 mod claims;

@@ -1,0 +1,233 @@
+//! The running service's state, built once from validated settings.
+//!
+//! [`App::build`] is where raw [`Settings`] become runtime values (policies, API keys, the
+//! signer) and where an inconsistent configuration is refused, naming the key.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use rand::RngCore as _;
+use secrecy::{ExposeSecret, SecretString};
+
+use crate::auth::api_key::ApiKeys;
+use crate::auth::middleware::Authenticator;
+use crate::config::{ConfigError, Settings, secret_from_env};
+use crate::policy::Policy;
+use crate::signature::{SecretId, Signer};
+
+/// The SecretId/SecretKey pair signatures are made with.
+pub struct VodCredentials {
+    pub secret_id: SecretId,
+    pub secret_key: SecretString,
+    /// True for the built-in development placeholders, which VOD refuses.
+    pub placeholder: bool,
+}
+
+impl std::fmt::Debug for VodCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VodCredentials")
+            .field("secret_id", &self.secret_id)
+            .field("secret_key", &"[REDACTED]")
+            .field("placeholder", &self.placeholder)
+            .finish()
+    }
+}
+
+/// SecretId of the development placeholder credentials.
+pub const PLACEHOLDER_SECRET_ID: &str = "AKIDvodsignDEVELOPMENTplaceholder";
+const PLACEHOLDER_SECRET_KEY: &str = "vodsign-development-placeholder-key";
+
+impl VodCredentials {
+    /// Reads `VODSIGN_SECRET_ID` / `VODSIGN_SECRET_KEY` (or their `_FILE` variants). When
+    /// both are absent and `allow_placeholder` is set, returns the development placeholders.
+    pub fn from_env(allow_placeholder: bool) -> Result<Self, ConfigError> {
+        let id = secret_from_env("VODSIGN_SECRET_ID")?;
+        let key = secret_from_env("VODSIGN_SECRET_KEY")?;
+        match (id, key) {
+            (Some(id), Some(key)) => Ok(Self {
+                secret_id: SecretId::try_from(id.expose_secret())
+                    .map_err(|e| ConfigError::key("VODSIGN_SECRET_ID", e.rule))?,
+                secret_key: key,
+                placeholder: false,
+            }),
+            (None, None) if allow_placeholder => Ok(Self::placeholder()),
+            (None, None) => Err(ConfigError::key(
+                "VODSIGN_SECRET_ID/VODSIGN_SECRET_KEY",
+                "are not set; set them (or their _FILE variants) to the VOD API key, or set \
+                 vod.development_placeholder_credentials = true for local development",
+            )),
+            (Some(_), None) => Err(ConfigError::key(
+                "VODSIGN_SECRET_KEY",
+                "is not set, but VODSIGN_SECRET_ID is; set both",
+            )),
+            (None, Some(_)) => Err(ConfigError::key(
+                "VODSIGN_SECRET_ID",
+                "is not set, but VODSIGN_SECRET_KEY is; set both",
+            )),
+        }
+    }
+
+    pub fn placeholder() -> Self {
+        Self {
+            secret_id: SecretId::try_from(PLACEHOLDER_SECRET_ID).expect("constant is valid"),
+            secret_key: SecretString::from(PLACEHOLDER_SECRET_KEY),
+            placeholder: true,
+        }
+    }
+}
+
+/// Draws `random` from the thread-local CSPRNG and never hands out the same value twice in
+/// a row (VOD rejects a repeated `random` of a one-time signature).
+#[derive(Debug, Default)]
+pub struct RandomSource {
+    last: AtomicU32,
+}
+
+impl RandomSource {
+    pub fn next(&self) -> u32 {
+        self.next_from(|| rand::rng().next_u32())
+    }
+
+    fn next_from(&self, mut draw: impl FnMut() -> u32) -> u32 {
+        loop {
+            let value = draw();
+            if self.last.swap(value, Ordering::Relaxed) != value {
+                return value;
+            }
+        }
+    }
+}
+
+/// Everything a request needs, shared by all requests.
+#[derive(Debug)]
+pub struct App {
+    pub settings: Settings,
+    signer: Signer,
+    secret_id: SecretId,
+    placeholder_credentials: bool,
+    policies: HashMap<String, Policy>,
+    authenticator: Authenticator,
+    random: RandomSource,
+    draining: AtomicBool,
+}
+
+/// Cheap to clone: the router's state.
+#[derive(Debug, Clone)]
+pub struct AppState(Arc<App>);
+
+impl std::ops::Deref for AppState {
+    type Target = App;
+    fn deref(&self) -> &App {
+        &self.0
+    }
+}
+
+impl App {
+    /// Validates `settings` and builds the state. The error names the offending key.
+    pub async fn build(
+        settings: Settings,
+        credentials: VodCredentials,
+    ) -> Result<Self, ConfigError> {
+        if settings.policies.is_empty() {
+            return Err(ConfigError::key(
+                "policies",
+                "at least one [policies.NAME] table is needed",
+            ));
+        }
+        let mut policies = HashMap::new();
+        for (name, policy) in &settings.policies {
+            policies.insert(name.clone(), Policy::from_settings(name, policy)?);
+        }
+        let names: BTreeSet<String> = policies.keys().cloned().collect();
+        let api_keys = ApiKeys::from_settings(&settings.api_keys, &names)?;
+        let authenticator = Authenticator::new(api_keys);
+        Ok(Self {
+            signer: Signer::new(credentials.secret_key.expose_secret().as_bytes()),
+            secret_id: credentials.secret_id,
+            placeholder_credentials: credentials.placeholder,
+            settings,
+            policies,
+            authenticator,
+            random: RandomSource::default(),
+            draining: AtomicBool::new(false),
+        })
+    }
+
+    pub fn into_state(self) -> AppState {
+        AppState(Arc::new(self))
+    }
+
+    pub fn signer(&self) -> &Signer {
+        &self.signer
+    }
+
+    pub fn secret_id(&self) -> &SecretId {
+        &self.secret_id
+    }
+
+    pub fn uses_placeholder_credentials(&self) -> bool {
+        self.placeholder_credentials
+    }
+
+    pub fn policy(&self, name: &str) -> Option<&Policy> {
+        self.policies.get(name)
+    }
+
+    pub fn authenticator(&self) -> &Authenticator {
+        &self.authenticator
+    }
+
+    pub fn next_random(&self) -> u32 {
+        self.random.next()
+    }
+
+    /// Marks the service as going away: readiness answers 503 from now on.
+    pub fn start_draining(&self) {
+        self.draining.store(true, Ordering::SeqCst);
+    }
+
+    /// Why the service should not get traffic now (empty = ready).
+    pub fn readiness(&self) -> Vec<String> {
+        let mut problems = self.authenticator.readiness();
+        if self.draining.load(Ordering::SeqCst) {
+            problems.push("shutting down".to_owned());
+        }
+        problems
+    }
+}
+
+/// Unix seconds from the system clock.
+pub fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn random_never_repeats_back_to_back() {
+        let source = RandomSource::default();
+        let mut draws = [7, 7, 7, 9, 9, 7].into_iter();
+        let mut draw = || draws.next().expect("enough draws");
+        assert_eq!(source.next_from(&mut draw), 7);
+        assert_eq!(
+            source.next_from(&mut draw),
+            9,
+            "the two repeats of 7 are redrawn"
+        );
+        assert_eq!(source.next_from(&mut draw), 7, "the repeat of 9 is redrawn");
+        assert_ne!(source.next(), source.next());
+    }
+
+    #[test]
+    fn credentials_debug_hides_the_key() {
+        let debug = format!("{:?}", VodCredentials::placeholder());
+        assert!(!debug.contains(PLACEHOLDER_SECRET_KEY), "{debug}");
+        assert!(debug.contains("REDACTED"));
+    }
+}

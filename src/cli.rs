@@ -1,0 +1,332 @@
+//! The command line: `serve` (the default), `sign`, `inspect`, `check-config`, `hash-key`.
+//!
+//! Exit codes: 0 success (for `inspect`: the signature is valid), 1 failure (`inspect`: not
+//! valid), 2 usage or configuration error.
+
+use std::io::Read as _;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use secrecy::ExposeSecret;
+
+use crate::app::{App, VodCredentials, unix_now};
+use crate::auth::api_key;
+use crate::config::{self, ConfigError, Settings};
+use crate::inspect;
+use crate::signature::{
+    ClassId, InvalidParam, Procedure, SecretId, SessionContext, SignParams, Signer, SourceContext,
+    StorageRegion, TaskNotifyMode, TaskPriority, Validity, VodSubAppId,
+};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "vodsign",
+    version,
+    about = "Issues Tencent Cloud VOD upload signatures"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    serve: ServeArgs,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the HTTP service (the default).
+    Serve(ServeArgs),
+    /// Make a signature offline with the same engine (key from VODSIGN_SECRET_KEY[_FILE]).
+    Sign(SignArgs),
+    /// Decode a signature, verify it when VODSIGN_SECRET_KEY is set, and explain it.
+    Inspect {
+        /// The signature, or `-` to read it from standard input.
+        signature: String,
+        /// Unix time to check against (default: now).
+        #[arg(long)]
+        now: Option<u64>,
+    },
+    /// Load and validate the configuration (and secrets), then exit.
+    CheckConfig {
+        #[arg(long, value_name = "PATH")]
+        config: Option<PathBuf>,
+    },
+    /// Make a new API key (or hash one from stdin) and print its [[api_keys]] entry.
+    HashKey(HashKeyArgs),
+}
+
+#[derive(Debug, Args)]
+struct ServeArgs {
+    /// Configuration file (TOML). Also VODSIGN_CONFIG.
+    #[arg(long, value_name = "PATH", global = false)]
+    config: Option<PathBuf>,
+    /// Overrides server.listen.
+    #[arg(long, value_name = "ADDR")]
+    listen: Option<SocketAddr>,
+}
+
+#[derive(Debug, Args)]
+struct SignArgs {
+    /// SecretId (default: VODSIGN_SECRET_ID[_FILE]).
+    #[arg(long)]
+    secret_id: Option<String>,
+    /// Validity in seconds (1 to 7776000).
+    #[arg(long, default_value_t = 3600)]
+    validity: u64,
+    /// currentTimeStamp to sign (default: now).
+    #[arg(long)]
+    now: Option<u64>,
+    /// random to sign (default: drawn from a CSPRNG).
+    #[arg(long)]
+    random: Option<u32>,
+    #[arg(long)]
+    class_id: Option<u64>,
+    #[arg(long)]
+    procedure: Option<String>,
+    #[arg(long, allow_hyphen_values = true)]
+    task_priority: Option<i64>,
+    #[arg(long)]
+    task_notify_mode: Option<String>,
+    #[arg(long)]
+    source_context: Option<String>,
+    #[arg(long)]
+    session_context: Option<String>,
+    /// Add oneTimeValid=1 (or =0 with --one-time-valid false).
+    #[arg(long)]
+    one_time_valid: Option<bool>,
+    #[arg(long)]
+    vod_sub_app_id: Option<u64>,
+    #[arg(long)]
+    storage_region: Option<String>,
+    /// Also print the signed query string on standard error.
+    #[arg(long)]
+    show_original: bool,
+}
+
+#[derive(Debug, Args)]
+struct HashKeyArgs {
+    /// The key's id (letters, digits, '-').
+    #[arg(long)]
+    id: String,
+    #[arg(long, default_value = "CHANGE-ME")]
+    subject: String,
+    #[arg(long, default_value = "default")]
+    policy: String,
+    /// Hash the key read from standard input instead of making a new one.
+    #[arg(long)]
+    stdin: bool,
+}
+
+/// Parses the command line and runs it.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        None => serve(cli.serve),
+        Some(Command::Serve(args)) => serve(args),
+        Some(Command::Sign(args)) => sign(args),
+        Some(Command::Inspect { signature, now }) => run_inspect(&signature, now),
+        Some(Command::CheckConfig { config }) => check_config(config),
+        Some(Command::HashKey(args)) => hash_key(args),
+    };
+    result.unwrap_or_else(|e| {
+        eprintln!("vodsign: {e}");
+        ExitCode::from(2)
+    })
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, ConfigError> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| ConfigError(format!("cannot start the runtime: {e}")))
+}
+
+/// Loads settings and secrets and builds the state: what `serve` and `check-config` share.
+async fn load(config: Option<PathBuf>) -> Result<App, ConfigError> {
+    let path = config::config_path(config);
+    let settings = Settings::load(path.as_deref())?;
+    let credentials = VodCredentials::from_env(settings.vod.development_placeholder_credentials)?;
+    App::build(settings, credentials).await
+}
+
+fn serve(args: ServeArgs) -> Result<ExitCode, ConfigError> {
+    runtime()?.block_on(async move {
+        let path = config::config_path(args.config);
+        let mut settings = Settings::load(path.as_deref())?;
+        if let Some(listen) = args.listen {
+            settings.server.listen = listen;
+        }
+        crate::telemetry::init(&settings.server, std::io::stdout);
+        let credentials =
+            VodCredentials::from_env(settings.vod.development_placeholder_credentials)?;
+        let app = App::build(settings, credentials).await?;
+        if app.uses_placeholder_credentials() {
+            for _ in 0..3 {
+                tracing::warn!(
+                    "DEVELOPMENT PLACEHOLDER CREDENTIALS: VOD will refuse every signature this \
+                     instance issues. Set VODSIGN_SECRET_ID and VODSIGN_SECRET_KEY for real use."
+                );
+            }
+        }
+        let listen = app.settings.server.listen;
+        let listener = tokio::net::TcpListener::bind(listen)
+            .await
+            .map_err(|e| ConfigError::key("server.listen", format!("cannot bind {listen}: {e}")))?;
+        let state = app.into_state();
+        tracing::info!(address = %listen, version = env!("CARGO_PKG_VERSION"), "vodsign listening");
+        let shutdown = crate::server::shutdown_signal(state.clone());
+        match crate::server::run(listener, state, shutdown).await {
+            Ok(()) => {
+                tracing::info!("stopped");
+                Ok(ExitCode::SUCCESS)
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "server failed");
+                Ok(ExitCode::FAILURE)
+            }
+        }
+    })
+}
+
+fn check_config(config: Option<PathBuf>) -> Result<ExitCode, ConfigError> {
+    let app = runtime()?.block_on(load(config))?;
+    println!(
+        "configuration OK{}",
+        if app.uses_placeholder_credentials() {
+            " (with DEVELOPMENT PLACEHOLDER credentials: VOD refuses their signatures)"
+        } else {
+            ""
+        }
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn sign(args: SignArgs) -> Result<ExitCode, ConfigError> {
+    let usage = |e: InvalidParam| ConfigError(format!("--{}", e));
+    let key = config::secret_from_env("VODSIGN_SECRET_KEY")?.ok_or_else(|| {
+        ConfigError::key("VODSIGN_SECRET_KEY", "is not set; sign needs the SecretKey")
+    })?;
+    let secret_id = match args.secret_id {
+        Some(id) => id,
+        None => config::secret_from_env("VODSIGN_SECRET_ID")?
+            .map(|s| s.expose_secret().to_owned())
+            .ok_or_else(|| ConfigError::key("--secret-id", "is required (or VODSIGN_SECRET_ID)"))?,
+    };
+    let mut params = SignParams::new(
+        SecretId::try_from(secret_id).map_err(usage)?,
+        args.now.unwrap_or_else(unix_now),
+        Validity::try_from(args.validity).map_err(usage)?,
+        args.random.unwrap_or_else(rand::random),
+    );
+    params.class_id = args.class_id.map(ClassId);
+    params.procedure = args
+        .procedure
+        .map(Procedure::try_from)
+        .transpose()
+        .map_err(usage)?;
+    params.task_priority = args
+        .task_priority
+        .map(TaskPriority::try_from)
+        .transpose()
+        .map_err(usage)?;
+    params.task_notify_mode = args
+        .task_notify_mode
+        .map(|m| m.parse::<TaskNotifyMode>())
+        .transpose()
+        .map_err(usage)?;
+    params.source_context = args
+        .source_context
+        .map(SourceContext::try_from)
+        .transpose()
+        .map_err(usage)?;
+    params.session_context = args
+        .session_context
+        .map(SessionContext::try_from)
+        .transpose()
+        .map_err(usage)?;
+    params.one_time_valid = args.one_time_valid;
+    params.vod_sub_app_id = args.vod_sub_app_id.map(VodSubAppId);
+    params.storage_region = args
+        .storage_region
+        .map(|r| r.parse::<StorageRegion>())
+        .transpose()
+        .map_err(usage)?;
+    if args.show_original {
+        eprintln!("{}", crate::signature::encode::original(&params));
+    }
+    println!(
+        "{}",
+        Signer::new(key.expose_secret().as_bytes()).sign(&params)
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn run_inspect(signature: &str, now: Option<u64>) -> Result<ExitCode, ConfigError> {
+    let text = if signature == "-" {
+        let mut input = String::new();
+        std::io::stdin()
+            .read_to_string(&mut input)
+            .map_err(|e| ConfigError(format!("cannot read standard input: {e}")))?;
+        input
+    } else {
+        signature.to_owned()
+    };
+    let key = config::secret_from_env("VODSIGN_SECRET_KEY")?;
+    let signer = key.map(|k| Signer::new(k.expose_secret().as_bytes()));
+    match inspect::inspect(&text, signer.as_ref(), now.unwrap_or_else(unix_now)) {
+        Ok(report) => {
+            print!("{}", report.render());
+            Ok(if report.is_valid() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
+        }
+        Err(e) => {
+            println!("not a VOD upload signature: {e}\nverdict: INVALID");
+            Ok(ExitCode::from(1))
+        }
+    }
+}
+
+fn hash_key(args: HashKeyArgs) -> Result<ExitCode, ConfigError> {
+    if !api_key::valid_id(&args.id) {
+        return Err(ConfigError::key(
+            "--id",
+            "must be 1 to 64 letters, digits or '-'",
+        ));
+    }
+    let key = if args.stdin {
+        let mut input = String::new();
+        std::io::stdin()
+            .read_to_string(&mut input)
+            .map_err(|e| ConfigError(format!("cannot read standard input: {e}")))?;
+        let key = input.trim().to_owned();
+        let prefix = format!("{}{}_", api_key::PREFIX, args.id);
+        if !key.starts_with(&prefix) {
+            return Err(ConfigError::key(
+                "stdin",
+                format!("the key must start with {prefix}"),
+            ));
+        }
+        key
+    } else {
+        let key = api_key::generate_key(&args.id);
+        eprintln!("New API key (shown once, stored nowhere; give it to the client):\n{key}");
+        key
+    };
+    let entry = config::ApiKeySettings {
+        id: args.id,
+        sha256: api_key::hash_key(&key),
+        subject: args.subject,
+        policy: args.policy,
+    };
+    let toml = toml_entry(&entry)?;
+    print!("[[api_keys]]\n{toml}");
+    Ok(ExitCode::SUCCESS)
+}
+
+fn toml_entry(entry: &config::ApiKeySettings) -> Result<String, ConfigError> {
+    toml::to_string(entry).map_err(|e| ConfigError(format!("cannot format the entry: {e}")))
+}

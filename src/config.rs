@@ -1,0 +1,309 @@
+//! Typed settings: one TOML file, then `VODSIGN_*` environment overrides; secrets only
+//! from the environment or `*_FILE` files.
+//!
+//! [`Settings::load`] reads and merges the sources; [`crate::app::App::build`] turns the
+//! raw settings into validated runtime values and is where a bad value is refused with a
+//! message naming the key. Every key is documented in `config/vodsign.example.toml`.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
+
+/// Environment variable naming the configuration file (same as `--config`).
+pub const CONFIG_ENV: &str = "VODSIGN_CONFIG";
+
+/// Environment variables that carry secrets or the config path: never read as settings.
+const NOT_SETTINGS: [&str; 5] = [
+    "config",
+    "secret_id",
+    "secret_key",
+    "secret_id_file",
+    "secret_key_file",
+];
+
+/// The whole configuration file.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    #[serde(default)]
+    pub server: ServerSettings,
+    #[serde(default)]
+    pub vod: VodSettings,
+    /// API keys: `[[api_keys]]` tables.
+    #[serde(default)]
+    pub api_keys: Vec<ApiKeySettings>,
+    /// Policies by name: `[policies.NAME]` tables.
+    #[serde(default)]
+    pub policies: BTreeMap<String, PolicySettings>,
+}
+
+/// `[server]`: the listener and its protections.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerSettings {
+    /// Address of the public listener. Default `0.0.0.0:8080`.
+    pub listen: SocketAddr,
+    /// Longest time a request may take before it is answered with 50301. Default 10 s.
+    pub request_timeout_ms: u64,
+    /// Largest request body accepted, in bytes; larger gets 41301. Default 16 KiB.
+    pub body_limit_bytes: usize,
+    /// `json` (one object per line, for log shippers) or `text`. Default `json`.
+    pub log_format: LogFormat,
+    /// A `tracing` filter directive such as `info` or `vodsign=debug,info`. Default `info`.
+    pub log_level: String,
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([0, 0, 0, 0], 8080)),
+            request_timeout_ms: 10_000,
+            body_limit_bytes: 16 * 1024,
+            log_format: LogFormat::Json,
+            log_level: "info".to_owned(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Json,
+    Text,
+}
+
+/// `[vod]`: non-secret facts about the VOD account. The SecretId/SecretKey themselves come
+/// from `VODSIGN_SECRET_ID`/`VODSIGN_SECRET_KEY` or their `_FILE` variants.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct VodSettings {
+    /// When the secrets are not in the environment, sign with built-in placeholder
+    /// credentials instead of refusing to start. For local development only: VOD refuses
+    /// every signature made with them. Default `false`.
+    pub development_placeholder_credentials: bool,
+}
+
+/// One `[[api_keys]]` entry. The key itself is never stored: only its SHA-256, which
+/// `Debug` does not show either.
+#[derive(Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiKeySettings {
+    /// The key's id: the part between `vsk_` and the next `_` of the key. Letters, digits, `-`.
+    pub id: String,
+    /// Hex SHA-256 of the whole key, as printed by `vodsign hash-key`.
+    pub sha256: String,
+    /// Who the key acts for: feeds the sourceContext template.
+    pub subject: String,
+    /// Name of the policy in `[policies]` that applies to this key.
+    pub policy: String,
+}
+
+impl std::fmt::Debug for ApiKeySettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApiKeySettings")
+            .field("id", &self.id)
+            .field("sha256", &"[REDACTED]")
+            .field("subject", &self.subject)
+            .field("policy", &self.policy)
+            .finish()
+    }
+}
+
+/// One `[policies.NAME]` table: what a caller with this policy may get. For each optional
+/// VOD parameter, `X` is the value used when the client asks for nothing, and
+/// `allowed_X` lists other values a client may ask for; a value outside both gets 40302.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PolicySettings {
+    /// `false` refuses every caller of this policy with 40301 (e.g. a suspended app).
+    pub allow_upload: bool,
+    /// Validity when the client sends no `validitySeconds`. Default 3600.
+    pub validity_seconds: u64,
+    /// Longest validity a client may ask for. Default: `validity_seconds`.
+    pub max_validity_seconds: Option<u64>,
+    pub procedure: Option<String>,
+    pub allowed_procedures: Vec<String>,
+    pub class_id: Option<u64>,
+    pub allowed_class_ids: Vec<u64>,
+    pub storage_region: Option<String>,
+    pub allowed_storage_regions: Vec<String>,
+    pub vod_sub_app_id: Option<u64>,
+    pub allowed_vod_sub_app_ids: Vec<u64>,
+    pub task_priority: Option<i64>,
+    pub allowed_task_priorities: Vec<i64>,
+    pub task_notify_mode: Option<String>,
+    pub allowed_task_notify_modes: Vec<String>,
+    /// Sign with `oneTimeValid=1`. Default `true`.
+    pub one_time_valid: bool,
+    /// Template of the sourceContext the server writes: `{subject}`, `{credential_id}` and
+    /// `{policy}` are replaced from the caller's identity; `{client}` by the client's own
+    /// `sourceContext` (only a template containing `{client}` lets a client send one).
+    /// Default `{subject}`. Set to `""` to send no sourceContext.
+    pub source_context: String,
+    /// Let clients send a `sessionContext`. Default `false`.
+    pub allow_client_session_context: bool,
+}
+
+impl Default for PolicySettings {
+    fn default() -> Self {
+        Self {
+            allow_upload: true,
+            validity_seconds: 3600,
+            max_validity_seconds: None,
+            procedure: None,
+            allowed_procedures: Vec::new(),
+            class_id: None,
+            allowed_class_ids: Vec::new(),
+            storage_region: None,
+            allowed_storage_regions: Vec::new(),
+            vod_sub_app_id: None,
+            allowed_vod_sub_app_ids: Vec::new(),
+            task_priority: None,
+            allowed_task_priorities: Vec::new(),
+            task_notify_mode: None,
+            allowed_task_notify_modes: Vec::new(),
+            one_time_valid: true,
+            source_context: "{subject}".to_owned(),
+            allow_client_session_context: false,
+        }
+    }
+}
+
+/// A configuration that could not be loaded or does not validate. The message names the
+/// key and the rule; the binary exits with code 2.
+#[derive(Debug, thiserror::Error)]
+#[error("configuration error: {0}")]
+pub struct ConfigError(pub String);
+
+impl ConfigError {
+    pub fn key(key: impl std::fmt::Display, rule: impl std::fmt::Display) -> Self {
+        Self(format!("{key}: {rule}"))
+    }
+}
+
+impl Settings {
+    /// Reads the file (if any), then `VODSIGN_*` overrides: `VODSIGN_SERVER__LISTEN` sets
+    /// `server.listen`, `VODSIGN_POLICIES__DEFAULT__VALIDITY_SECONDS` sets
+    /// `policies.default.validity_seconds`; values are parsed as TOML values.
+    pub fn load(path: Option<&Path>) -> Result<Self, ConfigError> {
+        Self::load_with_env(path, Env::prefixed("VODSIGN_"))
+    }
+
+    fn load_with_env(path: Option<&Path>, env: Env) -> Result<Self, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Settings::default()));
+        if let Some(path) = path {
+            if !path.is_file() {
+                return Err(ConfigError(format!(
+                    "config file {} does not exist or is not a file",
+                    path.display()
+                )));
+            }
+            figment = figment.merge(Toml::file_exact(path));
+        }
+        figment = figment.merge(env.ignore(&NOT_SETTINGS).split("__"));
+        figment.extract().map_err(|e| {
+            // figment's message names the key path and the expected type.
+            let errors: Vec<String> = e.into_iter().map(|e| e.to_string()).collect();
+            ConfigError(errors.join("; "))
+        })
+    }
+}
+
+/// Resolves the config path: the `--config` flag, else `VODSIGN_CONFIG`, else none.
+pub fn config_path(flag: Option<PathBuf>) -> Option<PathBuf> {
+    flag.or_else(|| std::env::var_os(CONFIG_ENV).map(PathBuf::from))
+}
+
+/// Where a secret may come from: `NAME` or `NAME_FILE` (the Docker/Kubernetes convention).
+/// Both set is an error; a file's trailing newline is dropped.
+pub fn secret_from_env(name: &str) -> Result<Option<SecretString>, ConfigError> {
+    let file_var = format!("{name}_FILE");
+    let direct = std::env::var(name).ok();
+    let file = std::env::var_os(&file_var);
+    match (direct, file) {
+        (Some(_), Some(_)) => Err(ConfigError::key(
+            name,
+            format!("set either {name} or {file_var}, not both"),
+        )),
+        (Some(value), None) => non_empty(name, value).map(Some),
+        (None, Some(path)) => {
+            let text = std::fs::read_to_string(&path).map_err(|e| {
+                ConfigError::key(
+                    &file_var,
+                    format!("cannot read {}: {e}", Path::new(&path).display()),
+                )
+            })?;
+            let value = text.strip_suffix('\n').unwrap_or(&text);
+            let value = value.strip_suffix('\r').unwrap_or(value);
+            non_empty(&file_var, value.to_owned()).map(Some)
+        }
+        (None, None) => Ok(None),
+    }
+}
+
+fn non_empty(name: &str, value: String) -> Result<SecretString, ConfigError> {
+    if value.trim().is_empty() {
+        Err(ConfigError::key(name, "must not be empty"))
+    } else {
+        Ok(SecretString::from(value))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Loads `toml` with `env` set, inside a figment jail: a private directory and an
+    /// environment restored afterwards, so tests never see each other's variables.
+    #[allow(clippy::result_large_err)] // figment::Jail's own error type
+    fn load_str(toml: &str, env: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+        let mut out = None;
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("c.toml", toml)?;
+            for (key, value) in env {
+                jail.set_env(key, value);
+            }
+            out = Some(Settings::load(Some(Path::new("c.toml"))));
+            Ok(())
+        });
+        out.expect("the jail ran the closure")
+    }
+
+    #[test]
+    fn environment_overrides_the_file() {
+        let s = load_str(
+            "[server]\nlisten = \"127.0.0.1:1\"\n[policies.default]\nvalidity_seconds = 60\n",
+            &[
+                ("VODSIGN_SERVER__LISTEN", "127.0.0.1:2"),
+                ("VODSIGN_POLICIES__DEFAULT__MAX_VALIDITY_SECONDS", "120"),
+                ("VODSIGN_SECRET_KEY", "not-a-setting"),
+            ],
+        )
+        .expect("loads");
+        assert_eq!(s.server.listen.port(), 2);
+        let policy = &s.policies["default"];
+        assert_eq!(policy.validity_seconds, 60);
+        assert_eq!(policy.max_validity_seconds, Some(120));
+        assert!(
+            policy.one_time_valid,
+            "defaults fill what the file leaves out"
+        );
+    }
+
+    #[test]
+    fn unknown_keys_are_refused_with_their_name() {
+        let err = load_str("[server]\nlistn = \"127.0.0.1:1\"\n", &[]).unwrap_err();
+        assert!(err.to_string().contains("listn"), "{err}");
+    }
+
+    #[test]
+    fn wrong_types_name_the_key() {
+        let err = load_str("[server]\nrequest_timeout_ms = \"soon\"\n", &[]).unwrap_err();
+        assert!(err.to_string().contains("request_timeout_ms"), "{err}");
+    }
+}

@@ -1,0 +1,213 @@
+//! The one error type at the HTTP boundary and its JSON envelope.
+//!
+//! Every refusal, including those made by layers (body limit, timeout, panic, unknown path,
+//! wrong method), leaves as `{"code":N,"message":"...","requestId":"..."}`. [`ApiError`]
+//! renders the envelope and tags the response with an [`ErrorBody`] extension;
+//! [`finish_errors`], an outer middleware, adds the request id and turns the bare
+//! responses of layers into the same envelope.
+
+use axum::Json;
+use axum::extract::Request;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+use crate::auth::AuthError;
+use crate::policy::PolicyError;
+
+/// Every error the API answers with. The `code` and HTTP status of each variant are the
+/// table in the README.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ApiError {
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("send an Authorization: Bearer <token> header")]
+    Unauthenticated,
+    #[error("{0}; get a new credential and retry")]
+    InvalidCredentials(String),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    NotAllowed(String),
+    #[error("no such endpoint; see the README for the API")]
+    NotFound,
+    #[error("this method is not allowed here; see the Allow header")]
+    MethodNotAllowed,
+    #[error("the request body is too large")]
+    PayloadTooLarge,
+    #[error("too many requests; retry after {retry_after} seconds")]
+    RateLimited { retry_after: u64 },
+    #[error("signature quota exhausted; retry after {retry_after} seconds")]
+    QuotaExhausted { retry_after: u64 },
+    #[error("internal error; retry, and report the requestId if it persists")]
+    Internal,
+    #[error("{0}; retry shortly")]
+    Unavailable(String),
+}
+
+impl ApiError {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::Unauthenticated | ApiError::InvalidCredentials(_) => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) | ApiError::NotAllowed(_) => StatusCode::FORBIDDEN,
+            ApiError::NotFound => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::RateLimited { .. } | ApiError::QuotaExhausted { .. } => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
+            ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+
+    pub fn code(&self) -> u32 {
+        match self {
+            ApiError::BadRequest(_) => 40001,
+            ApiError::Unauthenticated => 40101,
+            ApiError::InvalidCredentials(_) => 40102,
+            ApiError::Forbidden(_) => 40301,
+            ApiError::NotAllowed(_) => 40302,
+            ApiError::NotFound => 40401,
+            ApiError::MethodNotAllowed => 40501,
+            ApiError::PayloadTooLarge => 41301,
+            ApiError::RateLimited { .. } => 42901,
+            ApiError::QuotaExhausted { .. } => 42902,
+            ApiError::Internal => 50001,
+            ApiError::Unavailable(_) => 50301,
+        }
+    }
+
+    /// The error a layer meant when it answered a bare `status`.
+    fn from_bare_status(status: StatusCode) -> Self {
+        match status {
+            StatusCode::NOT_FOUND => ApiError::NotFound,
+            StatusCode::METHOD_NOT_ALLOWED => ApiError::MethodNotAllowed,
+            StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge,
+            StatusCode::REQUEST_TIMEOUT | StatusCode::SERVICE_UNAVAILABLE => {
+                ApiError::Unavailable("the request took too long".to_owned())
+            }
+            StatusCode::UNAUTHORIZED => ApiError::Unauthenticated,
+            s if s.is_client_error() => ApiError::BadRequest(format!(
+                "malformed request ({s}); check the API in the README"
+            )),
+            _ => ApiError::Internal,
+        }
+    }
+}
+
+/// Marks a response as an envelope error, so [`finish_errors`] can add the request id.
+#[derive(Debug, Clone)]
+pub struct ErrorBody {
+    pub code: u32,
+    pub message: String,
+}
+
+#[derive(Serialize)]
+struct Envelope<'a> {
+    code: u32,
+    message: &'a str,
+    #[serde(rename = "requestId", skip_serializing_if = "Option::is_none")]
+    request_id: Option<&'a str>,
+}
+
+fn render(status: StatusCode, body: &ErrorBody, request_id: Option<&str>) -> Response {
+    let envelope = Envelope {
+        code: body.code,
+        message: &body.message,
+        request_id,
+    };
+    let mut response = (status, Json(envelope)).into_response();
+    response.extensions_mut().insert(body.clone());
+    response
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        if self == ApiError::Internal {
+            // The cause was logged where it happened; nothing of it goes to the client.
+            tracing::error!(code = 50001, "internal error");
+        }
+        let body = ErrorBody {
+            code: self.code(),
+            message: self.to_string(),
+        };
+        let mut response = render(self.status(), &body, None);
+        let headers = response.headers_mut();
+        match self {
+            ApiError::Unauthenticated => {
+                headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            }
+            ApiError::InvalidCredentials(_) => {
+                headers.insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Bearer error=\"invalid_token\""),
+                );
+            }
+            ApiError::RateLimited { retry_after } | ApiError::QuotaExhausted { retry_after } => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
+            }
+            _ => {}
+        }
+        response
+    }
+}
+
+impl From<AuthError> for ApiError {
+    fn from(e: AuthError) -> Self {
+        match e {
+            AuthError::Missing => ApiError::Unauthenticated,
+            AuthError::Invalid(reason) => ApiError::InvalidCredentials(reason.to_owned()),
+            AuthError::Forbidden(reason) => ApiError::Forbidden(reason),
+            AuthError::Unavailable(reason) => ApiError::Unavailable(reason.to_owned()),
+        }
+    }
+}
+
+impl From<PolicyError> for ApiError {
+    fn from(e: PolicyError) -> Self {
+        match e {
+            PolicyError::Invalid(e) => ApiError::BadRequest(e.to_string()),
+            PolicyError::NotAllowed { .. } => ApiError::NotAllowed(e.to_string()),
+            PolicyError::Forbidden(reason) => ApiError::Forbidden(reason),
+        }
+    }
+}
+
+/// Outer middleware: adds `requestId` to every envelope error, and wraps the bare error
+/// responses of inner layers (404, 405, 413, timeout, panic) into the envelope.
+pub async fn finish_errors(request: Request, next: Next) -> Response {
+    let request_id = request
+        .headers()
+        .get(super::REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let response = next.run(request).await;
+    let status = response.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
+    let (mut parts, _body) = response.into_parts();
+    let body = match parts.extensions.remove::<ErrorBody>() {
+        Some(body) => body,
+        None => {
+            let error = ApiError::from_bare_status(status);
+            ErrorBody {
+                code: error.code(),
+                message: error.to_string(),
+            }
+        }
+    };
+    let mut rendered = render(status, &body, request_id.as_deref());
+    // Keep the headers the error carried (Allow, Retry-After, WWW-Authenticate, ...), but
+    // describe the new body.
+    parts.headers.remove(header::CONTENT_LENGTH);
+    parts.headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    rendered.headers_mut().extend(parts.headers);
+    rendered
+}

@@ -1,0 +1,115 @@
+//! The HTTP face: the router, its layer stack, one file per endpoint, the error envelope.
+//!
+//! [`router`] needs no socket, so tests drive it with `oneshot`; [`crate::server`] binds
+//! it to a listener.
+
+pub mod error;
+pub mod health;
+pub mod request_id;
+pub mod signature;
+
+use std::time::Duration;
+
+use axum::Router;
+use axum::http::{HeaderName, Request, Response, StatusCode, header};
+use axum::middleware;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+use tracing::Span;
+
+use crate::app::AppState;
+use crate::auth::middleware::require_principal;
+use crate::config::ServerSettings;
+use error::ApiError;
+
+/// The request id header: taken from the client when well-formed, generated otherwise,
+/// echoed in the response and in every error envelope.
+pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// The whole public API with its layer stack.
+pub fn router(state: AppState) -> Router {
+    let server = state.settings.server.clone();
+    layered(routes(state), &server)
+}
+
+/// The routes alone, without the layer stack.
+fn routes(state: AppState) -> Router {
+    let issue =
+        get(signature::issue)
+            .post(signature::issue)
+            .route_layer(middleware::from_fn_with_state(
+                state.clone(),
+                require_principal,
+            ));
+
+    Router::new()
+        .route("/v1/signature", issue)
+        .route("/healthz", get(health::live))
+        .route("/readyz", get(health::ready))
+        .fallback(|| async { ApiError::NotFound })
+        .with_state(state)
+}
+
+/// Wraps `routes` in the protective layer stack every public route gets. Public so tests
+/// can check the stack's behaviour (timeout, panic) with routes of their own.
+pub fn layered(routes: Router, server: &ServerSettings) -> Router {
+    let timeout = Duration::from_millis(server.request_timeout_ms);
+    routes
+        // `Router::layer` wraps what is above it: read from the bottom (outermost, first to
+        // see a request) up to the top (innermost, next to the routes).
+        .layer(RequestBodyLimitLayer::new(server.body_limit_bytes))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            timeout,
+        ))
+        .layer(CatchPanicLayer::custom(|_| {
+            tracing::error!("a request handler panicked");
+            ApiError::Internal.into_response()
+        }))
+        .layer(middleware::from_fn(error::finish_errors))
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(request_span)
+                .on_request(())
+                .on_response(log_response)
+                .on_failure(()),
+        )
+        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+        .layer(middleware::from_fn(request_id::drop_malformed))
+        .layer(SetSensitiveRequestHeadersLayer::new([
+            header::AUTHORIZATION,
+            header::COOKIE,
+        ]))
+}
+
+/// One span per request. The path only (never the query), and no header values.
+fn request_span<B>(request: &Request<B>) -> Span {
+    let request_id = request
+        .headers()
+        .get(REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    tracing::info_span!(
+        "request",
+        request_id,
+        method = %request.method(),
+        path = request.uri().path(),
+        principal = tracing::field::Empty,
+    )
+}
+
+/// The one log line per request.
+fn log_response<B>(response: &Response<B>, latency: Duration, _span: &Span) {
+    tracing::info!(
+        status = response.status().as_u16(),
+        latency_us = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX),
+        "request finished"
+    );
+}

@@ -1,0 +1,472 @@
+//! Policies: what a caller may get.
+//!
+//! A [`Policy`] is built once from its `[policies.NAME]` settings (refused at start-up if
+//! inconsistent). [`Policy::grant`] takes the authenticated [`Principal`] and the client's
+//! [`SignatureRequest`] and answers either a [`Grant`] (every parameter to sign except the
+//! time, the random value and the SecretId) or a precise [`PolicyError`].
+
+use serde::Deserialize;
+
+use crate::auth::Principal;
+use crate::config::{ConfigError, PolicySettings};
+use crate::signature::{
+    ClassId, InvalidParam, Procedure, SecretId, SessionContext, SignParams, SourceContext,
+    StorageRegion, TaskNotifyMode, TaskPriority, Validity, VodSubAppId,
+};
+
+/// What a client may ask for: the body of `POST /v1/signature` or the query of `GET`.
+/// Every field is optional; an unknown field is refused, so a typo never silently does
+/// nothing.
+#[derive(Debug, Default, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct SignatureRequest {
+    pub procedure: Option<String>,
+    pub class_id: Option<u64>,
+    pub storage_region: Option<String>,
+    pub vod_sub_app_id: Option<u64>,
+    pub task_priority: Option<i64>,
+    pub task_notify_mode: Option<String>,
+    pub session_context: Option<String>,
+    pub source_context: Option<String>,
+    pub validity_seconds: Option<u64>,
+}
+
+/// Why a request cannot be granted.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PolicyError {
+    /// The value itself is invalid, whatever the policy (40001).
+    #[error(transparent)]
+    Invalid(#[from] InvalidParam),
+    /// A valid value this caller's policy does not allow (40302).
+    #[error("{field}: {message}")]
+    NotAllowed {
+        field: &'static str,
+        message: String,
+    },
+    /// This caller may not upload at all (40301).
+    #[error("{0}")]
+    Forbidden(String),
+}
+
+fn not_allowed(field: &'static str, message: impl Into<String>) -> PolicyError {
+    PolicyError::NotAllowed {
+        field,
+        message: message.into(),
+    }
+}
+
+/// Everything a signature will carry except `secretId`, `currentTimeStamp` and `random`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Grant {
+    pub validity: Validity,
+    pub class_id: Option<ClassId>,
+    pub procedure: Option<Procedure>,
+    pub task_priority: Option<TaskPriority>,
+    pub task_notify_mode: Option<TaskNotifyMode>,
+    pub source_context: Option<SourceContext>,
+    pub session_context: Option<SessionContext>,
+    pub one_time_valid: Option<bool>,
+    pub vod_sub_app_id: Option<VodSubAppId>,
+    pub storage_region: Option<StorageRegion>,
+}
+
+impl Grant {
+    /// The full parameter set, with the three values that change on every call.
+    pub fn into_params(self, secret_id: SecretId, now: u64, random: u32) -> SignParams {
+        SignParams {
+            secret_id,
+            current_time: now,
+            validity: self.validity,
+            random,
+            class_id: self.class_id,
+            procedure: self.procedure,
+            task_priority: self.task_priority,
+            task_notify_mode: self.task_notify_mode,
+            source_context: self.source_context,
+            session_context: self.session_context,
+            one_time_valid: self.one_time_valid,
+            vod_sub_app_id: self.vod_sub_app_id,
+            storage_region: self.storage_region,
+        }
+    }
+}
+
+/// A policy value: the default used when the client asks for nothing, and the values a
+/// client may ask for (the default is always allowed).
+#[derive(Debug, Clone)]
+struct Choice<T> {
+    default: Option<T>,
+    allowed: Vec<T>,
+}
+
+impl<T: PartialEq + Clone + std::fmt::Display> Choice<T> {
+    fn pick(&self, field: &'static str, asked: Option<T>) -> Result<Option<T>, PolicyError> {
+        let Some(asked) = asked else {
+            return Ok(self.default.clone());
+        };
+        if self.default.as_ref() == Some(&asked) || self.allowed.contains(&asked) {
+            return Ok(Some(asked));
+        }
+        let options: Vec<String> = self
+            .default
+            .iter()
+            .chain(self.allowed.iter())
+            .map(ToString::to_string)
+            .collect();
+        Err(not_allowed(
+            field,
+            if options.is_empty() {
+                "your policy does not let clients choose this value; leave it out".to_owned()
+            } else {
+                format!(
+                    "{asked} is not allowed by your policy; use one of: {}",
+                    options.join(", ")
+                )
+            },
+        ))
+    }
+}
+
+/// One piece of a sourceContext template.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Piece {
+    Text(String),
+    Subject,
+    CredentialId,
+    PolicyName,
+    Client,
+}
+
+/// A parsed sourceContext template: `{subject}`, `{credential_id}`, `{policy}`, `{client}`,
+/// with `{{` and `}}` for literal braces (so JSON templates are possible).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Template(Vec<Piece>);
+
+impl Template {
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let mut pieces = Vec::new();
+        let mut literal = String::new();
+        let mut rest = text;
+        while let Some(c) = rest.chars().next() {
+            if let Some(after) = rest.strip_prefix("{{") {
+                literal.push('{');
+                rest = after;
+            } else if let Some(after) = rest.strip_prefix("}}") {
+                literal.push('}');
+                rest = after;
+            } else if c == '{' {
+                let end = rest.find('}').ok_or_else(|| {
+                    "a '{' is not closed; write {{ for a literal brace".to_owned()
+                })?;
+                let piece = match &rest[1..end] {
+                    "subject" => Piece::Subject,
+                    "credential_id" => Piece::CredentialId,
+                    "policy" => Piece::PolicyName,
+                    "client" => Piece::Client,
+                    other => {
+                        return Err(format!(
+                            "unknown placeholder {{{other}}}; use {{subject}}, {{credential_id}}, {{policy}} or {{client}}"
+                        ));
+                    }
+                };
+                if !literal.is_empty() {
+                    pieces.push(Piece::Text(std::mem::take(&mut literal)));
+                }
+                pieces.push(piece);
+                rest = &rest[end + 1..];
+            } else if c == '}' {
+                return Err("a lone '}'; write }} for a literal brace".to_owned());
+            } else {
+                literal.push(c);
+                rest = &rest[c.len_utf8()..];
+            }
+        }
+        if !literal.is_empty() {
+            pieces.push(Piece::Text(literal));
+        }
+        Ok(Self(pieces))
+    }
+
+    /// Whether the template has room for a client's own context.
+    pub fn accepts_client(&self) -> bool {
+        self.0.contains(&Piece::Client)
+    }
+
+    pub fn render(&self, principal: &Principal, client: Option<&str>) -> String {
+        let mut out = String::new();
+        for piece in &self.0 {
+            match piece {
+                Piece::Text(text) => out.push_str(text),
+                Piece::Subject => out.push_str(&principal.subject),
+                Piece::CredentialId => out.push_str(&principal.credential_id),
+                Piece::PolicyName => out.push_str(&principal.policy),
+                Piece::Client => out.push_str(client.unwrap_or("")),
+            }
+        }
+        out
+    }
+}
+
+/// A validated policy.
+#[derive(Debug, Clone)]
+pub struct Policy {
+    pub name: String,
+    allow_upload: bool,
+    validity: Validity,
+    max_validity: Validity,
+    procedure: Choice<Procedure>,
+    class_id: Choice<u64>,
+    storage_region: Choice<StorageRegion>,
+    vod_sub_app_id: Choice<u64>,
+    task_priority: Choice<i64>,
+    task_notify_mode: Choice<TaskNotifyMode>,
+    one_time_valid: bool,
+    source_context: Option<Template>,
+    allow_client_session_context: bool,
+}
+
+impl Policy {
+    /// Validates `[policies.NAME]`; the error names the offending key.
+    pub fn from_settings(name: &str, s: &PolicySettings) -> Result<Self, ConfigError> {
+        let key = |field: &str| format!("policies.{name}.{field}");
+        let invalid = |field: &str, e: InvalidParam| ConfigError::key(key(field), e.rule);
+        let validity =
+            Validity::try_from(s.validity_seconds).map_err(|e| invalid("validity_seconds", e))?;
+        let max_validity = match s.max_validity_seconds {
+            Some(max) => Validity::try_from(max).map_err(|e| invalid("max_validity_seconds", e))?,
+            None => validity,
+        };
+        if max_validity < validity {
+            return Err(ConfigError::key(
+                key("max_validity_seconds"),
+                "must not be smaller than validity_seconds",
+            ));
+        }
+        let text_list = |field: &str, one: &Option<String>, many: &[String]| {
+            let parse = |v: &String| Procedure::try_from(v.as_str()).map_err(|e| invalid(field, e));
+            Ok::<_, ConfigError>(Choice {
+                default: one.as_ref().map(parse).transpose()?,
+                allowed: many.iter().map(parse).collect::<Result<_, _>>()?,
+            })
+        };
+        let procedure = text_list("procedure", &s.procedure, &s.allowed_procedures)?;
+        let storage_region = {
+            let parse = |v: &String| {
+                v.parse::<StorageRegion>()
+                    .map_err(|e| invalid("storage_region", e))
+            };
+            Choice {
+                default: s.storage_region.as_ref().map(parse).transpose()?,
+                allowed: s
+                    .allowed_storage_regions
+                    .iter()
+                    .map(parse)
+                    .collect::<Result<_, _>>()?,
+            }
+        };
+        let task_notify_mode = {
+            let parse = |v: &String| {
+                v.parse::<TaskNotifyMode>()
+                    .map_err(|e| invalid("task_notify_mode", e))
+            };
+            Choice {
+                default: s.task_notify_mode.as_ref().map(parse).transpose()?,
+                allowed: s
+                    .allowed_task_notify_modes
+                    .iter()
+                    .map(parse)
+                    .collect::<Result<_, _>>()?,
+            }
+        };
+        for priority in s.task_priority.iter().chain(&s.allowed_task_priorities) {
+            TaskPriority::try_from(*priority).map_err(|e| invalid("task_priority", e))?;
+        }
+        let source_context = if s.source_context.is_empty() {
+            None
+        } else {
+            let template = Template::parse(&s.source_context)
+                .map_err(|rule| ConfigError::key(key("source_context"), rule))?;
+            Some(template)
+        };
+        Ok(Self {
+            name: name.to_owned(),
+            allow_upload: s.allow_upload,
+            validity,
+            max_validity,
+            procedure,
+            class_id: Choice {
+                default: s.class_id,
+                allowed: s.allowed_class_ids.clone(),
+            },
+            storage_region,
+            vod_sub_app_id: Choice {
+                default: s.vod_sub_app_id,
+                allowed: s.allowed_vod_sub_app_ids.clone(),
+            },
+            task_priority: Choice {
+                default: s.task_priority,
+                allowed: s.allowed_task_priorities.clone(),
+            },
+            task_notify_mode,
+            one_time_valid: s.one_time_valid,
+            source_context,
+            allow_client_session_context: s.allow_client_session_context,
+        })
+    }
+
+    /// Decides what `principal` gets for `request`.
+    pub fn grant(
+        &self,
+        principal: &Principal,
+        request: &SignatureRequest,
+    ) -> Result<Grant, PolicyError> {
+        if !self.allow_upload {
+            return Err(PolicyError::Forbidden(format!(
+                "policy {} does not allow uploads; ask the service operator to enable it",
+                self.name
+            )));
+        }
+        let validity = match request.validity_seconds {
+            None => self.validity,
+            Some(asked) => {
+                let asked = Validity::try_from(asked)?;
+                if asked > self.max_validity {
+                    return Err(not_allowed(
+                        "validitySeconds",
+                        format!(
+                            "your policy allows at most {} seconds",
+                            self.max_validity.seconds()
+                        ),
+                    ));
+                }
+                asked
+            }
+        };
+
+        let asked_procedure = request
+            .procedure
+            .as_deref()
+            .map(Procedure::try_from)
+            .transpose()?;
+        let procedure = self.procedure.pick("procedure", asked_procedure)?;
+
+        let asked_priority = request
+            .task_priority
+            .map(TaskPriority::try_from)
+            .transpose()?;
+        let asked_mode = request
+            .task_notify_mode
+            .as_deref()
+            .map(str::parse::<TaskNotifyMode>)
+            .transpose()?;
+        if procedure.is_none() {
+            for (field, asked) in [
+                ("taskPriority", asked_priority.is_some()),
+                ("taskNotifyMode", asked_mode.is_some()),
+            ] {
+                if asked {
+                    return Err(InvalidParam {
+                        field,
+                        rule: "is only meaningful with a procedure; send one or leave it out"
+                            .to_owned(),
+                    }
+                    .into());
+                }
+            }
+        }
+        let task_priority = self
+            .task_priority
+            .pick("taskPriority", asked_priority.map(|p| i64::from(p.get())))?
+            .map(TaskPriority::try_from)
+            .transpose()?;
+        let task_notify_mode = self.task_notify_mode.pick("taskNotifyMode", asked_mode)?;
+
+        let asked_region = request
+            .storage_region
+            .as_deref()
+            .map(str::parse::<StorageRegion>)
+            .transpose()?;
+        let storage_region = self.storage_region.pick("storageRegion", asked_region)?;
+        let class_id = self
+            .class_id
+            .pick("classId", request.class_id)?
+            .map(ClassId);
+        let vod_sub_app_id = self
+            .vod_sub_app_id
+            .pick("vodSubAppId", request.vod_sub_app_id)?
+            .map(VodSubAppId);
+
+        let session_context = match &request.session_context {
+            None => None,
+            Some(_) if !self.allow_client_session_context => {
+                return Err(not_allowed(
+                    "sessionContext",
+                    "your policy does not let clients send one; leave it out",
+                ));
+            }
+            Some(text) => Some(SessionContext::try_from(text.as_str())?),
+        };
+
+        let source_context = self.source_context(principal, request.source_context.as_deref())?;
+
+        Ok(Grant {
+            validity,
+            class_id,
+            procedure,
+            task_priority,
+            task_notify_mode,
+            source_context,
+            session_context,
+            one_time_valid: self.one_time_valid.then_some(true),
+            vod_sub_app_id,
+            storage_region,
+        })
+    }
+
+    fn source_context(
+        &self,
+        principal: &Principal,
+        client: Option<&str>,
+    ) -> Result<Option<SourceContext>, PolicyError> {
+        let accepts_client = self
+            .source_context
+            .as_ref()
+            .is_some_and(Template::accepts_client);
+        if let Some(text) = client {
+            if !accepts_client {
+                return Err(not_allowed(
+                    "sourceContext",
+                    "your policy sets sourceContext itself; leave it out",
+                ));
+            }
+            // Validates the client's own part (control characters, emptiness) on its own.
+            SourceContext::try_from(text)?;
+        }
+        let Some(template) = &self.source_context else {
+            return Ok(None);
+        };
+        let rendered = template.render(principal, client);
+        if rendered.is_empty() {
+            return Ok(None);
+        }
+        SourceContext::try_from(rendered).map(Some).map_err(|e| {
+            if client.is_some() {
+                PolicyError::Invalid(InvalidParam {
+                    field: "sourceContext",
+                    rule: format!(
+                        "with the server's part added it {}; send a shorter sourceContext",
+                        e.rule
+                    ),
+                })
+            } else {
+                PolicyError::Forbidden(format!(
+                    "your identity does not fit policy {}'s sourceContext ({}); ask the service operator",
+                    self.name, e.rule
+                ))
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests;

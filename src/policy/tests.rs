@@ -1,0 +1,330 @@
+use super::*;
+use crate::auth::CredentialKind;
+
+fn principal() -> Principal {
+    Principal {
+        subject: "user-42".to_owned(),
+        policy: "p".to_owned(),
+        credential_id: "mobile".to_owned(),
+        kind: CredentialKind::ApiKey,
+    }
+}
+
+fn policy(edit: impl FnOnce(&mut PolicySettings)) -> Policy {
+    let mut settings = PolicySettings::default();
+    edit(&mut settings);
+    Policy::from_settings("p", &settings).expect("valid policy")
+}
+
+fn not_allowed_field(result: Result<Grant, PolicyError>) -> &'static str {
+    match result {
+        Err(PolicyError::NotAllowed { field, .. }) => field,
+        other => panic!("expected NotAllowed, got {other:?}"),
+    }
+}
+
+fn invalid_field(result: Result<Grant, PolicyError>) -> &'static str {
+    match result {
+        Err(PolicyError::Invalid(e)) => e.field,
+        other => panic!("expected Invalid, got {other:?}"),
+    }
+}
+
+#[test]
+fn empty_request_gets_the_policy_defaults() {
+    let p = policy(|s| {
+        s.validity_seconds = 600;
+        s.procedure = Some("review".into());
+        s.class_id = Some(7);
+        s.storage_region = Some("ap-chongqing".into());
+        s.vod_sub_app_id = Some(1_500_000_001);
+    });
+    let grant = p
+        .grant(&principal(), &SignatureRequest::default())
+        .expect("granted");
+    assert_eq!(grant.validity.seconds(), 600);
+    assert_eq!(
+        grant.procedure.as_ref().map(Procedure::as_str),
+        Some("review")
+    );
+    assert_eq!(grant.class_id, Some(ClassId(7)));
+    assert_eq!(
+        grant.storage_region.as_ref().map(StorageRegion::as_str),
+        Some("ap-chongqing")
+    );
+    assert_eq!(grant.vod_sub_app_id, Some(VodSubAppId(1_500_000_001)));
+    assert_eq!(grant.one_time_valid, Some(true));
+    assert_eq!(
+        grant.source_context.as_ref().map(SourceContext::as_str),
+        Some("user-42")
+    );
+    assert_eq!(grant.session_context, None);
+}
+
+#[test]
+fn validity_is_capped_by_the_policy_and_by_the_spec() {
+    let p = policy(|s| {
+        s.validity_seconds = 600;
+        s.max_validity_seconds = Some(3600);
+    });
+    let ask = |v| SignatureRequest {
+        validity_seconds: Some(v),
+        ..Default::default()
+    };
+    assert_eq!(
+        p.grant(&principal(), &ask(3600))
+            .expect("ok")
+            .validity
+            .seconds(),
+        3600
+    );
+    assert_eq!(
+        not_allowed_field(p.grant(&principal(), &ask(3601))),
+        "validitySeconds"
+    );
+    assert_eq!(
+        invalid_field(p.grant(&principal(), &ask(0))),
+        "validitySeconds"
+    );
+    assert_eq!(
+        invalid_field(p.grant(&principal(), &ask(7_776_001))),
+        "validitySeconds"
+    );
+}
+
+#[test]
+fn client_chooses_only_from_the_allowed_lists() {
+    let p = policy(|s| {
+        s.procedure = Some("a".into());
+        s.allowed_procedures = vec!["b".into()];
+        s.allowed_class_ids = vec![1, 2];
+        s.allowed_storage_regions = vec!["ap-guangzhou".into()];
+    });
+    let req = |edit: fn(&mut SignatureRequest)| {
+        let mut r = SignatureRequest::default();
+        edit(&mut r);
+        r
+    };
+    let grant = p
+        .grant(
+            &principal(),
+            &req(|r| {
+                r.procedure = Some("b".into());
+                r.class_id = Some(2);
+                r.storage_region = Some("ap-guangzhou".into());
+            }),
+        )
+        .expect("allowed values");
+    assert_eq!(grant.procedure.as_ref().map(Procedure::as_str), Some("b"));
+    assert_eq!(grant.class_id, Some(ClassId(2)));
+    assert_eq!(
+        not_allowed_field(p.grant(&principal(), &req(|r| r.procedure = Some("c".into())))),
+        "procedure"
+    );
+    assert_eq!(
+        not_allowed_field(p.grant(&principal(), &req(|r| r.class_id = Some(3)))),
+        "classId"
+    );
+    assert_eq!(
+        not_allowed_field(p.grant(
+            &principal(),
+            &req(|r| r.storage_region = Some("ap-beijing".into()))
+        )),
+        "storageRegion"
+    );
+    assert_eq!(
+        not_allowed_field(p.grant(&principal(), &req(|r| r.vod_sub_app_id = Some(9)))),
+        "vodSubAppId"
+    );
+    assert_eq!(
+        invalid_field(p.grant(
+            &principal(),
+            &req(|r| r.storage_region = Some("Mars".into()))
+        )),
+        "storageRegion"
+    );
+}
+
+#[test]
+fn task_options_need_a_procedure_and_the_policys_consent() {
+    let without = policy(|_| {});
+    let ask_priority = SignatureRequest {
+        task_priority: Some(5),
+        ..Default::default()
+    };
+    assert_eq!(
+        invalid_field(without.grant(&principal(), &ask_priority)),
+        "taskPriority"
+    );
+    let with = policy(|s| {
+        s.procedure = Some("review".into());
+        s.allowed_task_priorities = vec![5];
+        s.allowed_task_notify_modes = vec!["Finish".into()];
+    });
+    assert_eq!(
+        with.grant(&principal(), &ask_priority)
+            .expect("ok")
+            .task_priority
+            .map(TaskPriority::get),
+        Some(5)
+    );
+    let ask_other = SignatureRequest {
+        task_priority: Some(6),
+        ..Default::default()
+    };
+    assert_eq!(
+        not_allowed_field(with.grant(&principal(), &ask_other)),
+        "taskPriority"
+    );
+    let out_of_range = SignatureRequest {
+        task_priority: Some(11),
+        ..Default::default()
+    };
+    assert_eq!(
+        invalid_field(with.grant(&principal(), &out_of_range)),
+        "taskPriority"
+    );
+    let mode = SignatureRequest {
+        task_notify_mode: Some("Change".into()),
+        ..Default::default()
+    };
+    assert_eq!(
+        not_allowed_field(with.grant(&principal(), &mode)),
+        "taskNotifyMode"
+    );
+    let bad_mode = SignatureRequest {
+        task_notify_mode: Some("Sometimes".into()),
+        ..Default::default()
+    };
+    assert_eq!(
+        invalid_field(with.grant(&principal(), &bad_mode)),
+        "taskNotifyMode"
+    );
+}
+
+#[test]
+fn source_context_is_written_by_the_server() {
+    let fixed =
+        policy(|s| s.source_context = r#"{{"uid":"{subject}","via":"{credential_id}"}}"#.into());
+    let grant = fixed
+        .grant(&principal(), &SignatureRequest::default())
+        .expect("ok");
+    assert_eq!(
+        grant.source_context.as_ref().map(SourceContext::as_str),
+        Some(r#"{"uid":"user-42","via":"mobile"}"#)
+    );
+    let spoof = SignatureRequest {
+        source_context: Some("user-1".into()),
+        ..Default::default()
+    };
+    assert_eq!(
+        not_allowed_field(fixed.grant(&principal(), &spoof)),
+        "sourceContext"
+    );
+}
+
+#[test]
+fn client_context_is_added_only_where_the_template_allows_and_within_250() {
+    let open = policy(|s| s.source_context = "{subject}|{client}".into());
+    let ask = |text: &str| SignatureRequest {
+        source_context: Some(text.into()),
+        ..Default::default()
+    };
+    let grant = open.grant(&principal(), &ask("clip-1")).expect("ok");
+    assert_eq!(
+        grant.source_context.as_ref().map(SourceContext::as_str),
+        Some("user-42|clip-1")
+    );
+    // "user-42|" is 8 characters: 242 more fit, 243 do not.
+    assert!(open.grant(&principal(), &ask(&"x".repeat(242))).is_ok());
+    assert_eq!(
+        invalid_field(open.grant(&principal(), &ask(&"x".repeat(243)))),
+        "sourceContext"
+    );
+    assert_eq!(
+        invalid_field(open.grant(&principal(), &ask("a\nb"))),
+        "sourceContext"
+    );
+}
+
+#[test]
+fn session_context_needs_the_policys_consent() {
+    let ask = SignatureRequest {
+        session_context: Some("s".into()),
+        ..Default::default()
+    };
+    assert_eq!(
+        not_allowed_field(policy(|_| {}).grant(&principal(), &ask)),
+        "sessionContext"
+    );
+    let open = policy(|s| s.allow_client_session_context = true);
+    let grant = open.grant(&principal(), &ask).expect("ok");
+    assert_eq!(
+        grant.session_context.as_ref().map(SessionContext::as_str),
+        Some("s")
+    );
+    let long = SignatureRequest {
+        session_context: Some("s".repeat(1001)),
+        ..Default::default()
+    };
+    assert_eq!(
+        invalid_field(open.grant(&principal(), &long)),
+        "sessionContext"
+    );
+}
+
+#[test]
+fn one_time_valid_can_be_turned_off_and_uploads_suspended() {
+    let reusable = policy(|s| s.one_time_valid = false);
+    assert_eq!(
+        reusable
+            .grant(&principal(), &SignatureRequest::default())
+            .expect("ok")
+            .one_time_valid,
+        None
+    );
+    let suspended = policy(|s| s.allow_upload = false);
+    assert!(matches!(
+        suspended.grant(&principal(), &SignatureRequest::default()),
+        Err(PolicyError::Forbidden(_))
+    ));
+}
+
+#[test]
+fn bad_settings_name_the_key() {
+    let check = |edit: fn(&mut PolicySettings), key: &str| {
+        let mut s = PolicySettings::default();
+        edit(&mut s);
+        let err = Policy::from_settings("p", &s).expect_err("invalid");
+        assert!(err.to_string().contains(key), "{err} should name {key}");
+    };
+    check(|s| s.validity_seconds = 0, "policies.p.validity_seconds");
+    check(
+        |s| s.max_validity_seconds = Some(10),
+        "policies.p.max_validity_seconds",
+    );
+    check(
+        |s| s.storage_region = Some("nowhere".into()),
+        "policies.p.storage_region",
+    );
+    check(|s| s.task_priority = Some(20), "policies.p.task_priority");
+    check(
+        |s| s.source_context = "{user}".into(),
+        "policies.p.source_context",
+    );
+    check(
+        |s| s.source_context = "{subject".into(),
+        "policies.p.source_context",
+    );
+    check(
+        |s| s.task_notify_mode = Some("Always".into()),
+        "policies.p.task_notify_mode",
+    );
+}
+
+#[test]
+fn template_escapes_braces() {
+    let t = Template::parse("{{x}}-{policy}").expect("valid");
+    assert_eq!(t.render(&principal(), None), "{x}-p");
+    assert!(Template::parse("a}b").is_err());
+}

@@ -1,0 +1,159 @@
+//! The query-string encoding: the one every parser reads back the same.
+//!
+//! UTF-8, then every byte outside RFC 3986's unreserved set (`A-Z a-z 0-9 - . _ ~`) becomes
+//! `%XX` with upper-case hex. A space is `%20` and `+` is `%2B`, so a form-urlencoded parser
+//! (which reads `+` as a space) and a strict RFC 3986 parser agree on every value.
+
+use std::fmt::Write as _;
+
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+
+use super::params::SignParams;
+
+/// Every byte except the RFC 3986 unreserved characters.
+pub const COMPONENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// Percent-encodes one value.
+pub fn encode_value(value: &str) -> impl std::fmt::Display + '_ {
+    utf8_percent_encode(value, COMPONENT)
+}
+
+/// The parameter names in the order we emit them: the four required ones, then the
+/// optional ones in the spec table's order.
+pub const PARAMETER_ORDER: [&str; 13] = [
+    "secretId",
+    "currentTimeStamp",
+    "expireTime",
+    "random",
+    "classId",
+    "procedure",
+    "taskPriority",
+    "taskNotifyMode",
+    "sourceContext",
+    "sessionContext",
+    "oneTimeValid",
+    "vodSubAppId",
+    "storageRegion",
+];
+
+/// Builds `original`, the signed query string. Unset optional parameters are left out;
+/// integers are plain decimal.
+pub fn original(params: &SignParams) -> String {
+    let mut out = String::with_capacity(192);
+    // `write!` into a String cannot fail; the results are ignored on purpose.
+    let _ = write!(
+        out,
+        "secretId={}&currentTimeStamp={}&expireTime={}&random={}",
+        encode_value(params.secret_id.as_str()),
+        params.current_time,
+        params.expire_time(),
+        params.random
+    );
+    if let Some(class_id) = params.class_id {
+        let _ = write!(out, "&classId={}", class_id.0);
+    }
+    if let Some(procedure) = &params.procedure {
+        let _ = write!(out, "&procedure={}", encode_value(procedure.as_str()));
+    }
+    if let Some(priority) = params.task_priority {
+        let _ = write!(out, "&taskPriority={}", priority.get());
+    }
+    if let Some(mode) = params.task_notify_mode {
+        let _ = write!(out, "&taskNotifyMode={}", mode.as_str());
+    }
+    if let Some(context) = &params.source_context {
+        let _ = write!(out, "&sourceContext={}", encode_value(context.as_str()));
+    }
+    if let Some(context) = &params.session_context {
+        let _ = write!(out, "&sessionContext={}", encode_value(context.as_str()));
+    }
+    if let Some(one_time) = params.one_time_valid {
+        let _ = write!(out, "&oneTimeValid={}", u8::from(one_time));
+    }
+    if let Some(app) = params.vod_sub_app_id {
+        let _ = write!(out, "&vodSubAppId={}", app.0);
+    }
+    if let Some(region) = &params.storage_region {
+        let _ = write!(out, "&storageRegion={}", region.as_str());
+    }
+    out
+}
+
+/// Why a query string could not be read strictly as RFC 3986.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum QueryError {
+    #[error("parameter {0} has no '=' sign")]
+    MissingEquals(usize),
+    #[error("parameter {0} has a '%' not followed by two hex digits")]
+    BadEscape(usize),
+    #[error("parameter {0} does not decode to UTF-8")]
+    NotUtf8(usize),
+}
+
+/// Parses a query string strictly: `&` separates pairs, the first `=` splits name from
+/// value, `%XX` is decoded and `+` stays a literal plus (RFC 3986, unlike form encoding).
+pub fn parse_strict(query: &str) -> Result<Vec<(String, String)>, QueryError> {
+    if query.is_empty() {
+        return Ok(Vec::new());
+    }
+    query
+        .split('&')
+        .enumerate()
+        .map(|(index, pair)| {
+            let (name, value) = pair
+                .split_once('=')
+                .ok_or(QueryError::MissingEquals(index))?;
+            Ok((decode_strict(name, index)?, decode_strict(value, index)?))
+        })
+        .collect()
+}
+
+fn decode_strict(text: &str, index: usize) -> Result<String, QueryError> {
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = bytes
+                .get(i + 1..i + 3)
+                .ok_or(QueryError::BadEscape(index))?;
+            if !hex.iter().all(u8::is_ascii_hexdigit) {
+                return Err(QueryError::BadEscape(index));
+            }
+            i += 3;
+        } else {
+            i += 1;
+        }
+    }
+    percent_encoding::percent_decode_str(text)
+        .decode_utf8()
+        .map(|cow| cow.into_owned())
+        .map_err(|_| QueryError::NotUtf8(index))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn encodes_everything_but_unreserved() {
+        assert_eq!(encode_value("aZ09-._~").to_string(), "aZ09-._~");
+        assert_eq!(encode_value(" +(/)").to_string(), "%20%2B%28%2F%29");
+        assert_eq!(encode_value("會").to_string(), "%E6%9C%83");
+    }
+
+    #[test]
+    fn strict_parse_keeps_plus_and_rejects_bad_escapes() {
+        assert_eq!(
+            parse_strict("a=1+2&b=%20"),
+            Ok(vec![("a".into(), "1+2".into()), ("b".into(), " ".into())])
+        );
+        assert_eq!(parse_strict("a=%2"), Err(QueryError::BadEscape(0)));
+        assert_eq!(parse_strict("a=1&b=%zz"), Err(QueryError::BadEscape(1)));
+        assert_eq!(parse_strict("a=1&b"), Err(QueryError::MissingEquals(1)));
+        assert_eq!(parse_strict("a=%FF"), Err(QueryError::NotUtf8(0)));
+    }
+}

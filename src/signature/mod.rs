@@ -1,0 +1,22 @@
+//! The VOD "signature for upload from client": pure bytes in, pure bytes out.
+//!
+//! No clock, no RNG, no I/O and no configuration live here: the current time and the
+//! `random` value are arguments, so every output is reproducible in a test. The rules come
+//! from `shared/spec/upload-signature.md`:
+//!
+//! - [`params`]: validated parameter types. An invalid value cannot be constructed, so it
+//!   can never be signed.
+//! - [`encode`]: the one query-string encoding every parser reads back the same
+//!   (RFC 3986 unreserved characters kept, every other byte `%XX` upper case).
+//! - [`codec`]: `signature = Base64(HMAC-SHA1(key, original) || original)`, and the way
+//!   back: decode, verify the MAC in constant time, parse the parameters.
+
+pub mod codec;
+pub mod encode;
+pub mod params;
+
+pub use codec::{DecodeError, DecodedSignature, Signer, sign_original};
+pub use params::{
+    ClassId, InvalidParam, Procedure, SecretId, SessionContext, SignParams, SourceContext,
+    StorageRegion, TaskNotifyMode, TaskPriority, Validity, VodSubAppId,
+};

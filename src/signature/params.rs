@@ -1,0 +1,392 @@
+//! Validated parameter types ("parse, don't validate").
+//!
+//! Each bounded value of the spec's parameter table is a newtype whose only constructor
+//! checks the rule, so [`SignParams`] can only ever hold values VOD accepts.
+
+use std::fmt;
+use std::str::FromStr;
+
+/// Why a parameter value was refused. `field` is the spec's parameter name, so the HTTP
+/// layer can name it in a 40001 answer.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {rule}")]
+pub struct InvalidParam {
+    pub field: &'static str,
+    pub rule: String,
+}
+
+impl InvalidParam {
+    fn new(field: &'static str, rule: impl Into<String>) -> Self {
+        Self {
+            field,
+            rule: rule.into(),
+        }
+    }
+}
+
+/// Refuses control characters (C0, DEL, C1): they have no business in a signed value and
+/// some intermediaries mangle them.
+fn check_text(field: &'static str, value: &str, max_chars: usize) -> Result<(), InvalidParam> {
+    if value.is_empty() {
+        return Err(InvalidParam::new(
+            field,
+            "must not be empty (leave the parameter out instead)",
+        ));
+    }
+    if value.chars().any(char::is_control) {
+        return Err(InvalidParam::new(
+            field,
+            "must not contain control characters",
+        ));
+    }
+    let count = value.chars().count();
+    if count > max_chars {
+        return Err(InvalidParam::new(
+            field,
+            format!("must be at most {max_chars} characters (got {count})"),
+        ));
+    }
+    Ok(())
+}
+
+macro_rules! text_param {
+    ($(#[$doc:meta])* $name:ident, $field:literal, $max:expr) => {
+        $(#[$doc])*
+        #[derive(Clone, PartialEq, Eq, Hash)]
+        pub struct $name(String);
+
+        impl $name {
+            /// The longest value accepted, in Unicode characters.
+            pub const MAX_CHARS: usize = $max;
+
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl TryFrom<String> for $name {
+            type Error = InvalidParam;
+            fn try_from(value: String) -> Result<Self, InvalidParam> {
+                check_text($field, &value, $max)?;
+                Ok(Self(value))
+            }
+        }
+
+        impl TryFrom<&str> for $name {
+            type Error = InvalidParam;
+            fn try_from(value: &str) -> Result<Self, InvalidParam> {
+                Self::try_from(value.to_owned())
+            }
+        }
+
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                fmt::Debug::fmt(&self.0, f)
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+    };
+}
+
+text_param!(
+    /// The SecretId of the VOD API key (not secret: it travels inside every signature).
+    SecretId,
+    "secretId",
+    128
+);
+text_param!(
+    /// A task-flow template name run after upload.
+    Procedure,
+    "procedure",
+    256
+);
+text_param!(
+    /// Returned in the upload-complete event: how the app learns who uploaded what.
+    SourceContext,
+    "sourceContext",
+    250
+);
+text_param!(
+    /// Returned in the task-flow event.
+    SessionContext,
+    "sessionContext",
+    1000
+);
+
+/// Seconds between `currentTimeStamp` and `expireTime`: 1 ..= 7,776,000 (90 days).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Validity(u32);
+
+impl Validity {
+    pub const MAX_SECONDS: u32 = 7_776_000;
+
+    pub fn seconds(self) -> u32 {
+        self.0
+    }
+}
+
+impl TryFrom<u64> for Validity {
+    type Error = InvalidParam;
+    fn try_from(seconds: u64) -> Result<Self, InvalidParam> {
+        match u32::try_from(seconds) {
+            Ok(s) if (1..=Self::MAX_SECONDS).contains(&s) => Ok(Self(s)),
+            _ => Err(InvalidParam::new(
+                "validitySeconds",
+                format!(
+                    "must be between 1 and {} seconds (90 days), got {seconds}",
+                    Self::MAX_SECONDS
+                ),
+            )),
+        }
+    }
+}
+
+/// Video category id, ≥ 0.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ClassId(pub u64);
+
+/// Sub-application id; unset or 0 means the primary application.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct VodSubAppId(pub u64);
+
+/// Task priority, -10 ..= 10; only meaningful together with a procedure.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TaskPriority(i8);
+
+impl TaskPriority {
+    pub fn get(self) -> i8 {
+        self.0
+    }
+}
+
+impl TryFrom<i64> for TaskPriority {
+    type Error = InvalidParam;
+    fn try_from(value: i64) -> Result<Self, InvalidParam> {
+        match i8::try_from(value) {
+            Ok(v) if (-10..=10).contains(&v) => Ok(Self(v)),
+            _ => Err(InvalidParam::new(
+                "taskPriority",
+                format!("must be an integer between -10 and 10, got {value}"),
+            )),
+        }
+    }
+}
+
+/// How task-flow state changes are notified.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum TaskNotifyMode {
+    Finish,
+    Change,
+    None,
+}
+
+impl TaskNotifyMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TaskNotifyMode::Finish => "Finish",
+            TaskNotifyMode::Change => "Change",
+            TaskNotifyMode::None => "None",
+        }
+    }
+}
+
+impl fmt::Display for TaskNotifyMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for TaskNotifyMode {
+    type Err = InvalidParam;
+    fn from_str(s: &str) -> Result<Self, InvalidParam> {
+        match s {
+            "Finish" => Ok(Self::Finish),
+            "Change" => Ok(Self::Change),
+            "None" => Ok(Self::None),
+            _ => Err(InvalidParam::new(
+                "taskNotifyMode",
+                "must be one of Finish, Change or None",
+            )),
+        }
+    }
+}
+
+/// A storage region abbreviation such as `ap-chongqing` or `na-siliconvalley`: lower-case
+/// ASCII letters and digits in two or more `-`separated groups, the first of letters only.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct StorageRegion(String);
+
+impl StorageRegion {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl FromStr for StorageRegion {
+    type Err = InvalidParam;
+    fn from_str(s: &str) -> Result<Self, InvalidParam> {
+        let mut groups = s.split('-');
+        let first_ok = groups.next().is_some_and(|g| {
+            (2..=4).contains(&g.len()) && g.bytes().all(|b| b.is_ascii_lowercase())
+        });
+        let rest: Vec<&str> = groups.collect();
+        let rest_ok = !rest.is_empty()
+            && rest.iter().all(|g| {
+                !g.is_empty()
+                    && g.bytes()
+                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+            });
+        if first_ok && rest_ok && s.len() <= 32 {
+            Ok(Self(s.to_owned()))
+        } else {
+            Err(InvalidParam::new(
+                "storageRegion",
+                "must be a region abbreviation such as ap-chongqing",
+            ))
+        }
+    }
+}
+
+impl TryFrom<String> for StorageRegion {
+    type Error = InvalidParam;
+    fn try_from(value: String) -> Result<Self, InvalidParam> {
+        value.parse()
+    }
+}
+
+impl fmt::Debug for StorageRegion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.0, f)
+    }
+}
+
+impl fmt::Display for StorageRegion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Everything that goes into one signature, already validated.
+///
+/// `current_time` is Unix seconds from the caller's clock and `random` the caller's draw:
+/// the signer adds neither.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SignParams {
+    pub secret_id: SecretId,
+    pub current_time: u64,
+    pub validity: Validity,
+    pub random: u32,
+    pub class_id: Option<ClassId>,
+    pub procedure: Option<Procedure>,
+    pub task_priority: Option<TaskPriority>,
+    pub task_notify_mode: Option<TaskNotifyMode>,
+    pub source_context: Option<SourceContext>,
+    pub session_context: Option<SessionContext>,
+    pub one_time_valid: Option<bool>,
+    pub vod_sub_app_id: Option<VodSubAppId>,
+    pub storage_region: Option<StorageRegion>,
+}
+
+impl SignParams {
+    /// The four required parameters, every optional one unset.
+    pub fn new(secret_id: SecretId, current_time: u64, validity: Validity, random: u32) -> Self {
+        Self {
+            secret_id,
+            current_time,
+            validity,
+            random,
+            class_id: None,
+            procedure: None,
+            task_priority: None,
+            task_notify_mode: None,
+            source_context: None,
+            session_context: None,
+            one_time_valid: None,
+            vod_sub_app_id: None,
+            storage_region: None,
+        }
+    }
+
+    /// `currentTimeStamp + validity`: the Unix second the signature stops being accepted.
+    pub fn expire_time(&self) -> u64 {
+        self.current_time + u64::from(self.validity.seconds())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn validity_bounds_are_inclusive() {
+        assert!(Validity::try_from(0).is_err());
+        assert_eq!(Validity::try_from(1).map(Validity::seconds), Ok(1));
+        assert!(Validity::try_from(7_776_000).is_ok());
+        assert!(Validity::try_from(7_776_001).is_err());
+        // The V2 vector's ten-year validity must be refused.
+        assert!(Validity::try_from(1_886_575_095 - 1_571_215_095).is_err());
+        assert!(Validity::try_from(u64::MAX).is_err());
+    }
+
+    #[test]
+    fn task_priority_bounds() {
+        assert!(TaskPriority::try_from(-11).is_err());
+        assert!(TaskPriority::try_from(-10).is_ok());
+        assert!(TaskPriority::try_from(10).is_ok());
+        assert!(TaskPriority::try_from(11).is_err());
+        assert!(TaskPriority::try_from(300).is_err());
+    }
+
+    #[test]
+    fn source_context_counts_characters_not_bytes() {
+        assert!(SourceContext::try_from("視".repeat(250)).is_ok());
+        let err = SourceContext::try_from("a".repeat(251)).unwrap_err();
+        assert_eq!(err.field, "sourceContext");
+        assert!(SessionContext::try_from("😀".repeat(1000)).is_ok());
+        assert!(SessionContext::try_from("😀".repeat(1001)).is_err());
+    }
+
+    #[test]
+    fn text_refuses_control_characters_and_empty() {
+        for bad in ["a\nb", "\u{0}", "x\u{7f}", "\u{85}", ""] {
+            assert!(SourceContext::try_from(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn storage_region_shape() {
+        for good in [
+            "ap-chongqing",
+            "na-siliconvalley",
+            "ap-shanghai-fsi",
+            "eu-frankfurt",
+            "ap-beijing-1",
+        ] {
+            assert!(good.parse::<StorageRegion>().is_ok(), "{good}");
+        }
+        for bad in [
+            "",
+            "ap",
+            "AP-chongqing",
+            "ap-",
+            "-ap",
+            "ap--x",
+            "ap_chongqing",
+            "ap-chong qing",
+            "1p-x",
+        ] {
+            assert!(bad.parse::<StorageRegion>().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn task_notify_mode_is_one_of_three() {
+        assert_eq!("Change".parse(), Ok(TaskNotifyMode::Change));
+        assert!("finish".parse::<TaskNotifyMode>().is_err());
+    }
+}

@@ -1,0 +1,33 @@
+//! Logging through `tracing`: JSON lines (the default, for log shippers) or human text.
+//!
+//! Nothing secret is ever a field: the HTTP layer marks `Authorization` sensitive, spans
+//! carry the path but not the query, and principals appear by credential id only.
+
+use tracing_subscriber::EnvFilter;
+use tracing_subscriber::fmt::MakeWriter;
+
+use crate::config::{LogFormat, ServerSettings};
+
+/// Installs the global subscriber writing to `writer`. `RUST_LOG`, when set, overrides the
+/// configured level. Returns false when a subscriber was already installed (tests).
+pub fn init<W>(settings: &ServerSettings, writer: W) -> bool
+where
+    W: for<'a> MakeWriter<'a> + Send + Sync + 'static,
+{
+    let filter = EnvFilter::try_from_default_env()
+        .or_else(|_| EnvFilter::try_new(&settings.log_level))
+        .unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(writer);
+    match settings.log_format {
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .with_span_list(false)
+            .try_init()
+            .is_ok(),
+        LogFormat::Text => builder.try_init().is_ok(),
+    }
+}

@@ -1,0 +1,8 @@
+//! Integration tests of the HTTP API, one module per area.
+
+mod errors;
+mod helpers;
+mod issuance;
+mod policies;
+mod secrets;
+mod server;
