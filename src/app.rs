@@ -11,6 +11,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use rand::RngCore as _;
 use secrecy::{ExposeSecret, SecretString};
 
+use crate::auth::TokenVerifier;
 use crate::auth::api_key::ApiKeys;
 use crate::auth::middleware::Authenticator;
 use crate::config::{ConfigError, Settings, secret_from_env};
@@ -142,7 +143,8 @@ impl App {
         }
         let names: BTreeSet<String> = policies.keys().cloned().collect();
         let api_keys = ApiKeys::from_settings(&settings.api_keys, &names)?;
-        let authenticator = Authenticator::new(api_keys);
+        let tokens = TokenVerifier::from_config(&settings.auth, &names).await?;
+        let authenticator = Authenticator::new(api_keys, tokens);
         Ok(Self {
             signer: Signer::new(credentials.secret_key.expose_secret().as_bytes()),
             secret_id: credentials.secret_id,

@@ -175,6 +175,8 @@ fn serve(args: ServeArgs) -> Result<ExitCode, ConfigError> {
             .map_err(|e| ConfigError::key("server.listen", format!("cannot bind {listen}: {e}")))?;
         let state = app.into_state();
         tracing::info!(address = %listen, version = env!("CARGO_PKG_VERSION"), "vodsign listening");
+        // Refreshes every jwks_url until serve returns and drops it.
+        let _key_refresh = state.authenticator().spawn_key_refresh();
         let shutdown = crate::server::shutdown_signal(state.clone());
         match crate::server::run(listener, state, shutdown).await {
             Ok(()) => {
@@ -199,6 +201,9 @@ fn check_config(config: Option<PathBuf>) -> Result<ExitCode, ConfigError> {
             ""
         }
     );
+    for problem in app.readiness() {
+        eprintln!("warning: not ready yet: {problem}");
+    }
     Ok(ExitCode::SUCCESS)
 }
 

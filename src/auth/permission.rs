@@ -7,7 +7,7 @@
 
 use std::collections::BTreeSet;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::auth::AuthError;
 use crate::auth::claims::{Claims, claim_strings, granted_scopes};
@@ -15,7 +15,7 @@ use crate::auth::token_config::AuthConfigError;
 
 /// A provider's `access` table. At least one policy source (`policy_claim`, `role_policies`
 /// or `default_policy`) must be set; they are tried in that order.
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct AccessConfig {
     /// Scopes that must all be granted, read from the `scope` (space-separated) and `scp`
@@ -43,7 +43,7 @@ pub struct AccessConfig {
 }
 
 /// A value that must appear in a claim.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct RequiredClaim {
     pub claim: String,
@@ -51,7 +51,7 @@ pub struct RequiredClaim {
 }
 
 /// One entry of `role_policies`.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct RolePolicy {
     pub role: String,

@@ -26,12 +26,13 @@ use std::path::PathBuf;
 
 use jsonwebtoken::Algorithm;
 use secrecy::SecretString;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::auth::permission::AccessConfig;
+use crate::config::{ConfigError, secret_from_lookup};
 
 /// The `[auth]` section: every JWT and introspection provider trusted at once.
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct AuthConfig {
     /// `[[auth.jwt]]`: identity providers whose JWT access tokens are verified locally.
@@ -46,7 +47,7 @@ pub struct AuthConfig {
 
 /// One `[[auth.jwt]]` table. Exactly one key source must be set: `hmac_secret_env`,
 /// `public_key_file`, `jwks_file` or `jwks_url`.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct JwtProviderConfig {
     /// Short name, unique among providers; becomes the caller's `credential_id` and shows in
@@ -103,7 +104,7 @@ pub struct JwtProviderConfig {
 }
 
 /// One `[[auth.introspection]]` table.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct IntrospectionProviderConfig {
     /// Short name, unique among providers; becomes the caller's `credential_id`. Required.
@@ -197,43 +198,25 @@ impl AuthConfigError {
 /// Looks up an environment variable; the process environment in production, a map in tests.
 pub type EnvLookup<'a> = &'a (dyn Fn(&str) -> Option<String> + Sync);
 
-/// Reads the secret named by `var`: the variable itself, or the file named by `<var>_FILE`.
-///
-/// Exactly one of the two must be set and the secret must not be empty; a trailing newline
-/// in the file is dropped, since editors add one.
+/// Reads the secret named by `var`: the variable itself, or the file named by `<var>_FILE`
+/// (the rules of [`crate::config::secret_from_env`]); `key` is the setting that named `var`.
 pub(crate) fn secret_from_env(
     key: &str,
     var: &str,
     env: EnvLookup<'_>,
 ) -> Result<SecretString, AuthConfigError> {
-    let file_var = format!("{var}_FILE");
-    let direct = env(var).filter(|v| !v.is_empty());
-    let file = env(&file_var).filter(|v| !v.is_empty());
-    let secret = match (direct, file) {
-        (Some(_), Some(_)) => {
-            return Err(AuthConfigError::new(
-                key,
-                format!("both {var} and {file_var} are set; set only one"),
-            ));
-        }
-        (Some(value), None) => value,
-        (None, Some(path)) => std::fs::read_to_string(&path)
-            .map(|s| s.trim_end_matches(['\r', '\n']).to_owned())
-            .map_err(|e| {
-                AuthConfigError::new(key, format!("cannot read {file_var} file {path}: {e}"))
-            })?,
-        (None, None) => {
-            return Err(AuthConfigError::new(
-                key,
-                format!("set the environment variable {var} (or {file_var}) to the secret"),
-            ));
-        }
-    };
-    if secret.is_empty() {
-        return Err(AuthConfigError::new(
+    match secret_from_lookup(var, env) {
+        Ok(Some(secret)) => Ok(secret),
+        Ok(None) => Err(AuthConfigError::new(
             key,
-            format!("the secret in {var}/{file_var} is empty"),
-        ));
+            format!("set the environment variable {var} (or {var}_FILE) to the secret"),
+        )),
+        Err(ConfigError(message)) => Err(AuthConfigError::new(key, message)),
     }
-    Ok(SecretString::from(secret))
+}
+
+impl From<AuthConfigError> for ConfigError {
+    fn from(e: AuthConfigError) -> Self {
+        ConfigError::key(e.key, e.message)
+    }
 }
