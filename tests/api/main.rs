@@ -6,3 +6,4 @@ mod issuance;
 mod policies;
 mod secrets;
 mod server;
+mod tokens;
