@@ -197,3 +197,25 @@ async fn hmac_secret_is_read_from_the_file_variable() {
             .is_err()
     );
 }
+
+/// The commented `[auth]` sample in the configuration reference, uncommented, is valid.
+#[test]
+fn reference_config_auth_sample_parses() {
+    let reference = include_str!("../../config/vodsign.example.toml");
+    let start = reference
+        .find("# [[auth.jwt]]")
+        .expect("the reference documents [[auth.jwt]]");
+    let sample: String = reference[start..]
+        .lines()
+        .map(|line| {
+            line.strip_prefix("# ")
+                .or(line.strip_prefix('#'))
+                .unwrap_or(line)
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    let cfg = parse(&format!("[auth]\n{sample}")).unwrap();
+    assert_eq!((cfg.jwt.len(), cfg.introspection.len()), (1, 1));
+    assert_eq!(cfg.jwt[0].jwks_refresh_cooldown_secs, 30);
+    assert_eq!(cfg.introspection[0].access.required_scopes, ["vod.upload"]);
+}
