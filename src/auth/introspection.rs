@@ -26,6 +26,10 @@ use crate::auth::{AuthError, CredentialKind, Principal};
 /// Largest introspection answer accepted, in bytes.
 const MAX_ANSWER_BYTES: usize = 64 * 1024;
 
+/// How long a failed call keeps the provider in the readiness report. Bounded, because an
+/// unready instance gets no traffic, so no successful call would ever clear it.
+const FAILURE_REPORT_WINDOW: Duration = Duration::from_secs(30);
+
 /// What the endpoint said about a token, and how long that may be reused.
 #[derive(Clone)]
 pub(crate) enum Answer {
@@ -59,8 +63,8 @@ pub(crate) struct IntrospectionProvider {
     audiences: Vec<String>,
     subject: SubjectClaims,
     access: AccessRules,
-    /// Why the last call failed, if it did; cleared by the next good answer.
-    last_failure: Mutex<Option<FetchError>>,
+    /// Why and when the last call failed, if it did; cleared by the next good answer.
+    last_failure: Mutex<Option<(FetchError, Instant)>>,
 }
 
 impl fmt::Debug for IntrospectionProvider {
@@ -132,12 +136,13 @@ impl IntrospectionProvider {
         &self.name
     }
 
-    /// Why the last call failed, for readiness.
-    pub(crate) fn last_failure(&self) -> Option<&'static str> {
+    /// Why the last call failed, for readiness, if it failed within the last 30 seconds.
+    pub(crate) fn recent_failure(&self) -> Option<&'static str> {
         self.last_failure
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .map(FetchError::as_str)
+            .filter(|(_, at)| at.elapsed() < FAILURE_REPORT_WINDOW)
+            .map(|(why, _)| why.as_str())
     }
 
     /// The endpoint's answer, from the cache or a call; concurrent lookups of one token share
@@ -194,7 +199,7 @@ impl IntrospectionProvider {
         *self
             .last_failure
             .lock()
-            .unwrap_or_else(PoisonError::into_inner) = failure;
+            .unwrap_or_else(PoisonError::into_inner) = failure.map(|why| (why, Instant::now()));
         result
     }
 

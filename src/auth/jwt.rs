@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, AlgorithmFamily, DecodingKey, Header, Validation};
+use secrecy::ExposeSecret;
 
 use crate::auth::claims::{Claims, SubjectClaims, now_unix, numeric_date};
 use crate::auth::jwks::{KeySet, RemoteKeySet, RemoteTiming};
@@ -59,7 +60,8 @@ impl JwtProvider {
         env: EnvLookup<'_>,
         http: &reqwest::Client,
     ) -> Result<Self, AuthConfigError> {
-        let key = |field: &str| format!("auth.jwt[{index}].{field}");
+        let table = format!("auth.jwt[{index}]");
+        let key = |field: &str| format!("{table}.{field}");
         if cfg.name.is_empty() || cfg.issuer.is_empty() {
             return Err(AuthConfigError::new(
                 key("name"),
@@ -84,92 +86,7 @@ impl JwtProvider {
                 "at most 600 seconds",
             ));
         }
-        let hmac = cfg
-            .algorithms
-            .iter()
-            .any(|a| a.family() == AlgorithmFamily::Hmac);
-        let keys = match (
-            &cfg.hmac_secret_env,
-            &cfg.public_key_file,
-            &cfg.jwks_file,
-            &cfg.jwks_url,
-        ) {
-            (Some(var), None, None, None) => {
-                if !cfg
-                    .algorithms
-                    .iter()
-                    .all(|a| a.family() == AlgorithmFamily::Hmac)
-                {
-                    return Err(AuthConfigError::new(
-                        key("algorithms"),
-                        "an HMAC secret verifies only HS256, HS384 and HS512",
-                    ));
-                }
-                let secret = secret_from_env(&key("hmac_secret_env"), var, env)?;
-                let decoding = DecodingKey::from_secret(
-                    secrecy::ExposeSecret::expose_secret(&secret).as_bytes(),
-                )
-                .map_err(|e| AuthConfigError::new(key("hmac_secret_env"), e.to_string()))?;
-                Keys::Fixed(KeySet::single(decoding, cfg.algorithms.clone()))
-            }
-            (None, Some(path), None, None) => Keys::Fixed(
-                pem_key_set(path, &cfg.algorithms)
-                    .map_err(|m| AuthConfigError::new(key("public_key_file"), m))?,
-            ),
-            _ if hmac => {
-                return Err(AuthConfigError::new(
-                    key("algorithms"),
-                    "HS* algorithms need hmac_secret_env and no other key source",
-                ));
-            }
-            (None, None, Some(path), None) => {
-                let json = std::fs::read(path).map_err(|e| {
-                    AuthConfigError::new(
-                        key("jwks_file"),
-                        format!("cannot read {}: {e}", path.display()),
-                    )
-                })?;
-                Keys::Fixed(
-                    KeySet::from_jwks(&json, &cfg.algorithms)
-                        .map_err(|m| AuthConfigError::new(key("jwks_file"), m))?,
-                )
-            }
-            (None, None, None, Some(url)) => {
-                if !(url.starts_with("https://") || url.starts_with("http://")) {
-                    return Err(AuthConfigError::new(
-                        key("jwks_url"),
-                        "must be an http(s) URL",
-                    ));
-                }
-                if cfg.jwks_refresh_secs == 0
-                    || cfg.jwks_refresh_cooldown_secs == 0
-                    || cfg.jwks_timeout_ms == 0
-                {
-                    return Err(AuthConfigError::new(
-                        key("jwks_refresh_secs"),
-                        "jwks_refresh_secs, jwks_refresh_cooldown_secs and jwks_timeout_ms must be positive",
-                    ));
-                }
-                let timing = RemoteTiming {
-                    timeout: Duration::from_millis(cfg.jwks_timeout_ms),
-                    refresh_every: Duration::from_secs(cfg.jwks_refresh_secs),
-                    cooldown: Duration::from_secs(cfg.jwks_refresh_cooldown_secs),
-                };
-                Keys::Remote(Arc::new(RemoteKeySet::new(
-                    &cfg.name,
-                    url,
-                    http.clone(),
-                    cfg.algorithms.clone(),
-                    timing,
-                )))
-            }
-            _ => {
-                return Err(AuthConfigError::new(
-                    key("jwks_url"),
-                    "set exactly one of hmac_secret_env, public_key_file, jwks_file, jwks_url",
-                ));
-            }
-        };
+        let keys = key_source(cfg, &table, env, http)?;
         let validations = cfg
             .algorithms
             .iter()
@@ -262,6 +179,94 @@ impl JwtProvider {
             Ok(_) => Ok(()),
         }
     }
+}
+
+/// The provider's keys, from exactly one of its key sources; `table` is the provider's
+/// config path, e.g. `auth.jwt[0]`.
+fn key_source(
+    cfg: &JwtProviderConfig,
+    table: &str,
+    env: EnvLookup<'_>,
+    http: &reqwest::Client,
+) -> Result<Keys, AuthConfigError> {
+    let key = |field: &str| format!("{table}.{field}");
+    let sources = (
+        &cfg.hmac_secret_env,
+        &cfg.public_key_file,
+        &cfg.jwks_file,
+        &cfg.jwks_url,
+    );
+    let hmac = |a: &Algorithm| a.family() == AlgorithmFamily::Hmac;
+    if let (Some(var), None, None, None) = sources {
+        if !cfg.algorithms.iter().all(hmac) {
+            return Err(AuthConfigError::new(
+                key("algorithms"),
+                "an HMAC secret verifies only HS256, HS384 and HS512",
+            ));
+        }
+        let secret = secret_from_env(&key("hmac_secret_env"), var, env)?;
+        let decoding = DecodingKey::from_secret(secret.expose_secret().as_bytes())
+            .map_err(|e| AuthConfigError::new(key("hmac_secret_env"), e.to_string()))?;
+        return Ok(Keys::Fixed(KeySet::single(
+            decoding,
+            cfg.algorithms.clone(),
+        )));
+    }
+    if cfg.algorithms.iter().any(hmac) {
+        return Err(AuthConfigError::new(
+            key("algorithms"),
+            "HS* algorithms need hmac_secret_env and no other key source",
+        ));
+    }
+    match sources {
+        (None, Some(path), None, None) => Ok(Keys::Fixed(
+            pem_key_set(path, &cfg.algorithms)
+                .map_err(|m| AuthConfigError::new(key("public_key_file"), m))?,
+        )),
+        (None, None, Some(path), None) => {
+            let json = std::fs::read(path).map_err(|e| {
+                let message = format!("cannot read {}: {e}", path.display());
+                AuthConfigError::new(key("jwks_file"), message)
+            })?;
+            let set = KeySet::from_jwks(&json, &cfg.algorithms)
+                .map_err(|m| AuthConfigError::new(key("jwks_file"), m))?;
+            Ok(Keys::Fixed(set))
+        }
+        (None, None, None, Some(url)) => {
+            if !(url.starts_with("https://") || url.starts_with("http://")) {
+                return Err(AuthConfigError::new(
+                    key("jwks_url"),
+                    "must be an http(s) URL",
+                ));
+            }
+            let timing = RemoteTiming {
+                timeout: positive_millis(cfg.jwks_timeout_ms, &key("jwks_timeout_ms"))?,
+                refresh_every: positive_secs(cfg.jwks_refresh_secs, &key("jwks_refresh_secs"))?,
+                cooldown: positive_secs(
+                    cfg.jwks_refresh_cooldown_secs,
+                    &key("jwks_refresh_cooldown_secs"),
+                )?,
+            };
+            let allowed = cfg.algorithms.clone();
+            let remote = RemoteKeySet::new(&cfg.name, url, http.clone(), allowed, timing);
+            Ok(Keys::Remote(Arc::new(remote)))
+        }
+        _ => Err(AuthConfigError::new(
+            table,
+            "set exactly one of hmac_secret_env, public_key_file, jwks_file, jwks_url",
+        )),
+    }
+}
+
+fn positive_secs(secs: u64, key: &str) -> Result<Duration, AuthConfigError> {
+    positive_millis(secs.saturating_mul(1000), key)
+}
+
+fn positive_millis(millis: u64, key: &str) -> Result<Duration, AuthConfigError> {
+    if millis == 0 {
+        return Err(AuthConfigError::new(key, "must be positive"));
+    }
+    Ok(Duration::from_millis(millis))
 }
 
 /// The validation for one algorithm: `exp`, `iss` and `aud` required, `nbf` honoured.

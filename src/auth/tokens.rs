@@ -184,7 +184,9 @@ impl TokenVerifier {
         )))
     }
 
-    /// Problems that should keep the service out of rotation; empty when ready.
+    /// Problems that should keep the service out of rotation; empty when ready: a JWT
+    /// provider whose keys never loaded, an introspection endpoint whose last call failed
+    /// within the last 30 s.
     pub fn readiness(&self) -> Vec<String> {
         let jwt = self
             .inner
@@ -198,7 +200,7 @@ impl TokenVerifier {
                 )
             });
         let introspection = self.inner.introspection.iter().filter_map(|p| {
-            p.last_failure()
+            p.recent_failure()
                 .map(|why| format!("introspection provider `{}`: last call {why}", p.name()))
         });
         jwt.chain(introspection).collect()

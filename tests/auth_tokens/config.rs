@@ -131,13 +131,13 @@ async fn bad_settings_name_their_key() {
             json!({"jwt": [jwt(json!({"algorithms": ["RS256"], "hmac_secret_env": null,
                 "jwks_url": "http://127.0.0.1:9/", "jwks_file": "/x"}))]}),
             vec![],
-            "auth.jwt[0].jwks_url",
+            "auth.jwt[0]",
         ),
         (
             "no key source",
             json!({"jwt": [jwt(json!({"algorithms": ["RS256"], "hmac_secret_env": null}))]}),
             vec![],
-            "auth.jwt[0].jwks_url",
+            "auth.jwt[0]",
         ),
         (
             "no audiences",
