@@ -11,10 +11,11 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use rand::RngCore as _;
 use secrecy::{ExposeSecret, SecretString};
 
-use crate::auth::TokenVerifier;
 use crate::auth::api_key::ApiKeys;
 use crate::auth::middleware::Authenticator;
+use crate::auth::{Principal, TokenVerifier};
 use crate::config::{ConfigError, Settings, secret_from_env};
+use crate::limits::{self, Decision, LimitError, Limiter, PolicyLimits};
 use crate::policy::Policy;
 use crate::signature::{SecretId, Signer};
 
@@ -110,6 +111,9 @@ pub struct App {
     placeholder_credentials: bool,
     policies: HashMap<String, Policy>,
     authenticator: Authenticator,
+    limiter: Limiter,
+    /// `[policies.NAME.limits]` by policy name; a policy without one is not limited.
+    policy_limits: HashMap<String, PolicyLimits>,
     random: RandomSource,
     draining: AtomicBool,
 }
@@ -145,6 +149,21 @@ impl App {
         let api_keys = ApiKeys::from_settings(&settings.api_keys, &names)?;
         let tokens = TokenVerifier::from_config(&settings.auth, &names).await?;
         let authenticator = Authenticator::new(api_keys, tokens);
+        let limiter = Limiter::from_config(&settings.limits)
+            .await
+            .map_err(|e| ConfigError::key(e.key, e.reason))?;
+        let mut policy_limits = HashMap::new();
+        for (name, policy) in &settings.policies {
+            match &policy.limits {
+                Some(l) => {
+                    policy_limits.insert(name.clone(), l.clone());
+                }
+                None => tracing::warn!(
+                    policy = %name,
+                    "policy has no [policies.{name}.limits]: its callers are not rate-limited"
+                ),
+            }
+        }
         Ok(Self {
             signer: Signer::new(credentials.secret_key.expose_secret().as_bytes()),
             secret_id: credentials.secret_id,
@@ -152,6 +171,8 @@ impl App {
             settings,
             policies,
             authenticator,
+            limiter,
+            policy_limits,
             random: RandomSource::default(),
             draining: AtomicBool::new(false),
         })
@@ -181,6 +202,26 @@ impl App {
         &self.authenticator
     }
 
+    pub fn limiter(&self) -> &Limiter {
+        &self.limiter
+    }
+
+    /// Spends one signature of the caller's rate and quota: call right before signing.
+    /// `Ok(None)` when the caller's policy has no limits.
+    pub async fn check_limits(
+        &self,
+        principal: &Principal,
+    ) -> Result<Option<Decision>, LimitError> {
+        let Some(policy_limits) = self.policy_limits.get(&principal.policy) else {
+            return Ok(None);
+        };
+        let key = limits::principal_key(principal);
+        self.limiter
+            .check_principal(&key, policy_limits)
+            .await
+            .map(Some)
+    }
+
     pub fn next_random(&self) -> u32 {
         self.random.next()
     }
@@ -193,6 +234,7 @@ impl App {
     /// Why the service should not get traffic now (empty = ready).
     pub fn readiness(&self) -> Vec<String> {
         let mut problems = self.authenticator.readiness();
+        problems.extend(self.limiter.readiness());
         if self.draining.load(Ordering::SeqCst) {
             problems.push("shutting down".to_owned());
         }

@@ -14,17 +14,26 @@ use figment::providers::{Env, Format, Serialized, Toml};
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 
+use crate::limits::{LimitsConfig, PolicyLimits};
+
 /// Environment variable naming the configuration file (same as `--config`).
 pub const CONFIG_ENV: &str = "VODSIGN_CONFIG";
 
 /// Environment variables that carry secrets or the config path: never read as settings.
-const NOT_SETTINGS: [&str; 5] = [
+const NOT_SETTINGS: [&str; 7] = [
     "config",
     "secret_id",
     "secret_key",
     "secret_id_file",
     "secret_key_file",
+    "redis_url",
+    "redis_url_file",
 ];
+
+/// Environment variable holding the Redis URL of `limits.backend = "redis"` (or
+/// `VODSIGN_REDIS_URL_FILE`); it may carry a password, so it is read as a secret and takes
+/// precedence over `limits.redis_url`.
+pub const REDIS_URL_ENV: &str = "VODSIGN_REDIS_URL";
 
 /// The whole configuration file.
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
@@ -44,6 +53,10 @@ pub struct Settings {
     /// tables, documented in [`crate::auth::token_config`].
     #[serde(default)]
     pub auth: crate::auth::AuthConfig,
+    /// `[limits]`: rate-limit backend, per-IP auth-failure limit, load shedding, proxies.
+    /// Not serialized: its defaults come from `LimitsConfig::default` when reading.
+    #[serde(default, skip_serializing)]
+    pub limits: LimitsConfig,
 }
 
 /// `[server]`: the listener and its protections.
@@ -151,6 +164,9 @@ pub struct PolicySettings {
     pub source_context: String,
     /// Let clients send a `sessionContext`. Default `false`.
     pub allow_client_session_context: bool,
+    /// `[policies.NAME.limits]`: rate and quota per caller. Default: none (not limited).
+    #[serde(skip_serializing)]
+    pub limits: Option<PolicyLimits>,
 }
 
 impl Default for PolicySettings {
@@ -174,6 +190,7 @@ impl Default for PolicySettings {
             one_time_valid: true,
             source_context: "{subject}".to_owned(),
             allow_client_session_context: false,
+            limits: None,
         }
     }
 }
@@ -194,8 +211,13 @@ impl Settings {
     /// Reads the file (if any), then `VODSIGN_*` overrides: `VODSIGN_SERVER__LISTEN` sets
     /// `server.listen`, `VODSIGN_POLICIES__DEFAULT__VALIDITY_SECONDS` sets
     /// `policies.default.validity_seconds`; values are parsed as TOML values.
+    /// The Redis URL comes from `VODSIGN_REDIS_URL[_FILE]` when set.
     pub fn load(path: Option<&Path>) -> Result<Self, ConfigError> {
-        Self::load_with_env(path, Env::prefixed("VODSIGN_"))
+        let mut settings = Self::load_with_env(path, Env::prefixed("VODSIGN_"))?;
+        if let Some(url) = secret_from_env(REDIS_URL_ENV)? {
+            settings.limits.redis_url = Some(url);
+        }
+        Ok(settings)
     }
 
     fn load_with_env(path: Option<&Path>, env: Env) -> Result<Self, ConfigError> {
@@ -306,6 +328,34 @@ mod tests {
             policy.one_time_valid,
             "defaults fill what the file leaves out"
         );
+    }
+
+    #[test]
+    fn limits_tables_load_and_the_redis_url_is_a_secret() {
+        let s = load_str(
+            "[limits]\nbackend = \"redis\"\nmax_in_flight = 8\n\
+             [policies.default.limits]\nrate_per_minute = 30\nquota = { max = 9, per = \"day\" }\n",
+            &[
+                ("VODSIGN_REDIS_URL", "redis://:pw@127.0.0.1:6379/"),
+                ("VODSIGN_LIMITS__KEY_PREFIX", "vs:"),
+            ],
+        )
+        .expect("loads");
+        assert_eq!(s.limits.max_in_flight, 8);
+        assert_eq!(s.limits.key_prefix, "vs:");
+        assert!(s.limits.redis_url.is_some(), "read from VODSIGN_REDIS_URL");
+        assert!(!format!("{s:?}").contains(":pw@"), "the URL is redacted");
+        let limits = s.policies["default"].limits.as_ref().expect("limits");
+        assert_eq!(limits.burst().get(), 30);
+        assert_eq!(limits.quota().map(|q| q.max.get()), Some(9));
+    }
+
+    #[test]
+    fn bad_policy_limits_name_the_key() {
+        let err = load_str("[policies.default.limits]\nburst = 3\n", &[]).unwrap_err();
+        let err = err.to_string();
+        assert!(err.contains("policies.default.limits"), "{err}");
+        assert!(err.contains("rate_per_second and rate_per_minute"), "{err}");
     }
 
     #[test]

@@ -7,6 +7,8 @@
 //!   catcher), one file per endpoint, and the one error envelope.
 //! - [`auth`]: the auth-check middleware and one file per credential kind; leaves a
 //!   [`auth::Principal`].
+//! - [`limits`]: may this caller sign now? Per-principal rate and quota, per-IP auth-failure
+//!   limit, load shedding, client-IP resolution; memory or Redis backend.
 //! - [`policy`]: principal + request → the parameters to sign, or a precise refusal.
 //! - [`signature`]: PURE validated parameters, encoding, sign / decode / verify.
 //!
@@ -20,6 +22,7 @@ pub mod cli;
 pub mod config;
 pub mod http;
 pub mod inspect;
+pub mod limits;
 pub mod policy;
 pub mod server;
 pub mod signature;

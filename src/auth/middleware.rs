@@ -1,7 +1,10 @@
 //! The auth-check middleware: runs before the signature handler and leaves a
 //! [`Principal`] in the request extensions, or answers 401/403/503 itself.
 
-use axum::extract::{Request, State};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+
+use axum::extract::connect_info::MockConnectInfo;
+use axum::extract::{ConnectInfo, Request, State};
 use axum::http::HeaderMap;
 use axum::http::header::AUTHORIZATION;
 use axum::middleware::Next;
@@ -67,14 +70,42 @@ pub fn bearer(headers: &HeaderMap) -> Result<&str, AuthError> {
 }
 
 /// `route_layer` middleware for protected routes.
+///
+/// An address with too many failed authentications is refused (42901) before its
+/// credential is looked at; each invalid credential counts against its address.
 pub async fn require_principal(
     State(state): State<AppState>,
     mut request: Request,
     next: Next,
 ) -> Result<Response, ApiError> {
-    let credential = bearer(request.headers())?;
-    let principal = state.authenticator().authenticate(credential).await?;
+    let limiter = state.limiter();
+    let client = limiter.client_ip(peer_ip(&request), request.headers());
+    if let Some(retry_after) = limiter.ip_blocked(client).await? {
+        return Err(ApiError::RateLimited {
+            retry_after,
+            decision: None,
+        });
+    }
+    let verified = match bearer(request.headers()) {
+        Ok(credential) => state.authenticator().authenticate(credential).await,
+        Err(e) => Err(e),
+    };
+    if let Err(AuthError::Invalid(_)) = &verified {
+        limiter.record_auth_failure(client).await;
+    }
+    let principal = verified?;
     tracing::Span::current().record("principal", principal.credential_id.as_str());
     request.extensions_mut().insert(principal);
     Ok(next.run(request).await)
+}
+
+/// The socket peer (or a test's `MockConnectInfo`). A router driven without either has
+/// none: all such requests then count as one unspecified address.
+fn peer_ip(request: &Request) -> IpAddr {
+    let extensions = request.extensions();
+    extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|info| info.0)
+        .or_else(|| extensions.get::<MockConnectInfo<SocketAddr>>().map(|m| m.0))
+        .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |addr| addr.ip())
 }

@@ -14,6 +14,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
 use crate::auth::AuthError;
+use crate::limits::{Decision, LimitError};
 use crate::policy::PolicyError;
 
 /// Every error the API answers with. The `code` and HTTP status of each variant are the
@@ -36,10 +37,17 @@ pub enum ApiError {
     MethodNotAllowed,
     #[error("the request body is too large")]
     PayloadTooLarge,
+    /// `decision` fills the RateLimit headers; `None` for the per-IP auth-failure limit.
     #[error("too many requests; retry after {retry_after} seconds")]
-    RateLimited { retry_after: u64 },
+    RateLimited {
+        retry_after: u64,
+        decision: Option<Decision>,
+    },
     #[error("signature quota exhausted; retry after {retry_after} seconds")]
-    QuotaExhausted { retry_after: u64 },
+    QuotaExhausted {
+        retry_after: u64,
+        decision: Option<Decision>,
+    },
     #[error("internal error; retry, and report the requestId if it persists")]
     Internal,
     #[error("{0}; retry shortly")]
@@ -146,8 +154,18 @@ impl IntoResponse for ApiError {
                     HeaderValue::from_static("Bearer error=\"invalid_token\""),
                 );
             }
-            ApiError::RateLimited { retry_after } | ApiError::QuotaExhausted { retry_after } => {
+            ApiError::RateLimited {
+                retry_after,
+                decision,
+            }
+            | ApiError::QuotaExhausted {
+                retry_after,
+                decision,
+            } => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
+                if let Some(decision) = decision {
+                    decision.write_headers(headers);
+                }
             }
             _ => {}
         }
@@ -172,6 +190,30 @@ impl From<PolicyError> for ApiError {
             PolicyError::Invalid(e) => ApiError::BadRequest(e.to_string()),
             PolicyError::NotAllowed { .. } => ApiError::NotAllowed(e.to_string()),
             PolicyError::Forbidden(reason) => ApiError::Forbidden(reason),
+        }
+    }
+}
+
+impl From<LimitError> for ApiError {
+    fn from(e: LimitError) -> Self {
+        match e {
+            LimitError::Rate {
+                retry_after,
+                decision,
+            } => ApiError::RateLimited {
+                retry_after,
+                decision: Some(decision),
+            },
+            LimitError::Quota {
+                retry_after,
+                decision,
+            } => ApiError::QuotaExhausted {
+                retry_after,
+                decision: Some(decision),
+            },
+            LimitError::Unavailable => {
+                ApiError::Unavailable("rate limits cannot be checked at the moment".to_owned())
+            }
         }
     }
 }

@@ -39,14 +39,19 @@ pub fn router(state: AppState) -> Router {
 }
 
 /// The routes alone, without the layer stack.
+///
+/// Load shedding guards the signature route, outside the auth-check, so an overloaded
+/// instance refuses (50301) before any work; health probes are never shed, so overload
+/// does not get the instance restarted by its liveness probe.
 fn routes(state: AppState) -> Router {
-    let issue =
-        get(signature::issue)
-            .post(signature::issue)
-            .route_layer(middleware::from_fn_with_state(
-                state.clone(),
-                require_principal,
-            ));
+    let shed = state.limiter().load_shed_layer(overloaded);
+    let issue = get(signature::issue)
+        .post(signature::issue)
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            require_principal,
+        ))
+        .layer(shed);
 
     Router::new()
         .route("/v1/signature", issue)
@@ -54,6 +59,10 @@ fn routes(state: AppState) -> Router {
         .route("/readyz", get(health::ready))
         .fallback(|| async { ApiError::NotFound })
         .with_state(state)
+}
+
+fn overloaded() -> axum::response::Response {
+    ApiError::Unavailable("the service is overloaded".to_owned()).into_response()
 }
 
 /// Wraps `routes` in the protective layer stack every public route gets. Public so tests

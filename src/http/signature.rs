@@ -114,6 +114,9 @@ pub async fn issue(
         ))
     })?;
     let grant = policy.grant(&principal, &request)?;
+    // Only now, with a request the policy accepts, is a unit of rate and quota spent: a
+    // refused request costs the caller nothing.
+    let limits = state.check_limits(&principal).await?;
     let params = grant.into_params(state.secret_id().clone(), unix_now(), state.next_random());
     let signature = state.signer().sign(&params);
     let body = Success {
@@ -129,5 +132,8 @@ pub async fn issue(
     response
         .headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if let Some(decision) = limits {
+        decision.write_headers(response.headers_mut());
+    }
     Ok(response)
 }

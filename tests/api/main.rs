@@ -3,6 +3,7 @@
 mod errors;
 mod helpers;
 mod issuance;
+mod limits;
 mod policies;
 mod secrets;
 mod server;
