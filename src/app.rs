@@ -13,9 +13,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use rand::RngCore as _;
 use secrecy::{ExposeSecret, SecretString};
 
-use crate::auth::Principal;
 use crate::auth::api_key::ApiKeys;
 use crate::auth::middleware::Authenticator;
+use crate::auth::{KeyRefreshTask, Principal, TokenVerifier};
 use crate::config::{ConfigError, Settings, secret_from_env};
 use crate::credentials::{Credentials, SigningKey};
 use crate::lifecycle::Lifecycle;
@@ -131,6 +131,9 @@ pub struct App {
     /// `[policies.NAME.limits]` by policy name; a policy without one is not limited.
     policy_limits: HashMap<String, PolicyLimits>,
     long_lived: Arc<LongLived>,
+    /// Refreshes this configuration's `jwks_url` key sets; stops when this `App` is
+    /// dropped, so a reload's replaced configuration stops refreshing by itself.
+    _key_refresh: KeyRefreshTask,
 }
 
 /// Cheap to clone: the router's state.
@@ -195,7 +198,8 @@ impl App {
         // The authentication part, rebuilt from settings on every reload: API keys now;
         // token verifiers (JWKS files re-read here) join them in the same place.
         let api_keys = ApiKeys::from_settings(&settings.api_keys, &names)?;
-        let authenticator = Authenticator::new(api_keys);
+        let tokens = TokenVerifier::from_config(&settings.auth, &names).await?;
+        let authenticator = Authenticator::new(api_keys, tokens);
         // The limiter itself is long-lived; a reload still refuses an invalid [limits].
         settings
             .limits
@@ -213,6 +217,7 @@ impl App {
                 ),
             }
         }
+        let key_refresh = authenticator.spawn_key_refresh();
         Ok(Self {
             credentials,
             policy_credentials,
@@ -221,6 +226,7 @@ impl App {
             authenticator,
             policy_limits,
             long_lived,
+            _key_refresh: key_refresh,
         })
     }
 

@@ -261,6 +261,9 @@ fn check_config(config: Option<PathBuf>) -> Result<ExitCode, ConfigError> {
             }
         );
     }
+    for problem in app.readiness() {
+        eprintln!("warning: not ready yet: {problem}");
+    }
     Ok(ExitCode::SUCCESS)
 }
 

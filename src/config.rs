@@ -53,6 +53,10 @@ pub struct Settings {
     /// [`crate::credentials`]). `default` needs no table.
     #[serde(default)]
     pub credentials: BTreeMap<String, crate::credentials::CredentialSettings>,
+    /// JWT and OAuth2 introspection providers: `[[auth.jwt]]` and `[[auth.introspection]]`
+    /// tables, documented in [`crate::auth::token_config`].
+    #[serde(default)]
+    pub auth: crate::auth::AuthConfig,
     /// `[limits]`: rate-limit backend, per-IP auth-failure limit, load shedding, proxies.
     /// Not serialized: its defaults come from `LimitsConfig::default` when reading.
     #[serde(default, skip_serializing)]
@@ -276,9 +280,18 @@ pub fn config_path(flag: Option<PathBuf>) -> Option<PathBuf> {
 /// Where a secret may come from: `NAME` or `NAME_FILE` (the Docker/Kubernetes convention).
 /// Both set is an error; a file's trailing newline is dropped.
 pub fn secret_from_env(name: &str) -> Result<Option<SecretString>, ConfigError> {
+    secret_from_lookup(name, &|var| std::env::var(var).ok())
+}
+
+/// [`secret_from_env`] with the environment read through `lookup`, so the token verifiers
+/// can be built from a test's own environment.
+pub fn secret_from_lookup(
+    name: &str,
+    lookup: &dyn Fn(&str) -> Option<String>,
+) -> Result<Option<SecretString>, ConfigError> {
     let file_var = format!("{name}_FILE");
-    let direct = std::env::var(name).ok();
-    let file = std::env::var_os(&file_var);
+    let direct = lookup(name);
+    let file = lookup(&file_var);
     match (direct, file) {
         (Some(_), Some(_)) => Err(ConfigError::key(
             name,

@@ -7,3 +7,4 @@ mod limits;
 mod policies;
 mod secrets;
 mod server;
+mod tokens;
