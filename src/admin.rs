@@ -13,7 +13,7 @@ use tokio::net::TcpListener;
 use tower_http::timeout::TimeoutLayer;
 
 use crate::app::AppState;
-use crate::config::{ConfigError, Settings};
+use crate::config::{AdminSettings, ConfigError, Settings};
 
 /// Content type of the Prometheus text exposition format.
 const PROMETHEUS_TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -49,6 +49,30 @@ pub async fn run(
     axum::serve(listener, router(state))
         .with_graceful_shutdown(shutdown)
         .await
+}
+
+/// Binds `[admin] listen` when the admin listener is enabled.
+pub async fn bind(admin: &AdminSettings) -> Result<Option<TcpListener>, ConfigError> {
+    if !admin.enabled {
+        return Ok(None);
+    }
+    let listener = TcpListener::bind(admin.listen).await.map_err(|e| {
+        ConfigError::key(
+            "admin.listen",
+            format!("cannot bind {}: {e}; pick a free address", admin.listen),
+        )
+    })?;
+    tracing::info!(address = %admin.listen, "admin listener (/metrics) listening");
+    Ok(Some(listener))
+}
+
+/// Serves the admin routes on `listener` in the background; abort the handle to stop.
+pub fn spawn(listener: TcpListener, state: AppState) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        if let Err(e) = run(listener, state, std::future::pending()).await {
+            tracing::error!(error = %e, "the admin listener failed");
+        }
+    })
 }
 
 /// Refuses an admin listener on the public address: `/metrics` must never be public.

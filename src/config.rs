@@ -53,6 +53,14 @@ pub struct Settings {
     pub admin: AdminSettings,
     #[serde(default)]
     pub audit: AuditSettings,
+    /// Named VOD credentials: `[credentials.NAME]` tables (no secrets; see
+    /// [`crate::credentials`]). `default` needs no table.
+    #[serde(default)]
+    pub credentials: BTreeMap<String, crate::credentials::CredentialSettings>,
+    /// JWT and OAuth2 introspection providers: `[[auth.jwt]]` and `[[auth.introspection]]`
+    /// tables, documented in [`crate::auth::token_config`].
+    #[serde(default)]
+    pub auth: crate::auth::AuthConfig,
     /// `[limits]`: rate-limit backend, per-IP auth-failure limit, load shedding, proxies.
     /// Not serialized: its defaults come from `LimitsConfig::default` when reading.
     #[serde(default, skip_serializing)]
@@ -73,6 +81,22 @@ pub struct ServerSettings {
     pub log_format: LogFormat,
     /// A `tracing` filter directive such as `info` or `vodsign=debug,info`. Default `info`.
     pub log_level: String,
+    /// After SIGTERM/SIGINT, how long `/readyz` answers 503 while requests are still served,
+    /// so the load balancer takes the instance out of rotation. Default 5 s.
+    pub drain_delay_ms: u64,
+    /// Then, how long in-flight requests get to finish before connections are closed.
+    /// Default 10 s.
+    pub shutdown_grace_ms: u64,
+    /// Largest request head (request line and headers) in bytes; larger gets 431. At least
+    /// 8192. Default 16 KiB.
+    pub max_header_bytes: usize,
+    /// Connections served at once; past it new connections wait in the listen backlog
+    /// (and are refused by the kernel when that is full). Default 1024.
+    pub max_connections: usize,
+    /// `[server.tls]`: serve HTTPS (HTTP/2 by ALPN) instead of plain HTTP. Default: off.
+    pub tls: Option<crate::tls::TlsSettings>,
+    /// `[server.cors]`: which web origins may call the API from a browser. Default: none.
+    pub cors: crate::http::cors::CorsSettings,
 }
 
 impl Default for ServerSettings {
@@ -83,6 +107,12 @@ impl Default for ServerSettings {
             body_limit_bytes: 16 * 1024,
             log_format: LogFormat::Json,
             log_level: "info".to_owned(),
+            drain_delay_ms: 5_000,
+            shutdown_grace_ms: 10_000,
+            max_header_bytes: 16 * 1024,
+            max_connections: 1024,
+            tls: None,
+            cors: crate::http::cors::CorsSettings::default(),
         }
     }
 }
@@ -205,6 +235,8 @@ pub struct PolicySettings {
     pub source_context: String,
     /// Let clients send a `sessionContext`. Default `false`.
     pub allow_client_session_context: bool,
+    /// Name of the VOD credential this policy signs with. Default `default`.
+    pub credential: String,
     /// `[policies.NAME.limits]`: rate and quota per caller. Default: none (not limited).
     #[serde(skip_serializing)]
     pub limits: Option<PolicyLimits>,
@@ -231,6 +263,7 @@ impl Default for PolicySettings {
             one_time_valid: true,
             source_context: "{subject}".to_owned(),
             allow_client_session_context: false,
+            credential: crate::credentials::DEFAULT.to_owned(),
             limits: None,
         }
     }
@@ -272,7 +305,10 @@ impl Settings {
             }
             figment = figment.merge(Toml::file_exact(path));
         }
-        figment = figment.merge(env.ignore(&NOT_SETTINGS).split("__"));
+        let env = env
+            .ignore(&NOT_SETTINGS)
+            .filter(|key| !crate::credentials::is_secret_variable(key.as_str()));
+        figment = figment.merge(env.split("__"));
         figment.extract().map_err(|e| {
             // figment's message names the key path and the expected type.
             let errors: Vec<String> = e.into_iter().map(|e| e.to_string()).collect();
@@ -289,9 +325,18 @@ pub fn config_path(flag: Option<PathBuf>) -> Option<PathBuf> {
 /// Where a secret may come from: `NAME` or `NAME_FILE` (the Docker/Kubernetes convention).
 /// Both set is an error; a file's trailing newline is dropped.
 pub fn secret_from_env(name: &str) -> Result<Option<SecretString>, ConfigError> {
+    secret_from_lookup(name, &|var| std::env::var(var).ok())
+}
+
+/// [`secret_from_env`] with the environment read through `lookup`, so the token verifiers
+/// can be built from a test's own environment.
+pub fn secret_from_lookup(
+    name: &str,
+    lookup: &dyn Fn(&str) -> Option<String>,
+) -> Result<Option<SecretString>, ConfigError> {
     let file_var = format!("{name}_FILE");
-    let direct = std::env::var(name).ok();
-    let file = std::env::var_os(&file_var);
+    let direct = lookup(name);
+    let file = lookup(&file_var);
     match (direct, file) {
         (Some(_), Some(_)) => Err(ConfigError::key(
             name,

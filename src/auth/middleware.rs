@@ -11,33 +11,45 @@ use axum::http::header::AUTHORIZATION;
 use axum::middleware::Next;
 use axum::response::Response;
 
-use super::{AuthError, CredentialKind, Principal, api_key};
+use super::{AuthError, CredentialKind, KeyRefreshTask, Principal, TokenVerifier, api_key};
 use crate::app::AppState;
 use crate::http::error::ApiError;
 
-/// Holds every verifier; picks one from the credential's form.
+/// Holds every verifier; picks one from the credential's form: an API key by its `vsk_`
+/// prefix, anything else is an access token for [`TokenVerifier`] (a JWT by its three
+/// segments, else an opaque token for introspection).
 #[derive(Debug)]
 pub struct Authenticator {
     api_keys: api_key::ApiKeys,
+    tokens: TokenVerifier,
 }
 
 impl Authenticator {
-    pub fn new(api_keys: api_key::ApiKeys) -> Self {
-        Self { api_keys }
+    pub fn new(api_keys: api_key::ApiKeys, tokens: TokenVerifier) -> Self {
+        Self { api_keys, tokens }
     }
 
     pub async fn authenticate(&self, credential: &str) -> Result<Principal, AuthError> {
         if credential.starts_with(api_key::PREFIX) {
             return self.api_keys.verify(credential);
         }
-        Err(AuthError::Invalid(
-            "the credential is neither an API key nor an accepted access token",
-        ))
+        if self.tokens.is_empty() {
+            return Err(AuthError::Invalid(
+                "the credential is neither an API key nor an accepted access token",
+            ));
+        }
+        self.tokens.verify(credential).await
     }
 
-    /// Problems that keep the service from authenticating anyone (empty = ready).
+    /// Problems that keep the service from authenticating anyone (empty = ready): a JWT
+    /// provider whose keys never loaded, an introspection endpoint whose last call failed.
     pub fn readiness(&self) -> Vec<String> {
-        Vec::new()
+        self.tokens.readiness()
+    }
+
+    /// Starts the background JWKS refresh; it stops when the returned task is dropped.
+    pub fn spawn_key_refresh(&self) -> KeyRefreshTask {
+        self.tokens.spawn_key_refresh(std::future::pending())
     }
 }
 

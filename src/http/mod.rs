@@ -4,6 +4,7 @@
 //! it to a listener. The admin routes (`/metrics`) live apart, in [`crate::admin`].
 
 pub mod client_ip;
+pub mod cors;
 pub mod error;
 pub mod health;
 pub mod observe;
@@ -87,7 +88,7 @@ fn overloaded() -> axum::response::Response {
 /// can check the stack's behaviour (timeout, panic) with routes of their own.
 pub fn layered(routes: Router, server: &ServerSettings) -> Router {
     let timeout = Duration::from_millis(server.request_timeout_ms);
-    routes
+    let routes = routes
         // `Router::layer` wraps what is above it: read from the bottom (outermost, first to
         // see a request) up to the top (innermost, next to the routes).
         .layer(RequestBodyLimitLayer::new(server.body_limit_bytes))
@@ -98,7 +99,13 @@ pub fn layered(routes: Router, server: &ServerSettings) -> Router {
         .layer(CatchPanicLayer::custom(|_| {
             tracing::error!("a request handler panicked");
             ApiError::Internal.into_response()
-        }))
+        }));
+    // CORS outside the routes' auth, so a preflight is answered without credentials.
+    let routes = match cors::layer(&server.cors) {
+        Some(cors) => routes.layer(cors),
+        None => routes,
+    };
+    routes
         .layer(middleware::from_fn(error::finish_errors))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(

@@ -174,12 +174,13 @@ pub async fn issue(
             principal.policy
         ))
     })?;
+    let key = state.signing_key(&policy.name).ok_or(ApiError::Internal)?;
     let grant = policy.grant(&principal, &request)?;
     // Only now, with a request the policy accepts, is a unit of rate and quota spent: a
     // refused request costs the caller nothing.
     let limits = state.check_limits(&principal).await?;
-    let params = grant.into_params(state.secret_id().clone(), unix_now(), state.next_random());
-    let signature = state.signer().sign(&params);
+    let params = grant.into_params(key.secret_id().clone(), unix_now(), state.next_random());
+    let signature = key.signer().sign(&params);
     let issuance = Issuance::new(&params, &signature);
     let body = Success {
         code: 0,

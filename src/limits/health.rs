@@ -61,7 +61,7 @@ impl Health {
     /// Counts a request let through unchecked; warns on the first and every 1000th.
     pub(crate) fn count_allowed(&self) {
         let n = self.allowed.fetch_add(1, Ordering::Relaxed) + 1;
-        if n == 1 || n % 1000 == 0 {
+        if n == 1 || n.is_multiple_of(1000) {
             tracing::warn!(
                 allowed_total = n,
                 "serving without rate limits: backend unreachable and on_backend_error = allow"

@@ -12,3 +12,4 @@ mod openapi;
 mod policies;
 mod secrets;
 mod server;
+mod tokens;
