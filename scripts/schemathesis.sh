@@ -5,8 +5,8 @@
 # positive_data_acceptance is left out on purpose: a schema-valid request can still be a
 # 400 (taskPriority without a procedure) or a 403 (a value the policy does not allow).
 #
-#   scripts/schemathesis.sh               # uses target/release or target/debug, builds if neither
-#   VODSIGN_BIN=path/to/vodsign scripts/schemathesis.sh
+#   scripts/schemathesis.sh               # builds (debug) and tests the current sources
+#   VODSIGN_BIN=target/release/vodsign scripts/schemathesis.sh   # a given binary
 #   ST_MAX_EXAMPLES=200 scripts/schemathesis.sh   # more cases per operation (default 30)
 set -euo pipefail
 
@@ -21,15 +21,11 @@ if ! command -v st >/dev/null 2>&1; then
     python3 -m pip install --quiet 'schemathesis>=4,<5'
 fi
 
-target="${CARGO_TARGET_DIR:-target}"
+# Always the current sources: `cargo build` is a no-op when the debug binary is fresh.
 bin="${VODSIGN_BIN:-}"
 if [[ -z "$bin" ]]; then
-    if [[ -x "$target/release/vodsign" ]]; then
-        bin="$target/release/vodsign"
-    else
-        [[ -x "$target/debug/vodsign" ]] || cargo build --locked --bin vodsign
-        bin="$target/debug/vodsign"
-    fi
+    cargo build --locked --bin vodsign
+    bin="${CARGO_TARGET_DIR:-target}/debug/vodsign"
 fi
 
 free_port() {
