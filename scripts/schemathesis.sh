@@ -12,6 +12,9 @@ set -euo pipefail
 
 cd "$(dirname "$0")/.."
 
+# pip installs console scripts here; a fresh pyenv may not have a shim for them yet.
+PATH="$(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))'):$PATH"
+
 # The demo key is public: it is documented in config/development.toml and the README.
 DEMO_KEY="vsk_demo_public-development-key-not-a-secret"
 MAX_EXAMPLES="${ST_MAX_EXAMPLES:-30}"
