@@ -1,6 +1,6 @@
 //! One whole request through the router without a socket (`oneshot`): the full layer
-//! stack, auth-check, policy, signer and JSON envelope, against `/healthz` through the same
-//! stack as the floor.
+//! stack, auth-check (API key, or an ES256 JWT), policy, signer and JSON envelope, against
+//! `/healthz` through the same stack as the floor.
 //!
 //! `cargo bench --bench request`. Figures, not assertions: see docs/performance.md.
 
@@ -34,9 +34,9 @@ async fn send(router: &Router, request: Request<Body>) -> (StatusCode, usize) {
     (status, body.len())
 }
 
-fn signature_request(key: &str) -> Request<Body> {
+fn signature_request(credential: &str) -> Request<Body> {
     Request::post("/v1/signature")
-        .header("authorization", format!("Bearer {key}"))
+        .header("authorization", format!("Bearer {credential}"))
         .header("content-type", "application/json")
         .body(Body::from(r#"{"validitySeconds":600}"#))
         .expect("valid request")
@@ -53,19 +53,35 @@ fn requests(c: &mut Criterion<BenchClock>) {
         .enable_all()
         .build()
         .expect("runtime");
-    let (state, key) = support::app_state();
+    // JWT: the ES256 provider only (HS256 would need its secret in the process
+    // environment, which a bench should not set).
+    let fixture = support::jwt::fixture("default");
+    let mut auth = fixture.auth.clone();
+    auth.jwt.retain(|p| p.name == "bench-es256");
+    let es256 = fixture
+        .tokens
+        .iter()
+        .find(|(alg, _)| *alg == "ES256")
+        .map(|(_, token)| token.clone())
+        .expect("an ES256 token");
+    let (state, key) = support::app_state_with(auth);
     let router = vodsign::http::router(state);
     // One check outside the timing that the requests are the ones we mean to measure.
-    let (status, _) = runtime.block_on(send(&router, signature_request(&key)));
-    assert_eq!(
-        status,
-        StatusCode::OK,
-        "the bench signature request must succeed"
-    );
+    for credential in [&key, &es256] {
+        let (status, _) = runtime.block_on(send(&router, signature_request(credential)));
+        assert_eq!(
+            status,
+            StatusCode::OK,
+            "the bench signature request must succeed"
+        );
+    }
 
     let mut group = c.benchmark_group("router");
     group.bench_function("signature_api_key/no_logs", |b| {
         b.iter(|| runtime.block_on(send(&router, black_box(signature_request(&key)))))
+    });
+    group.bench_function("signature_jwt_es256/no_logs", |b| {
+        b.iter(|| runtime.block_on(send(&router, black_box(signature_request(&es256)))))
     });
     group.bench_function("healthz/no_logs", |b| {
         b.iter(|| runtime.block_on(send(&router, black_box(healthz_request()))))
@@ -88,15 +104,15 @@ fn requests(c: &mut Criterion<BenchClock>) {
         group.bench_function("signature_api_key/json_logs", |b| {
             b.iter(|| runtime.block_on(send(&router, black_box(signature_request(&key)))))
         });
+        group.bench_function("signature_jwt_es256/json_logs", |b| {
+            b.iter(|| runtime.block_on(send(&router, black_box(signature_request(&es256)))))
+        });
         group.bench_function("healthz/json_logs", |b| {
             b.iter(|| runtime.block_on(send(&router, black_box(healthz_request()))))
         });
     });
     group.finish();
 }
-
-// A JWT request (`Authorization: Bearer <ES256 JWT>`) through the router goes here, next
-// to the API-key one, once the JWT verifier is in main.
 
 criterion_group! {
     name = benches;

@@ -1,6 +1,7 @@
 //! CPU cost of the pure parts: one signature (typical and maximal parameter sets), the
 //! HMAC-SHA1 + Base64 floor it cannot go below, the signer as first written (`before`, so
-//! the optimisation is measured side by side in one run), and one API-key check.
+//! the optimisation is measured side by side in one run), one API-key check, and one JWT
+//! verification per algorithm (HS256, RS256, ES256, EdDSA).
 //!
 //! `cargo bench --bench signing`. Figures, not assertions: see docs/performance.md.
 
@@ -150,14 +151,33 @@ mod before {
     }
 }
 
-// JWT verification per algorithm (HS256, RS256, ES256, EdDSA) goes here, one bench per
-// algorithm in a group "auth/jwt", once the JWT `TokenVerifier` is in main: build a
-// verifier with a generated key per algorithm, sign one token with the matching private
-// key, and bench `verify(token)`.
+/// JWT verification per algorithm: `TokenVerifier::verify` on a valid token, through the
+/// provider lookup, signature check, claim checks and permission rules.
+fn jwt(c: &mut Criterion<BenchClock>) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let fixture = support::jwt::fixture("default");
+    let policies = BTreeSet::from(["default".to_owned()]);
+    let verifier = runtime.block_on(fixture.verifier(&policies));
+    let mut group = c.benchmark_group("auth/jwt");
+    for (alg, token) in &fixture.tokens {
+        let principal = runtime.block_on(verifier.verify(token));
+        assert!(
+            principal.is_ok(),
+            "{alg}: the bench token must verify: {principal:?}"
+        );
+        group.bench_function(*alg, |b| {
+            b.iter(|| runtime.block_on(verifier.verify(black_box(token))))
+        });
+    }
+    group.finish();
+}
 
 criterion_group! {
     name = benches;
     config = support::criterion();
-    targets = signing, api_keys
+    targets = signing, api_keys, jwt
 }
 criterion_main!(benches);

@@ -18,9 +18,12 @@
 #   SERVICE_LOG=/dev/null                                   where the service's stdout goes
 #                                                           (through a pipe, as in a container)
 #   VODSIGN_BIN=path                                        skip the build, use this binary
-#   LOG_COMPARISON=1                                        also load a second instance run
-#                                                           with RUST_LOG=warn (no per-request
-#                                                           log line), to show that line's cost
+#   LOG_COMPARISON=1                                        also load a twin instance run with
+#                                                           RUST_LOG=warn (no per-request log
+#                                                           line), to show that line's cost
+#   BASELINE_BIN=path                                       make the twin this other binary,
+#                                                           logging as usual: before/after
+#                                                           figures side by side in one run
 set -euo pipefail
 
 ROUNDS=${ROUNDS:-3}
@@ -191,12 +194,20 @@ done
 STARTUP_MEDIAN=$(printf '%s\n' "${STARTUP_MS[@]}" | sort -n | sed -n "$(( (STARTS + 1) / 2 ))p")
 say "start-up to ready (ms): ${STARTUP_MS[*]} (median $STARTUP_MEDIAN)"
 
-# A second instance, identical but for RUST_LOG=warn: no per-request log line.
+# A twin instance on its own port: the same binary with RUST_LOG=warn (no per-request log
+# line), or BASELINE_BIN logging as usual.
 QUIET_BASE=""
-if [[ "${LOG_COMPARISON:-1}" == 1 ]]; then
+TWIN_LABEL=""
+if [[ -n "${BASELINE_BIN:-}" || "${LOG_COMPARISON:-1}" == 1 ]]; then
     QUIET_PORT=$(free_port)
     sed "s/127.0.0.1:$PORT/127.0.0.1:$QUIET_PORT/" "$WORK/config.toml" >"$WORK/config-quiet.toml"
-    RUST_LOG=warn "$BIN" serve --config "$WORK/config-quiet.toml" > >(cat >>"$SERVICE_LOG") 2>>"$WORK/stderr.txt" &
+    if [[ -n "${BASELINE_BIN:-}" ]]; then
+        TWIN_LABEL="api key, baseline binary"
+        "$BASELINE_BIN" serve --config "$WORK/config-quiet.toml" > >(cat >>"$SERVICE_LOG") 2>>"$WORK/stderr.txt" &
+    else
+        TWIN_LABEL="api key, RUST_LOG=warn"
+        RUST_LOG=warn "$BIN" serve --config "$WORK/config-quiet.toml" > >(cat >>"$SERVICE_LOG") 2>>"$WORK/stderr.txt" &
+    fi
     QUIET_PID=$!
     QUIET_BASE="http://127.0.0.1:$QUIET_PORT"
     for _ in $(seq 500); do
@@ -244,12 +255,12 @@ run_wrk() {
     local threads=$1 conns=$2 seconds=$3 target=$4 out rps p50 p99 errs non2xx pid cpu0 cpu1 requests
     out="$WORK/wrk.txt"
     pid=$SERVER_PID
-    [[ $target == api_key_nolog ]] && pid=$QUIET_PID
+    [[ $target == api_key_twin ]] && pid=$QUIET_PID
     cpu0=$(cpu_ticks "$pid")
     case $target in
         healthz) wrk -t"$threads" -c"$conns" -d"${seconds}s" --latency "$BASE/healthz" >"$out" ;;
         api_key) VODSIGN_LOAD_TOKEN=$API_KEY wrk -t"$threads" -c"$conns" -d"${seconds}s" --latency -s "$WORK/post.lua" "$BASE/v1/signature" >"$out" ;;
-        api_key_nolog) VODSIGN_LOAD_TOKEN=$API_KEY wrk -t"$threads" -c"$conns" -d"${seconds}s" --latency -s "$WORK/post.lua" "$QUIET_BASE/v1/signature" >"$out" ;;
+        api_key_twin) VODSIGN_LOAD_TOKEN=$API_KEY wrk -t"$threads" -c"$conns" -d"${seconds}s" --latency -s "$WORK/post.lua" "$QUIET_BASE/v1/signature" >"$out" ;;
         jwt) VODSIGN_LOAD_TOKEN=$JWT wrk -t"$threads" -c"$conns" -d"${seconds}s" --latency -s "$WORK/post.lua" "$BASE/v1/signature" >"$out" ;;
     esac
     rps=$(awk '/^Requests\/sec:/ {printf "%d", $2}' "$out")
@@ -265,7 +276,7 @@ run_wrk() {
 
 TARGETS=(healthz api_key)
 [[ -n "$JWT" ]] && TARGETS+=(jwt)
-[[ -n "$QUIET_BASE" ]] && TARGETS+=(api_key_nolog)
+[[ -n "$QUIET_BASE" ]] && TARGETS+=(api_key_twin)
 declare -A RPS P50 P99 ERRS CPU
 for t in "${TARGETS[@]}"; do RPS[$t]=""; P50[$t]=""; P99[$t]=""; ERRS[$t]=0; CPU[$t]=""; done
 RATIO_API=""; RATIO_JWT=""
@@ -289,7 +300,7 @@ ratio_of() {
 }
 RATIO_API=$(ratio_of api_key)
 [[ -n "$JWT" ]] && RATIO_JWT=$(ratio_of jwt)
-[[ -n "$QUIET_BASE" ]] && RATIO_NOLOG=$(ratio_of api_key_nolog)
+[[ -n "$QUIET_BASE" ]] && RATIO_NOLOG=$(ratio_of api_key_twin)
 
 # --- many connections ----------------------------------------------------------------------
 say "$BIG_CONNECTIONS connections on /v1/signature for ${BIG_SECONDS}s..."
@@ -340,10 +351,10 @@ API_P99=$(median <<<"${P99[api_key]}"); HZ_P99=$(median <<<"${P99[healthz]}")
         row "jwt ES256" "$JWT_NOTE" "" ""
     fi
     if [[ -n "$QUIET_BASE" ]]; then
-        row "api key, RUST_LOG=warn req/s" "$(mean <<<"${RPS[api_key_nolog]}")" "-" "-"
-        row "  same / healthz (median/round)" "$RATIO_NOLOG" "(log cost)" "-"
-        row "  same p50 / p99" "$(median <<<"${P50[api_key_nolog]}")us / $(median <<<"${P99[api_key_nolog]}")us" "-" "-"
-        row "  same service CPU/request" "$(median <<<"${CPU[api_key_nolog]}")us" "-" "-"
+        row "$TWIN_LABEL req/s" "$(mean <<<"${RPS[api_key_twin]}")" "-" "-"
+        row "  same / healthz (median/round)" "$RATIO_NOLOG" "(compare)" "-"
+        row "  same p50 / p99" "$(median <<<"${P50[api_key_twin]}")us / $(median <<<"${P99[api_key_twin]}")us" "-" "-"
+        row "  same service CPU/request" "$(median <<<"${CPU[api_key_twin]}")us" "-" "-"
     fi
     ALL_ERRS=0
     for t in "${TARGETS[@]}"; do ALL_ERRS=$(( ALL_ERRS + ERRS[$t] )); done

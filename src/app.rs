@@ -1,21 +1,29 @@
-//! The running service's state, built once from validated settings.
+//! The running service's state, built from validated settings.
 //!
 //! [`App::build`] is where raw [`Settings`] become runtime values (policies, API keys, the
-//! signer) and where an inconsistent configuration is refused, naming the key.
+//! signing keys) and where an inconsistent configuration is refused, naming the key. A
+//! reload ([`crate::reload`]) builds a whole new [`App`] with [`App::rebuild`] and swaps it
+//! in; the parts that must outlive a reload sit in [`LongLived`], which the new `App` shares.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use rand::RngCore as _;
 use secrecy::{ExposeSecret, SecretString};
 
+use crate::audit::AuditSink;
 use crate::auth::api_key::ApiKeys;
 use crate::auth::middleware::Authenticator;
+use crate::auth::{KeyRefreshTask, Principal, TokenVerifier};
 use crate::config::{ConfigError, Settings, secret_from_env};
+use crate::credentials::{Credentials, SigningKey};
+use crate::lifecycle::Lifecycle;
+use crate::limits::{self, Decision, LimitError, Limiter, PolicyLimits};
+use crate::metrics::Metrics;
 use crate::policy::Policy;
-use crate::signature::{SecretId, Signer};
+use crate::signature::SecretId;
 
 /// The SecretId/SecretKey pair signatures are made with.
 pub struct VodCredentials {
@@ -100,17 +108,38 @@ impl RandomSource {
     }
 }
 
-/// Everything a request needs, shared by all requests.
+/// The parts of the state that live as long as the process: a reload shares them with the
+/// new [`App`] instead of recreating them (the metrics belong here too).
+#[derive(Debug)]
+pub struct LongLived {
+    /// Draining flag and reload counters.
+    pub lifecycle: Lifecycle,
+    /// Kept across reloads so `random` never repeats back to back.
+    pub random: RandomSource,
+    /// Its buckets, quotas and backend connection survive reloads; `[limits]` itself is
+    /// read at start-up only (a reload checks it and warns when it changed).
+    pub limiter: Limiter,
+    /// The Prometheus registry: counters keep counting across reloads.
+    pub metrics: Metrics,
+}
+
+/// Everything a request needs, shared by all requests. Immutable: a reload builds a new one.
 #[derive(Debug)]
 pub struct App {
     pub settings: Settings,
-    signer: Signer,
-    secret_id: SecretId,
-    placeholder_credentials: bool,
+    credentials: Credentials,
+    /// Policy name -> name of the credential it signs with (checked to exist).
+    policy_credentials: HashMap<String, String>,
     policies: HashMap<String, Policy>,
     authenticator: Authenticator,
-    random: RandomSource,
-    draining: AtomicBool,
+    /// `[policies.NAME.limits]` by policy name; a policy without one is not limited.
+    policy_limits: HashMap<String, PolicyLimits>,
+    long_lived: Arc<LongLived>,
+    /// Refreshes this configuration's `jwks_url` key sets; stops when this `App` is
+    /// dropped, so a reload's replaced configuration stops refreshing by itself.
+    _key_refresh: KeyRefreshTask,
+    /// Where audit events go; reopened from `[audit]` on every reload.
+    audit: AuditSink,
 }
 
 /// Cheap to clone: the router's state.
@@ -126,9 +155,38 @@ impl std::ops::Deref for AppState {
 
 impl App {
     /// Validates `settings` and builds the state. The error names the offending key.
+    /// `credentials` is a [`Credentials`] set, or one [`VodCredentials`] pair (then named
+    /// `default`).
     pub async fn build(
         settings: Settings,
-        credentials: VodCredentials,
+        credentials: impl Into<Credentials>,
+    ) -> Result<Self, ConfigError> {
+        let limiter = Limiter::from_config(&settings.limits)
+            .await
+            .map_err(|e| ConfigError::key(e.key, e.reason))?;
+        let long_lived = Arc::new(LongLived {
+            lifecycle: Lifecycle::default(),
+            random: RandomSource::default(),
+            limiter,
+            metrics: Metrics::new(),
+        });
+        Self::build_with(settings, credentials.into(), long_lived).await
+    }
+
+    /// Builds the successor of `self` for a reload: everything from the new settings and
+    /// credentials, sharing `self`'s [`LongLived`] parts.
+    pub async fn rebuild(
+        &self,
+        settings: Settings,
+        credentials: Credentials,
+    ) -> Result<Self, ConfigError> {
+        Self::build_with(settings, credentials, self.long_lived.clone()).await
+    }
+
+    async fn build_with(
+        settings: Settings,
+        credentials: Credentials,
+        long_lived: Arc<LongLived>,
     ) -> Result<Self, ConfigError> {
         if settings.policies.is_empty() {
             return Err(ConfigError::key(
@@ -140,18 +198,45 @@ impl App {
         for (name, policy) in &settings.policies {
             policies.insert(name.clone(), Policy::from_settings(name, policy)?);
         }
+        let policy_credentials = crate::credentials::assign(&settings, &credentials)?;
+        crate::http::cors::validate(&settings.server.cors)?;
+        crate::server::validate(&settings.server)?;
         let names: BTreeSet<String> = policies.keys().cloned().collect();
+        // The authentication part, rebuilt from settings on every reload: API keys now;
+        // token verifiers (JWKS files re-read here) join them in the same place.
         let api_keys = ApiKeys::from_settings(&settings.api_keys, &names)?;
-        let authenticator = Authenticator::new(api_keys);
+        let tokens = TokenVerifier::from_config(&settings.auth, &names).await?;
+        let authenticator = Authenticator::new(api_keys, tokens);
+        // The limiter itself is long-lived; a reload still refuses an invalid [limits].
+        settings
+            .limits
+            .validate()
+            .map_err(|e| ConfigError::key(e.key, e.reason))?;
+        let mut policy_limits = HashMap::new();
+        for (name, policy) in &settings.policies {
+            match &policy.limits {
+                Some(l) => {
+                    policy_limits.insert(name.clone(), l.clone());
+                }
+                None => tracing::warn!(
+                    policy = %name,
+                    "policy has no [policies.{name}.limits]: its callers are not rate-limited"
+                ),
+            }
+        }
+        crate::admin::validate(&settings)?;
+        let audit = AuditSink::from_settings(&settings.audit)?;
+        let key_refresh = authenticator.spawn_key_refresh();
         Ok(Self {
-            signer: Signer::new(credentials.secret_key.expose_secret().as_bytes()),
-            secret_id: credentials.secret_id,
-            placeholder_credentials: credentials.placeholder,
+            credentials,
+            policy_credentials,
             settings,
             policies,
             authenticator,
-            random: RandomSource::default(),
-            draining: AtomicBool::new(false),
+            policy_limits,
+            long_lived,
+            _key_refresh: key_refresh,
+            audit,
         })
     }
 
@@ -159,16 +244,24 @@ impl App {
         AppState(Arc::new(self))
     }
 
-    pub fn signer(&self) -> &Signer {
-        &self.signer
+    /// The key that signs for policy `policy` (present for every configured policy).
+    pub fn signing_key(&self, policy: &str) -> Option<&SigningKey> {
+        let name = self.policy_credentials.get(policy)?;
+        self.credentials.get(name)
     }
 
-    pub fn secret_id(&self) -> &SecretId {
-        &self.secret_id
+    pub fn credentials(&self) -> &Credentials {
+        &self.credentials
     }
 
+    /// True when any credential is the development placeholder.
     pub fn uses_placeholder_credentials(&self) -> bool {
-        self.placeholder_credentials
+        self.credentials.iter().any(SigningKey::is_placeholder)
+    }
+
+    /// The parts shared across reloads.
+    pub fn long_lived(&self) -> &Arc<LongLived> {
+        &self.long_lived
     }
 
     pub fn policy(&self, name: &str) -> Option<&Policy> {
@@ -179,19 +272,49 @@ impl App {
         &self.authenticator
     }
 
+    /// The Prometheus registry, shared by every configuration of this process.
+    pub fn metrics(&self) -> &Metrics {
+        &self.long_lived.metrics
+    }
+
+    pub fn audit(&self) -> &AuditSink {
+        &self.audit
+    }
+
+    pub fn limiter(&self) -> &Limiter {
+        &self.long_lived.limiter
+    }
+
+    /// Spends one signature of the caller's rate and quota: call right before signing.
+    /// `Ok(None)` when the caller's policy has no limits.
+    pub async fn check_limits(
+        &self,
+        principal: &Principal,
+    ) -> Result<Option<Decision>, LimitError> {
+        let Some(policy_limits) = self.policy_limits.get(&principal.policy) else {
+            return Ok(None);
+        };
+        let key = limits::principal_key(principal);
+        self.limiter()
+            .check_principal(&key, policy_limits)
+            .await
+            .map(Some)
+    }
+
     pub fn next_random(&self) -> u32 {
-        self.random.next()
+        self.long_lived.random.next()
     }
 
     /// Marks the service as going away: readiness answers 503 from now on.
     pub fn start_draining(&self) {
-        self.draining.store(true, Ordering::SeqCst);
+        self.long_lived.lifecycle.start_draining();
     }
 
     /// Why the service should not get traffic now (empty = ready).
     pub fn readiness(&self) -> Vec<String> {
         let mut problems = self.authenticator.readiness();
-        if self.draining.load(Ordering::SeqCst) {
+        problems.extend(self.limiter().readiness());
+        if self.long_lived.lifecycle.is_draining() {
             problems.push("shutting down".to_owned());
         }
         problems

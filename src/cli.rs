@@ -1,7 +1,8 @@
-//! The command line: `serve` (the default), `sign`, `inspect`, `check-config`, `hash-key`.
+//! The command line: `serve` (the default), `sign`, `inspect`, `check-config`, `hash-key`,
+//! `healthcheck`.
 //!
 //! Exit codes: 0 success (for `inspect`: the signature is valid), 1 failure (`inspect`: not
-//! valid), 2 usage or configuration error.
+//! valid), 2 usage or configuration error. `healthcheck` exits only 0 (ready) or 1.
 
 use std::io::Read as _;
 use std::net::SocketAddr;
@@ -11,10 +12,12 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 use secrecy::ExposeSecret;
 
-use crate::app::{App, VodCredentials, unix_now};
+use crate::app::{App, unix_now};
 use crate::auth::api_key;
-use crate::config::{self, ConfigError, Settings};
+use crate::config::{self, ConfigError};
+use crate::credentials::Credentials;
 use crate::inspect;
+use crate::reload::Source;
 use crate::signature::{
     ClassId, InvalidParam, Procedure, SecretId, SessionContext, SignParams, Signer, SourceContext,
     StorageRegion, TaskNotifyMode, TaskPriority, Validity, VodSubAppId,
@@ -54,6 +57,15 @@ enum Command {
     },
     /// Make a new API key (or hash one from stdin) and print its [[api_keys]] entry.
     HashKey(HashKeyArgs),
+    /// Exit 0 when the local instance is ready (GET /readyz), 1 otherwise: a container
+    /// HEALTHCHECK for images without curl.
+    Healthcheck {
+        #[command(flatten)]
+        target: ServeArgs,
+        /// Give up after this many milliseconds.
+        #[arg(long, default_value_t = 2000)]
+        timeout_ms: u64,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -128,6 +140,7 @@ pub fn main() -> ExitCode {
         Some(Command::Inspect { signature, now }) => run_inspect(&signature, now),
         Some(Command::CheckConfig { config }) => check_config(config),
         Some(Command::HashKey(args)) => hash_key(args),
+        Some(Command::Healthcheck { target, timeout_ms }) => Ok(healthcheck(target, timeout_ms)),
     };
     result.unwrap_or_else(|e| {
         eprintln!("vodsign: {e}");
@@ -142,27 +155,35 @@ fn runtime() -> Result<tokio::runtime::Runtime, ConfigError> {
         .map_err(|e| ConfigError(format!("cannot start the runtime: {e}")))
 }
 
+impl ServeArgs {
+    /// Where the configuration comes from; a reload reads the same sources.
+    fn source(self) -> Source {
+        Source {
+            path: config::config_path(self.config),
+            listen: self.listen,
+        }
+    }
+}
+
 /// Loads settings and secrets and builds the state: what `serve` and `check-config` share.
 async fn load(config: Option<PathBuf>) -> Result<App, ConfigError> {
-    let path = config::config_path(config);
-    let settings = Settings::load(path.as_deref())?;
-    let credentials = VodCredentials::from_env(settings.vod.development_placeholder_credentials)?;
+    let (settings, credentials) = Source {
+        path: config::config_path(config),
+        listen: None,
+    }
+    .load()?;
     App::build(settings, credentials).await
 }
 
 fn serve(args: ServeArgs) -> Result<ExitCode, ConfigError> {
     runtime()?.block_on(async move {
-        let path = config::config_path(args.config);
-        let mut settings = Settings::load(path.as_deref())?;
-        if let Some(listen) = args.listen {
-            settings.server.listen = listen;
-        }
+        let source = args.source();
+        let settings = source.settings()?;
         // Held until `serve` returns: dropping it writes the last lines.
         let (log_writer, _log_guard) = crate::telemetry::writer::stdout()
             .map_err(|e| ConfigError(format!("cannot set up logging to stdout: {e}")))?;
         crate::telemetry::init(&settings.server, log_writer);
-        let credentials =
-            VodCredentials::from_env(settings.vod.development_placeholder_credentials)?;
+        let credentials = Credentials::from_env(&settings)?;
         let app = App::build(settings, credentials).await?;
         if app.uses_placeholder_credentials() {
             for _ in 0..3 {
@@ -172,24 +193,45 @@ fn serve(args: ServeArgs) -> Result<ExitCode, ConfigError> {
                 );
             }
         }
-        let listen = app.settings.server.listen;
-        let listener = tokio::net::TcpListener::bind(listen)
-            .await
-            .map_err(|e| ConfigError::key("server.listen", format!("cannot bind {listen}: {e}")))?;
-        let state = app.into_state();
-        tracing::info!(address = %listen, version = env!("CARGO_PKG_VERSION"), "vodsign listening");
-        let shutdown = crate::server::shutdown_signal(state.clone());
-        match crate::server::run(listener, state, shutdown).await {
+        match crate::server::run_until_stopped(app, source).await {
             Ok(()) => {
                 tracing::info!("stopped");
                 Ok(ExitCode::SUCCESS)
             }
             Err(e) => {
                 tracing::error!(error = %e, "server failed");
-                Ok(ExitCode::FAILURE)
+                Err(e)
             }
         }
     })
+}
+
+/// Exit 0 when ready, 1 for anything else (including a configuration it cannot read).
+fn healthcheck(target: ServeArgs, timeout_ms: u64) -> ExitCode {
+    let timeout = std::time::Duration::from_millis(timeout_ms.max(1));
+    let outcome = target
+        .source()
+        .settings()
+        .map_err(|e| e.to_string())
+        .and_then(|settings| {
+            let url = crate::healthcheck::readiness_url(&settings.server);
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| format!("cannot start the runtime: {e}"))?;
+            runtime.block_on(async {
+                tokio::time::timeout(timeout, crate::healthcheck::check(&url, timeout))
+                    .await
+                    .unwrap_or_else(|_| Err(format!("{url} did not answer within {timeout_ms} ms")))
+            })
+        });
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("vodsign healthcheck: not ready: {e}");
+            ExitCode::from(1)
+        }
+    }
 }
 
 fn check_config(config: Option<PathBuf>) -> Result<ExitCode, ConfigError> {
@@ -202,6 +244,29 @@ fn check_config(config: Option<PathBuf>) -> Result<ExitCode, ConfigError> {
             ""
         }
     );
+    // What signs for whom: the SecretId is not secret (it travels in every signature).
+    for key in app.credentials().iter() {
+        let policies: Vec<&str> = app
+            .settings
+            .policies
+            .iter()
+            .filter(|(_, p)| p.credential == key.name())
+            .map(|(name, _)| name.as_str())
+            .collect();
+        println!(
+            "credential {}: SecretId {}, signs for policies: {}",
+            key.name(),
+            key.secret_id(),
+            if policies.is_empty() {
+                "(none)".to_owned()
+            } else {
+                policies.join(", ")
+            }
+        );
+    }
+    for problem in app.readiness() {
+        eprintln!("warning: not ready yet: {problem}");
+    }
     Ok(ExitCode::SUCCESS)
 }
 

@@ -14,17 +14,26 @@ use figment::providers::{Env, Format, Serialized, Toml};
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 
+use crate::limits::{LimitsConfig, PolicyLimits};
+
 /// Environment variable naming the configuration file (same as `--config`).
 pub const CONFIG_ENV: &str = "VODSIGN_CONFIG";
 
 /// Environment variables that carry secrets or the config path: never read as settings.
-const NOT_SETTINGS: [&str; 5] = [
+const NOT_SETTINGS: [&str; 7] = [
     "config",
     "secret_id",
     "secret_key",
     "secret_id_file",
     "secret_key_file",
+    "redis_url",
+    "redis_url_file",
 ];
+
+/// Environment variable holding the Redis URL of `limits.backend = "redis"` (or
+/// `VODSIGN_REDIS_URL_FILE`); it may carry a password, so it is read as a secret and takes
+/// precedence over `limits.redis_url`.
+pub const REDIS_URL_ENV: &str = "VODSIGN_REDIS_URL";
 
 /// The whole configuration file.
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
@@ -40,6 +49,22 @@ pub struct Settings {
     /// Policies by name: `[policies.NAME]` tables.
     #[serde(default)]
     pub policies: BTreeMap<String, PolicySettings>,
+    #[serde(default)]
+    pub admin: AdminSettings,
+    #[serde(default)]
+    pub audit: AuditSettings,
+    /// Named VOD credentials: `[credentials.NAME]` tables (no secrets; see
+    /// [`crate::credentials`]). `default` needs no table.
+    #[serde(default)]
+    pub credentials: BTreeMap<String, crate::credentials::CredentialSettings>,
+    /// JWT and OAuth2 introspection providers: `[[auth.jwt]]` and `[[auth.introspection]]`
+    /// tables, documented in [`crate::auth::token_config`].
+    #[serde(default)]
+    pub auth: crate::auth::AuthConfig,
+    /// `[limits]`: rate-limit backend, per-IP auth-failure limit, load shedding, proxies.
+    /// Not serialized: its defaults come from `LimitsConfig::default` when reading.
+    #[serde(default, skip_serializing)]
+    pub limits: LimitsConfig,
 }
 
 /// `[server]`: the listener and its protections.
@@ -56,6 +81,22 @@ pub struct ServerSettings {
     pub log_format: LogFormat,
     /// A `tracing` filter directive such as `info` or `vodsign=debug,info`. Default `info`.
     pub log_level: String,
+    /// After SIGTERM/SIGINT, how long `/readyz` answers 503 while requests are still served,
+    /// so the load balancer takes the instance out of rotation. Default 5 s.
+    pub drain_delay_ms: u64,
+    /// Then, how long in-flight requests get to finish before connections are closed.
+    /// Default 10 s.
+    pub shutdown_grace_ms: u64,
+    /// Largest request head (request line and headers) in bytes; larger gets 431. At least
+    /// 8192. Default 16 KiB.
+    pub max_header_bytes: usize,
+    /// Connections served at once; past it new connections wait in the listen backlog
+    /// (and are refused by the kernel when that is full). Default 1024.
+    pub max_connections: usize,
+    /// `[server.tls]`: serve HTTPS (HTTP/2 by ALPN) instead of plain HTTP. Default: off.
+    pub tls: Option<crate::tls::TlsSettings>,
+    /// `[server.cors]`: which web origins may call the API from a browser. Default: none.
+    pub cors: crate::http::cors::CorsSettings,
 }
 
 impl Default for ServerSettings {
@@ -66,6 +107,12 @@ impl Default for ServerSettings {
             body_limit_bytes: 16 * 1024,
             log_format: LogFormat::Json,
             log_level: "info".to_owned(),
+            drain_delay_ms: 5_000,
+            shutdown_grace_ms: 10_000,
+            max_header_bytes: 16 * 1024,
+            max_connections: 1024,
+            tls: None,
+            cors: crate::http::cors::CorsSettings::default(),
         }
     }
 }
@@ -75,6 +122,47 @@ impl Default for ServerSettings {
 pub enum LogFormat {
     Json,
     Text,
+}
+
+/// `[admin]`: the operators' listener (`/metrics`), never the public one.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AdminSettings {
+    /// Serve the admin listener at all. Default `true`.
+    pub enabled: bool,
+    /// Address of the admin listener; must differ from `server.listen`.
+    /// Default `127.0.0.1:9090`.
+    pub listen: SocketAddr,
+}
+
+impl Default for AdminSettings {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            listen: SocketAddr::from(([127, 0, 0, 1], 9090)),
+        }
+    }
+}
+
+/// `[audit]`: where the audit events (one per signature issued or refused) go.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuditSettings {
+    /// `log` (a `tracing` event with target `vodsign::audit`), `file` (JSON lines appended
+    /// to `path`), `stdout` or `stderr` (JSON lines). Default `log`.
+    pub destination: AuditDestination,
+    /// The file for `destination = "file"`; created if missing, always appended to.
+    pub path: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AuditDestination {
+    #[default]
+    Log,
+    File,
+    Stdout,
+    Stderr,
 }
 
 /// `[vod]`: non-secret facts about the VOD account. The SecretId/SecretKey themselves come
@@ -147,6 +235,11 @@ pub struct PolicySettings {
     pub source_context: String,
     /// Let clients send a `sessionContext`. Default `false`.
     pub allow_client_session_context: bool,
+    /// Name of the VOD credential this policy signs with. Default `default`.
+    pub credential: String,
+    /// `[policies.NAME.limits]`: rate and quota per caller. Default: none (not limited).
+    #[serde(skip_serializing)]
+    pub limits: Option<PolicyLimits>,
 }
 
 impl Default for PolicySettings {
@@ -170,6 +263,8 @@ impl Default for PolicySettings {
             one_time_valid: true,
             source_context: "{subject}".to_owned(),
             allow_client_session_context: false,
+            credential: crate::credentials::DEFAULT.to_owned(),
+            limits: None,
         }
     }
 }
@@ -190,8 +285,13 @@ impl Settings {
     /// Reads the file (if any), then `VODSIGN_*` overrides: `VODSIGN_SERVER__LISTEN` sets
     /// `server.listen`, `VODSIGN_POLICIES__DEFAULT__VALIDITY_SECONDS` sets
     /// `policies.default.validity_seconds`; values are parsed as TOML values.
+    /// The Redis URL comes from `VODSIGN_REDIS_URL[_FILE]` when set.
     pub fn load(path: Option<&Path>) -> Result<Self, ConfigError> {
-        Self::load_with_env(path, Env::prefixed("VODSIGN_"))
+        let mut settings = Self::load_with_env(path, Env::prefixed("VODSIGN_"))?;
+        if let Some(url) = secret_from_env(REDIS_URL_ENV)? {
+            settings.limits.redis_url = Some(url);
+        }
+        Ok(settings)
     }
 
     /// Reads settings from TOML text alone (defaults, then the text; no file, no
@@ -217,7 +317,10 @@ impl Settings {
             }
             figment = figment.merge(Toml::file_exact(path));
         }
-        figment = figment.merge(env.ignore(&NOT_SETTINGS).split("__"));
+        let env = env
+            .ignore(&NOT_SETTINGS)
+            .filter(|key| !crate::credentials::is_secret_variable(key.as_str()));
+        figment = figment.merge(env.split("__"));
         figment.extract().map_err(|e| {
             // figment's message names the key path and the expected type.
             let errors: Vec<String> = e.into_iter().map(|e| e.to_string()).collect();
@@ -234,9 +337,18 @@ pub fn config_path(flag: Option<PathBuf>) -> Option<PathBuf> {
 /// Where a secret may come from: `NAME` or `NAME_FILE` (the Docker/Kubernetes convention).
 /// Both set is an error; a file's trailing newline is dropped.
 pub fn secret_from_env(name: &str) -> Result<Option<SecretString>, ConfigError> {
+    secret_from_lookup(name, &|var| std::env::var(var).ok())
+}
+
+/// [`secret_from_env`] with the environment read through `lookup`, so the token verifiers
+/// can be built from a test's own environment.
+pub fn secret_from_lookup(
+    name: &str,
+    lookup: &dyn Fn(&str) -> Option<String>,
+) -> Result<Option<SecretString>, ConfigError> {
     let file_var = format!("{name}_FILE");
-    let direct = std::env::var(name).ok();
-    let file = std::env::var_os(&file_var);
+    let direct = lookup(name);
+    let file = lookup(&file_var);
     match (direct, file) {
         (Some(_), Some(_)) => Err(ConfigError::key(
             name,
@@ -305,6 +417,34 @@ mod tests {
             policy.one_time_valid,
             "defaults fill what the file leaves out"
         );
+    }
+
+    #[test]
+    fn limits_tables_load_and_the_redis_url_is_a_secret() {
+        let s = load_str(
+            "[limits]\nbackend = \"redis\"\nmax_in_flight = 8\n\
+             [policies.default.limits]\nrate_per_minute = 30\nquota = { max = 9, per = \"day\" }\n",
+            &[
+                ("VODSIGN_REDIS_URL", "redis://:pw@127.0.0.1:6379/"),
+                ("VODSIGN_LIMITS__KEY_PREFIX", "vs:"),
+            ],
+        )
+        .expect("loads");
+        assert_eq!(s.limits.max_in_flight, 8);
+        assert_eq!(s.limits.key_prefix, "vs:");
+        assert!(s.limits.redis_url.is_some(), "read from VODSIGN_REDIS_URL");
+        assert!(!format!("{s:?}").contains(":pw@"), "the URL is redacted");
+        let limits = s.policies["default"].limits.as_ref().expect("limits");
+        assert_eq!(limits.burst().get(), 30);
+        assert_eq!(limits.quota().map(|q| q.max.get()), Some(9));
+    }
+
+    #[test]
+    fn bad_policy_limits_name_the_key() {
+        let err = load_str("[policies.default.limits]\nburst = 3\n", &[]).unwrap_err();
+        let err = err.to_string();
+        assert!(err.contains("policies.default.limits"), "{err}");
+        assert!(err.contains("rate_per_second and rate_per_minute"), "{err}");
     }
 
     #[test]

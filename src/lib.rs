@@ -7,20 +7,35 @@
 //!   catcher), one file per endpoint, and the one error envelope.
 //! - [`auth`]: the auth-check middleware and one file per credential kind; leaves a
 //!   [`auth::Principal`].
+//! - [`limits`]: may this caller sign now? Per-principal rate and quota, per-IP auth-failure
+//!   limit, load shedding, client-IP resolution; memory or Redis backend.
 //! - [`policy`]: principal + request → the parameters to sign, or a precise refusal.
 //! - [`signature`]: PURE validated parameters, encoding, sign / decode / verify.
 //!
 //! Around them: [`config`] (file + environment, secrets only from env or `*_FILE`),
-//! [`app`] (the validated runtime state), [`server`] (listener and shutdown),
-//! [`telemetry`] (logs), [`inspect`] (the offline signature checker) and [`cli`].
+//! [`credentials`] (named VOD SecretId/SecretKey pairs), [`app`] (the validated runtime
+//! state), [`server`] (listener, connection limits, graceful stop), [`tls`] (HTTPS and
+//! HTTP/2), [`reload`] (SIGHUP: rebuild and swap), [`lifecycle`] (signals, draining),
+//! [`healthcheck`] (the container probe), [`telemetry`] (logs), [`audit`] (one event per
+//! signature issued or refused), [`metrics`] (the Prometheus registry), [`admin`] (the
+//! `/metrics` listener), [`inspect`] (the offline signature checker) and [`cli`].
 
+pub mod admin;
 pub mod app;
+pub mod audit;
 pub mod auth;
 pub mod cli;
 pub mod config;
+pub mod credentials;
+pub mod healthcheck;
 pub mod http;
 pub mod inspect;
+pub mod lifecycle;
+pub mod limits;
+pub mod metrics;
 pub mod policy;
+pub mod reload;
 pub mod server;
 pub mod signature;
 pub mod telemetry;
+pub mod tls;

@@ -1,51 +1,239 @@
-//! Binds the router to a listener and runs it until a shutdown signal.
+//! Listeners, TLS and the graceful stop: the accept loop that serves the live router.
+//!
+//! Built on hyper-util's connection builder (what `axum::serve` uses inside) because the
+//! service needs four things `axum::serve` does not offer: a cap on connections in flight
+//! (a permit is taken before `accept`, so past `server.max_connections` new connections
+//! wait in the kernel's backlog), a cap on the request head, TLS whose certificate can be
+//! replaced between handshakes, and a router that a reload swaps under running connections.
+//! On stop, the listener is closed, every connection is told to finish its in-flight
+//! requests (HTTP/2 gets GOAWAY), and `server.shutdown_grace_ms` bounds the wait.
 
+use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
 
+use arc_swap::ArcSwap;
+use axum::extract::ConnectInfo;
+use axum::http::Request;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::{GracefulShutdown, Watcher};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+use tower::ServiceExt as _;
 
-use crate::app::AppState;
-use crate::http;
+use crate::app::{App, AppState};
+use crate::config::{ConfigError, ServerSettings};
+use crate::lifecycle::{ReloadSignal, StopSignals, drain_on_signal};
+use crate::reload::{Live, Reloader, Source};
+use crate::tls::SharedTlsConfig;
 
-/// Serves `state` on `listener` until `shutdown` completes, then finishes in-flight
-/// requests. Tests pass their own `shutdown` future.
+/// hyper's floor for its read buffer, which bounds the request head.
+const MIN_HEADER_BYTES: usize = 8192;
+/// Concurrent requests one HTTP/2 connection may carry.
+const MAX_STREAMS_PER_CONNECTION: u32 = 200;
+
+/// Checks the `[server]` keys the transport reads.
+pub fn validate(server: &ServerSettings) -> Result<(), ConfigError> {
+    if !(MIN_HEADER_BYTES..=1024 * 1024).contains(&server.max_header_bytes) {
+        return Err(ConfigError::key(
+            "server.max_header_bytes",
+            format!("must be from {MIN_HEADER_BYTES} to 1048576 bytes"),
+        ));
+    }
+    if server.max_connections == 0 || server.max_connections > Semaphore::MAX_PERMITS {
+        return Err(ConfigError::key(
+            "server.max_connections",
+            "must be from 1 to a few hundred thousand; the default is 1024",
+        ));
+    }
+    if server.request_timeout_ms == 0 {
+        return Err(ConfigError::key(
+            "server.request_timeout_ms",
+            "must be at least 1 millisecond",
+        ));
+    }
+    Ok(())
+}
+
+/// Serves `state` over plain HTTP on `listener` until `shutdown` completes, then finishes
+/// in-flight requests. Tests pass their own `shutdown` future.
 pub async fn run(
     listener: TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let router = http::router(state);
-    axum::serve(
-        listener,
-        router.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
+    let live = Arc::new(ArcSwap::from_pointee(Live::new(state)));
+    serve(listener, live, None, shutdown).await
 }
 
-/// Completes on SIGTERM or SIGINT (Ctrl-C), after marking the service not ready.
-pub async fn shutdown_signal(state: AppState) {
-    let interrupt = async {
-        if tokio::signal::ctrl_c().await.is_err() {
-            std::future::pending::<()>().await;
-        }
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = interrupt => {}
-        () = terminate => {}
+/// The `serve` command: installs the signal handlers, binds, serves with reloads on SIGHUP
+/// and drains on SIGTERM/SIGINT. Returns once every connection is closed.
+pub async fn run_until_stopped(app: App, source: Source) -> Result<(), ConfigError> {
+    let signal_error =
+        |e: std::io::Error| ConfigError(format!("cannot install signal handlers: {e}"));
+    let stop = StopSignals::install().map_err(signal_error)?;
+    let hangup = ReloadSignal::install().map_err(signal_error)?;
+    let listen = app.settings.server.listen;
+    let listener = TcpListener::bind(listen).await.map_err(|e| {
+        ConfigError::key(
+            "server.listen",
+            format!("cannot bind {listen}: {e}; pick a free address"),
+        )
+    })?;
+    // The admin listener (/metrics) is bound now and read at start only; its registry is
+    // long-lived, so it keeps counting across reloads.
+    let admin = crate::admin::bind(&app.settings.admin).await?;
+    let reloader = Reloader::new(source, app.into_state())?;
+    let admin = admin.map(|listener| crate::admin::spawn(listener, reloader.current()));
+    let upkeep = reloader.current().metrics().spawn_upkeep();
+    let address = listener.local_addr().unwrap_or(listen);
+    tracing::info!(
+        %address,
+        tls = reloader.tls().is_some(),
+        version = env!("CARGO_PKG_VERSION"),
+        "vodsign listening"
+    );
+    let reloads = tokio::spawn(reloader.clone().run(hangup));
+    let current = reloader.clone();
+    let shutdown = drain_on_signal(stop, move || current.current());
+    let result = serve(listener, reloader.live(), reloader.tls(), shutdown).await;
+    reloads.abort();
+    // /metrics answered through the drain; it stops once the public listener has.
+    if let Some(admin) = admin {
+        admin.abort();
     }
-    tracing::info!("shutdown signal received; finishing in-flight requests");
-    state.start_draining();
+    upkeep.abort();
+    result.map_err(|e| ConfigError(format!("the server failed: {e}")))
+}
+
+/// The accept loop. Limits come from the configuration at start; the grace period from the
+/// configuration current when `shutdown` completes.
+pub async fn serve(
+    listener: TcpListener,
+    live: Arc<ArcSwap<Live>>,
+    tls: Option<SharedTlsConfig>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let server = live.load().state.settings.server.clone();
+    let builder = connection_builder(&server);
+    let handshake_timeout = Duration::from_millis(server.request_timeout_ms);
+    let permits = Arc::new(Semaphore::new(server.max_connections));
+    let graceful = GracefulShutdown::new();
+    tokio::pin!(shutdown);
+    loop {
+        let permit = tokio::select! {
+            biased;
+            () = &mut shutdown => break,
+            permit = permits.clone().acquire_owned() => match permit {
+                Ok(permit) => permit,
+                Err(_) => break, // the semaphore is never closed
+            },
+        };
+        let (stream, peer) = tokio::select! {
+            biased;
+            () = &mut shutdown => break,
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    // Usually out of file descriptors: back off instead of spinning.
+                    tracing::warn!(error = %e, "accept failed; retrying shortly");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        let connection = Connection {
+            builder: builder.clone(),
+            live: live.clone(),
+            peer,
+            watcher: graceful.watcher(),
+        };
+        let tls = tls.as_ref().map(|cell| cell.load_full());
+        tokio::spawn(async move {
+            let _permit = permit;
+            match tls {
+                None => connection.serve(stream).await,
+                Some(config) => {
+                    let acceptor = tokio_rustls::TlsAcceptor::from(config);
+                    match tokio::time::timeout(handshake_timeout, acceptor.accept(stream)).await {
+                        Ok(Ok(stream)) => connection.serve(stream).await,
+                        Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
+                        Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
+                    }
+                }
+            }
+        });
+    }
+    drop(listener);
+    let open = graceful.count();
+    let grace_ms = live.load().state.settings.server.shutdown_grace_ms;
+    tracing::info!(
+        open_connections = open,
+        grace_ms,
+        "finishing in-flight requests"
+    );
+    match tokio::time::timeout(Duration::from_millis(grace_ms), graceful.shutdown()).await {
+        Ok(()) => tracing::info!("all connections closed"),
+        Err(_) => tracing::warn!(
+            grace_ms,
+            "grace period over: closing the connections still open; raise \
+             server.shutdown_grace_ms if requests need longer"
+        ),
+    }
+    Ok(())
+}
+
+fn connection_builder(server: &ServerSettings) -> auto::Builder<TokioExecutor> {
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .max_buf_size(server.max_header_bytes)
+        .header_read_timeout(Duration::from_millis(server.request_timeout_ms));
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .max_concurrent_streams(MAX_STREAMS_PER_CONNECTION)
+        .max_header_list_size(u32::try_from(server.max_header_bytes).unwrap_or(u32::MAX));
+    builder
+}
+
+/// One accepted connection, before its HTTP protocol is known.
+struct Connection {
+    builder: auto::Builder<TokioExecutor>,
+    live: Arc<ArcSwap<Live>>,
+    peer: SocketAddr,
+    watcher: Watcher,
+}
+
+impl Connection {
+    async fn serve<S>(self, stream: S)
+    where
+        S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        let Self {
+            builder,
+            live,
+            peer,
+            watcher,
+        } = self;
+        let service = hyper::service::service_fn(move |mut request: Request<Incoming>| {
+            request.extensions_mut().insert(ConnectInfo(peer));
+            // One load per request: the whole request runs on the configuration current
+            // when it arrived.
+            let router = live.load().router.clone();
+            async move {
+                Ok::<_, Infallible>(router.oneshot(request).await.unwrap_or_else(|e| match e {}))
+            }
+        });
+        let connection = builder.serve_connection(TokioIo::new(stream), service);
+        if let Err(e) = watcher.watch(connection).await {
+            tracing::debug!(%peer, error = %e, "connection closed with an error");
+        }
+    }
 }

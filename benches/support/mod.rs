@@ -9,6 +9,8 @@
 
 #![allow(dead_code)] // each bench binary uses a different part of this module
 
+pub mod jwt;
+
 use std::time::{Duration, Instant};
 
 use criterion::Criterion;
@@ -61,6 +63,11 @@ pub fn maximal_params() -> SignParams {
 
 /// A built service state with one API key for policy "default"; returns the key too.
 pub fn app_state() -> (AppState, String) {
+    app_state_with(vodsign::auth::AuthConfig::default())
+}
+
+/// As [`app_state`], trusting the JWT providers of `auth` too.
+pub fn app_state_with(auth: vodsign::auth::AuthConfig) -> (AppState, String) {
     let key = api_key::generate_key("bench");
     let mut settings = Settings::default();
     settings.api_keys.push(ApiKeySettings {
@@ -72,6 +79,7 @@ pub fn app_state() -> (AppState, String) {
     settings
         .policies
         .insert("default".into(), PolicySettings::default());
+    settings.auth = auth;
     let credentials = VodCredentials {
         secret_id: SecretId::try_from("AKIDbench").expect("valid"),
         secret_key: SecretString::from(String::from_utf8_lossy(SECRET_KEY).into_owned()),

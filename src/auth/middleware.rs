@@ -1,39 +1,55 @@
 //! The auth-check middleware: runs before the signature handler and leaves a
 //! [`Principal`] in the request extensions, or answers 401/403/503 itself.
 
-use axum::extract::{Request, State};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::time::{Duration, Instant};
+
+use axum::extract::connect_info::MockConnectInfo;
+use axum::extract::{ConnectInfo, Request, State};
 use axum::http::HeaderMap;
 use axum::http::header::AUTHORIZATION;
 use axum::middleware::Next;
 use axum::response::Response;
 
-use super::{AuthError, Principal, api_key};
+use super::{AuthError, CredentialKind, KeyRefreshTask, Principal, TokenVerifier, api_key};
 use crate::app::AppState;
 use crate::http::error::ApiError;
 
-/// Holds every verifier; picks one from the credential's form.
+/// Holds every verifier; picks one from the credential's form: an API key by its `vsk_`
+/// prefix, anything else is an access token for [`TokenVerifier`] (a JWT by its three
+/// segments, else an opaque token for introspection).
 #[derive(Debug)]
 pub struct Authenticator {
     api_keys: api_key::ApiKeys,
+    tokens: TokenVerifier,
 }
 
 impl Authenticator {
-    pub fn new(api_keys: api_key::ApiKeys) -> Self {
-        Self { api_keys }
+    pub fn new(api_keys: api_key::ApiKeys, tokens: TokenVerifier) -> Self {
+        Self { api_keys, tokens }
     }
 
     pub async fn authenticate(&self, credential: &str) -> Result<Principal, AuthError> {
         if credential.starts_with(api_key::PREFIX) {
             return self.api_keys.verify(credential);
         }
-        Err(AuthError::Invalid(
-            "the credential is neither an API key nor an accepted access token",
-        ))
+        if self.tokens.is_empty() {
+            return Err(AuthError::Invalid(
+                "the credential is neither an API key nor an accepted access token",
+            ));
+        }
+        self.tokens.verify(credential).await
     }
 
-    /// Problems that keep the service from authenticating anyone (empty = ready).
+    /// Problems that keep the service from authenticating anyone (empty = ready): a JWT
+    /// provider whose keys never loaded, an introspection endpoint whose last call failed.
     pub fn readiness(&self) -> Vec<String> {
-        Vec::new()
+        self.tokens.readiness()
+    }
+
+    /// Starts the background JWKS refresh; it stops when the returned task is dropped.
+    pub fn spawn_key_refresh(&self) -> KeyRefreshTask {
+        self.tokens.spawn_key_refresh(std::future::pending())
     }
 }
 
@@ -54,15 +70,81 @@ pub fn bearer(headers: &HeaderMap) -> Result<&str, AuthError> {
     Ok(credential)
 }
 
+/// The `outcome` label of an authentication failure.
+fn outcome(error: &AuthError) -> &'static str {
+    match error {
+        AuthError::Missing => "missing",
+        AuthError::Invalid(_) => "invalid",
+        AuthError::Forbidden(_) => "forbidden",
+        AuthError::Unavailable(_) => "unavailable",
+    }
+}
+
+/// Counts one authentication attempt: `form` is what the credential looked like (`api_key`,
+/// `token`, or `none` when there was none), used when verification named no provider.
+fn record_auth(
+    state: &AppState,
+    verified: &Result<Principal, AuthError>,
+    form: &'static str,
+    latency: Duration,
+) {
+    let (kind, provider, outcome) = match verified {
+        Ok(p) if p.kind == CredentialKind::ApiKey => (p.kind.as_str(), "api_keys", "ok"),
+        Ok(p) => (p.kind.as_str(), p.credential_id.as_str(), "ok"),
+        Err(e) if form == "api_key" => (form, "api_keys", outcome(e)),
+        Err(e) => (form, "unknown", outcome(e)),
+    };
+    state
+        .metrics()
+        .auth_result(kind, provider, outcome, latency);
+}
+
 /// `route_layer` middleware for protected routes.
+///
+/// An address with too many failed authentications is refused (42901) before its
+/// credential is looked at; each invalid credential counts against its address.
 pub async fn require_principal(
     State(state): State<AppState>,
     mut request: Request,
     next: Next,
 ) -> Result<Response, ApiError> {
-    let credential = bearer(request.headers())?;
-    let principal = state.authenticator().authenticate(credential).await?;
+    let limiter = state.limiter();
+    let client = limiter.client_ip(peer_ip(&request), request.headers());
+    if let Some(retry_after) = limiter.ip_blocked(client).await? {
+        return Err(ApiError::RateLimited {
+            retry_after,
+            decision: None,
+        });
+    }
+    let started = Instant::now();
+    let (verified, form) = match bearer(request.headers()) {
+        Ok(credential) => (
+            state.authenticator().authenticate(credential).await,
+            if credential.starts_with(api_key::PREFIX) {
+                "api_key"
+            } else {
+                "token"
+            },
+        ),
+        Err(e) => (Err(e), "none"),
+    };
+    record_auth(&state, &verified, form, started.elapsed());
+    if let Err(AuthError::Invalid(_)) = &verified {
+        limiter.record_auth_failure(client).await;
+    }
+    let principal = verified?;
     tracing::Span::current().record("principal", principal.credential_id.as_str());
     request.extensions_mut().insert(principal);
     Ok(next.run(request).await)
+}
+
+/// The socket peer (or a test's `MockConnectInfo`). A router driven without either has
+/// none: all such requests then count as one unspecified address.
+fn peer_ip(request: &Request) -> IpAddr {
+    let extensions = request.extensions();
+    extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|info| info.0)
+        .or_else(|| extensions.get::<MockConnectInfo<SocketAddr>>().map(|m| m.0))
+        .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |addr| addr.ip())
 }

@@ -10,6 +10,21 @@ pub mod middleware;
 
 use std::fmt;
 
+mod claims;
+mod idp_http;
+mod introspection;
+mod jwks;
+mod jwt;
+pub mod permission;
+pub mod token_config;
+pub mod tokens;
+
+pub use permission::{AccessConfig, RequiredClaim, RolePolicy};
+pub use token_config::{
+    AuthConfig, AuthConfigError, EnvLookup, IntrospectionProviderConfig, JwtProviderConfig,
+};
+pub use tokens::{KeyRefreshTask, MAX_TOKEN_BYTES, TokenVerifier};
+
 /// Which kind of credential proved the caller's identity.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CredentialKind {

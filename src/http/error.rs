@@ -14,6 +14,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
 use crate::auth::AuthError;
+use crate::limits::{Decision, LimitError};
 use crate::policy::PolicyError;
 
 /// Every error the API answers with. The `code` and HTTP status of each variant are the
@@ -36,10 +37,17 @@ pub enum ApiError {
     MethodNotAllowed,
     #[error("the request body is too large")]
     PayloadTooLarge,
+    /// `decision` fills the RateLimit headers; `None` for the per-IP auth-failure limit.
     #[error("too many requests; retry after {retry_after} seconds")]
-    RateLimited { retry_after: u64 },
+    RateLimited {
+        retry_after: u64,
+        decision: Option<Decision>,
+    },
     #[error("signature quota exhausted; retry after {retry_after} seconds")]
-    QuotaExhausted { retry_after: u64 },
+    QuotaExhausted {
+        retry_after: u64,
+        decision: Option<Decision>,
+    },
     #[error("internal error; retry, and report the requestId if it persists")]
     Internal,
     #[error("{0}; retry shortly")]
@@ -81,7 +89,7 @@ impl ApiError {
     }
 
     /// The error a layer meant when it answered a bare `status`.
-    fn from_bare_status(status: StatusCode) -> Self {
+    pub(crate) fn from_bare_status(status: StatusCode) -> Self {
         match status {
             StatusCode::NOT_FOUND => ApiError::NotFound,
             StatusCode::METHOD_NOT_ALLOWED => ApiError::MethodNotAllowed,
@@ -105,10 +113,19 @@ pub struct ErrorBody {
     pub message: String,
 }
 
-#[derive(Serialize)]
-struct Envelope<'a> {
+/// The error envelope every refusal is answered with.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = ErrorEnvelope)]
+pub struct Envelope<'a> {
+    /// What went wrong, as a number to branch on: 40001 malformed request, 40101 no
+    /// credential, 40102 invalid credential, 40301 may not upload, 40302 value not allowed by
+    /// the policy, 40401 no such endpoint, 40501 method not allowed, 41301 body too large,
+    /// 42901 rate limited, 42902 quota exhausted, 50001 internal error, 50301 unavailable.
+    #[schema(example = 40102, minimum = 40001, maximum = 59999)]
     code: u32,
+    /// What went wrong and what to do, in one sentence.
     message: &'a str,
+    /// The request's id, as in the `x-request-id` response header: quote it in reports.
     #[serde(rename = "requestId", skip_serializing_if = "Option::is_none")]
     request_id: Option<&'a str>,
 }
@@ -146,8 +163,18 @@ impl IntoResponse for ApiError {
                     HeaderValue::from_static("Bearer error=\"invalid_token\""),
                 );
             }
-            ApiError::RateLimited { retry_after } | ApiError::QuotaExhausted { retry_after } => {
+            ApiError::RateLimited {
+                retry_after,
+                decision,
+            }
+            | ApiError::QuotaExhausted {
+                retry_after,
+                decision,
+            } => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
+                if let Some(decision) = decision {
+                    decision.write_headers(headers);
+                }
             }
             _ => {}
         }
@@ -172,6 +199,30 @@ impl From<PolicyError> for ApiError {
             PolicyError::Invalid(e) => ApiError::BadRequest(e.to_string()),
             PolicyError::NotAllowed { .. } => ApiError::NotAllowed(e.to_string()),
             PolicyError::Forbidden(reason) => ApiError::Forbidden(reason),
+        }
+    }
+}
+
+impl From<LimitError> for ApiError {
+    fn from(e: LimitError) -> Self {
+        match e {
+            LimitError::Rate {
+                retry_after,
+                decision,
+            } => ApiError::RateLimited {
+                retry_after,
+                decision: Some(decision),
+            },
+            LimitError::Quota {
+                retry_after,
+                decision,
+            } => ApiError::QuotaExhausted {
+                retry_after,
+                decision: Some(decision),
+            },
+            LimitError::Unavailable => {
+                ApiError::Unavailable("rate limits cannot be checked at the moment".to_owned())
+            }
         }
     }
 }

@@ -1,0 +1,225 @@
+//! May this caller have a signature now? Rate limits, quotas, per-IP auth-failure limits and
+//! load shedding.
+//!
+//! Where each check belongs in a request:
+//! 1. [`LoadShedLayer`] outermost: past `max_in_flight`, 503 at once.
+//! 2. Before authentication: [`Limiter::client_ip`], then [`Limiter::ip_blocked`]; a blocked
+//!    address gets 429 (42901) and no token is examined. A failed authentication calls
+//!    [`Limiter::record_auth_failure`].
+//! 3. After the policy accepted the request and right before signing:
+//!    [`Limiter::check_principal`]. So a rate token and a quota unit are spent only on a
+//!    signature that is then issued; refused or malformed requests cost nothing.
+//!
+//! Backends: [`memory`] (one instance) and [`redis`] (shared by replicas). When the backend
+//! cannot be reached, `on_backend_error` decides: refuse (503, 50301) or serve unlimited,
+//! counting it in [`LimiterStats::allowed_on_backend_error`].
+
+mod client_ip;
+mod config;
+mod decision;
+mod health;
+mod memory;
+mod redis;
+mod shed;
+
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::HeaderMap;
+use ipnet::Ipv6Net;
+use sha2::{Digest, Sha256};
+
+pub use client_ip::{client_ip, client_ip_from};
+pub use config::{
+    AuthFailureLimits, BackendKind, ForwardedHeader, LimitsConfig, LimitsConfigError,
+    OnBackendError, PolicyLimits, PolicyLimitsError, Quota,
+};
+pub use decision::{
+    Decision, LimitError, RATELIMIT_LIMIT, RATELIMIT_REMAINING, RATELIMIT_RESET, ceil_seconds,
+};
+pub use health::LimiterStats;
+pub use shed::{LoadShed, LoadShedLayer};
+
+use crate::auth::Principal;
+use health::Health;
+use memory::MemoryBackend;
+use redis::{BackendError, RedisBackend};
+
+/// The limiter; cheap to clone, clones share state.
+#[derive(Clone)]
+pub struct Limiter {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    backend: Backend,
+    health: Health,
+    config: LimitsConfig,
+}
+
+enum Backend {
+    Memory(MemoryBackend),
+    Redis(RedisBackend),
+}
+
+impl std::fmt::Debug for Limiter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Limiter")
+            .field("backend", &self.inner.config.backend)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Limiter {
+    /// Builds the limiter. Does not wait for Redis: while it is unreachable the limiter
+    /// answers per `on_backend_error` and [`Limiter::readiness`] says why. Must run inside a
+    /// tokio runtime (the Redis backend spawns its health probe).
+    pub async fn from_config(cfg: &LimitsConfig) -> Result<Self, LimitsConfigError> {
+        cfg.validate()?;
+        let backend = match cfg.backend {
+            BackendKind::Memory => Backend::Memory(MemoryBackend::new(cfg.memory_max_keys)),
+            BackendKind::Redis => Backend::Redis(RedisBackend::new(cfg)?),
+        };
+        let limiter = Limiter {
+            inner: Arc::new(Inner {
+                backend,
+                health: Health::new(cfg.backend),
+                config: cfg.clone(),
+            }),
+        };
+        if cfg.backend == BackendKind::Redis {
+            limiter.spawn_probe(Duration::from_millis(cfg.health_interval_ms));
+        }
+        Ok(limiter)
+    }
+
+    /// Spends one signature of `principal_key`'s rate and quota, or says why not.
+    /// Call it right before signing; see the module docs.
+    pub async fn check_principal(
+        &self,
+        principal_key: &str,
+        limits: &PolicyLimits,
+    ) -> Result<Decision, LimitError> {
+        let outcome = match &self.inner.backend {
+            Backend::Memory(m) => Ok(m.check(principal_key, limits)),
+            Backend::Redis(r) => r.check(principal_key, limits).await,
+        };
+        let unknown = Decision::degraded(u64::from(limits.burst().get()));
+        self.degrade(outcome, Ok(unknown))?
+    }
+
+    /// `Some(seconds)` to wait if `ip` has too many failed authentications (answer 429, 42901,
+    /// with `Retry-After`), before looking at any credential.
+    pub async fn ip_blocked(&self, ip: IpAddr) -> Result<Option<u64>, LimitError> {
+        let key = self.ip_key(ip);
+        let max = self.inner.config.auth_failures.max;
+        let outcome = match &self.inner.backend {
+            Backend::Memory(m) => Ok(m.ip_blocked(key, max)),
+            Backend::Redis(r) => r.ip_blocked(key, max).await,
+        };
+        Ok(self.degrade(outcome, None)?.map(decision::retry_seconds))
+    }
+
+    /// Counts a failed authentication from `ip`. Backend errors are logged and counted only.
+    pub async fn record_auth_failure(&self, ip: IpAddr) {
+        let key = self.ip_key(ip);
+        let window = Duration::from_secs(self.inner.config.auth_failures.window_seconds);
+        let outcome = match &self.inner.backend {
+            Backend::Memory(m) => {
+                m.record_failure(key, window);
+                Ok(())
+            }
+            Backend::Redis(r) => r.record_failure(key, window).await,
+        };
+        // Nothing to refuse here: the next ip_blocked applies on_backend_error.
+        let _ = self.inner.health.observe(outcome);
+    }
+
+    /// The client's address for this request, per `trusted_proxies` and `forwarded_header`.
+    pub fn client_ip(&self, peer: IpAddr, headers: &HeaderMap) -> IpAddr {
+        let cfg = &self.inner.config;
+        client_ip_from(peer, headers, &cfg.trusted_proxies, cfg.forwarded_header)
+    }
+
+    /// `None` when ready; otherwise why not (no cause: that is logged). Only an unreachable backend with
+    /// `on_backend_error = "deny"` makes the service unready (with `"allow"` it still serves).
+    pub fn readiness(&self) -> Option<String> {
+        match self.inner.config.on_backend_error {
+            OnBackendError::Deny => self.inner.health.problem(),
+            OnBackendError::Allow => None,
+        }
+    }
+
+    /// Counters for metrics.
+    pub fn stats(&self) -> LimiterStats {
+        let entries = match &self.inner.backend {
+            Backend::Memory(m) => Some(m.entries()),
+            Backend::Redis(_) => None,
+        };
+        self.inner.health.stats(entries)
+    }
+
+    /// A [`LoadShedLayer`] sized by `max_in_flight`; `overloaded` builds the 503.
+    pub fn load_shed_layer<F>(&self, overloaded: F) -> LoadShedLayer<F>
+    where
+        F: Fn() -> axum::response::Response + Clone,
+    {
+        LoadShedLayer::new(self.inner.config.max_in_flight, overloaded)
+    }
+
+    /// Passes a backend answer through; without one, applies `on_backend_error`.
+    fn degrade<T>(&self, outcome: Result<T, BackendError>, fallback: T) -> Result<T, LimitError> {
+        match self.inner.health.observe(outcome) {
+            Some(value) => Ok(value),
+            None => match self.inner.config.on_backend_error {
+                OnBackendError::Deny => Err(LimitError::Unavailable),
+                OnBackendError::Allow => {
+                    self.inner.health.count_allowed();
+                    Ok(fallback)
+                }
+            },
+        }
+    }
+
+    /// IPv6 clients are counted per network (`ipv6_prefix`), IPv4 per address.
+    fn ip_key(&self, ip: IpAddr) -> IpAddr {
+        match ip.to_canonical() {
+            IpAddr::V6(v6) => {
+                let prefix = self.inner.config.auth_failures.ipv6_prefix;
+                Ipv6Net::new(v6, prefix).map_or(IpAddr::V6(v6), |n| IpAddr::V6(n.network()))
+            }
+            v4 => v4,
+        }
+    }
+
+    fn spawn_probe(&self, every: Duration) {
+        let weak = Arc::downgrade(&self.inner);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                let Some(inner) = weak.upgrade() else { break };
+                if let Backend::Redis(r) = &inner.backend {
+                    let _ = inner.health.observe(r.ping().await);
+                }
+            }
+        });
+    }
+}
+
+/// A stable, opaque limit key for a principal: the same caller through the same credential
+/// source always maps to the same key, and no user id is stored in Redis in the clear.
+pub fn principal_key(principal: &Principal) -> String {
+    let mut hash = Sha256::new();
+    for part in [
+        principal.kind.as_str(),
+        &principal.credential_id,
+        &principal.subject,
+    ] {
+        hash.update((part.len() as u64).to_be_bytes());
+        hash.update(part.as_bytes());
+    }
+    hex::encode(&hash.finalize()[..16])
+}

@@ -1,0 +1,191 @@
+//! Live reload (SIGHUP): read the configuration again, build a whole new [`App`] next to
+//! the running one, and swap it in only if it validates.
+//!
+//! What is swapped is a [`Live`]: an [`AppState`] and the router built for it. Each request
+//! takes the current `Live` once when it arrives and runs entirely against it, so a reload
+//! never changes the rules under a request, and in-flight requests finish on the old one.
+//! Everything built from configuration is in the new `App` (policies, API keys and the
+//! authenticator, signing keys, CORS, timeouts); parts that must survive a reload (draining
+//! flag, random source, counters) are in [`crate::app::LongLived`], shared by the new `App`.
+//! A configuration that does not validate is refused with an error log; the old one keeps
+//! serving.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use axum::Router;
+
+use crate::app::{App, AppState};
+use crate::config::{ConfigError, Settings};
+use crate::credentials::Credentials;
+use crate::lifecycle::ReloadSignal;
+use crate::tls::{self, SharedTlsConfig};
+
+/// What requests are served with: an app and its router, replaced as one.
+pub struct Live {
+    pub state: AppState,
+    pub router: Router,
+}
+
+impl Live {
+    pub fn new(state: AppState) -> Self {
+        Self {
+            router: crate::http::router(state.clone()),
+            state,
+        }
+    }
+}
+
+/// Where the configuration comes from: remembered so a reload reads the same sources.
+#[derive(Debug, Clone, Default)]
+pub struct Source {
+    /// The config file (`--config` or `VODSIGN_CONFIG`), if any.
+    pub path: Option<PathBuf>,
+    /// `--listen`, which overrides `server.listen`.
+    pub listen: Option<SocketAddr>,
+}
+
+impl Source {
+    /// The file, then the environment, then the command-line override.
+    pub fn settings(&self) -> Result<Settings, ConfigError> {
+        let mut settings = Settings::load(self.path.as_deref())?;
+        if let Some(listen) = self.listen {
+            settings.server.listen = listen;
+        }
+        Ok(settings)
+    }
+
+    /// Settings plus every credential they name: what start-up and a reload both read.
+    pub fn load(&self) -> Result<(Settings, Credentials), ConfigError> {
+        let settings = self.settings()?;
+        let credentials = Credentials::from_env(&settings)?;
+        Ok((settings, credentials))
+    }
+}
+
+/// The live configuration and the way to replace it. Cheap to clone.
+#[derive(Clone)]
+pub struct Reloader {
+    source: Source,
+    live: Arc<ArcSwap<Live>>,
+    tls: Option<SharedTlsConfig>,
+}
+
+impl Reloader {
+    /// Starts from a built state; loads the TLS configuration when `[server.tls]` is set.
+    pub fn new(source: Source, state: AppState) -> Result<Self, ConfigError> {
+        let tls = match &state.settings.server.tls {
+            Some(settings) => Some(Arc::new(ArcSwap::new(tls::load(settings)?))),
+            None => None,
+        };
+        Ok(Self {
+            source,
+            live: Arc::new(ArcSwap::from_pointee(Live::new(state))),
+            tls,
+        })
+    }
+
+    /// The swapped cell the server reads for every request.
+    pub fn live(&self) -> Arc<ArcSwap<Live>> {
+        self.live.clone()
+    }
+
+    /// The TLS configuration new handshakes use; `None` when serving plain HTTP.
+    pub fn tls(&self) -> Option<SharedTlsConfig> {
+        self.tls.clone()
+    }
+
+    /// The state serving now.
+    pub fn current(&self) -> AppState {
+        self.live.load().state.clone()
+    }
+
+    /// Reads every source again and swaps the result in, or refuses it and keeps the old
+    /// configuration. Either way the outcome is logged and counted.
+    pub async fn reload(&self) -> Result<(), ConfigError> {
+        let result = self.try_reload().await;
+        let current = self.current();
+        let counters = &current.long_lived().lifecycle.reloads;
+        counters.record(result.is_ok());
+        current.metrics().config_reload(result.is_ok());
+        match &result {
+            Ok(()) => tracing::info!(
+                reloads_succeeded = counters.succeeded(),
+                credentials = %current.credentials().names().collect::<Vec<_>>().join(","),
+                "configuration reloaded"
+            ),
+            Err(e) => tracing::error!(
+                error = %e,
+                reloads_failed = counters.failed(),
+                "reload refused: the previous configuration keeps serving; fix the error and send SIGHUP again"
+            ),
+        }
+        result
+    }
+
+    async fn try_reload(&self) -> Result<(), ConfigError> {
+        let (settings, credentials) = self.source.load()?;
+        let old = self.current();
+        // Everything is built and checked before anything is swapped.
+        let app: App = old.rebuild(settings, credentials).await?;
+        let tls_config = match (&self.tls, &app.settings.server.tls) {
+            (Some(_), Some(settings)) => Some(tls::load(settings)?),
+            _ => None,
+        };
+        warn_restart_only(&old.settings, &app.settings);
+        if app.uses_placeholder_credentials() {
+            tracing::warn!(
+                "DEVELOPMENT PLACEHOLDER CREDENTIALS in the reloaded configuration: VOD refuses \
+                 their signatures"
+            );
+        }
+        if let (Some(cell), Some(config)) = (&self.tls, tls_config) {
+            cell.store(config);
+        }
+        self.live.store(Arc::new(Live::new(app.into_state())));
+        Ok(())
+    }
+
+    /// Reloads on every SIGHUP, for as long as the process runs.
+    pub async fn run(self, mut signal: ReloadSignal) {
+        while signal.recv().await.is_some() {
+            tracing::info!("SIGHUP received: reloading the configuration");
+            let _ = self.reload().await;
+        }
+    }
+}
+
+/// Keys read once when the listener starts: a reload applies the rest and says so.
+fn warn_restart_only(old: &Settings, new: &Settings) {
+    // The limiter keeps its buckets across reloads, so its backend settings stay too.
+    let limits_changed = format!("{:?}", old.limits) != format!("{:?}", new.limits);
+    let (old, new) = (&old.server, &new.server);
+    let changed = [
+        ("limits", limits_changed),
+        ("server.listen", old.listen != new.listen),
+        (
+            "server.tls (on/off)",
+            old.tls.is_some() != new.tls.is_some(),
+        ),
+        (
+            "server.max_connections",
+            old.max_connections != new.max_connections,
+        ),
+        (
+            "server.max_header_bytes",
+            old.max_header_bytes != new.max_header_bytes,
+        ),
+        ("server.log_format", old.log_format != new.log_format),
+        ("server.log_level", old.log_level != new.log_level),
+    ];
+    for (key, differs) in changed {
+        if differs {
+            tracing::warn!(
+                key,
+                "changed, but takes effect only after a restart; the rest of the reload applies"
+            );
+        }
+    }
+}

@@ -1,0 +1,319 @@
+//! Rate limits, quotas, the per-IP auth-failure limit and load shedding, through the router.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::ConnectInfo;
+use axum::http::{HeaderMap, Request, StatusCode};
+use serde_json::Value;
+use vodsign::config::Settings;
+use vodsign::limits::PolicyLimits;
+
+use crate::helpers::*;
+
+fn with_limits(settings: &mut Settings, limits: PolicyLimits) {
+    settings
+        .policies
+        .get_mut("default")
+        .expect("default policy")
+        .limits = Some(limits);
+}
+
+/// `GET /v1/signature` from `peer`, with `key` and an optional `X-Forwarded-For`.
+async fn get_from(
+    app: &TestApp,
+    peer: &str,
+    key: &str,
+    forwarded_for: Option<&str>,
+) -> (StatusCode, HeaderMap, Value) {
+    let mut request =
+        Request::get("/v1/signature").header("authorization", format!("Bearer {key}"));
+    if let Some(xff) = forwarded_for {
+        request = request.header("x-forwarded-for", xff);
+    }
+    let mut request = request.body(Body::empty()).expect("request");
+    let peer: SocketAddr = peer.parse().expect("peer address");
+    request.extensions_mut().insert(ConnectInfo(peer));
+    app.call(request).await
+}
+
+fn header<'a>(headers: &'a HeaderMap, name: &str) -> &'a str {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_else(|| panic!("{name} header missing: {headers:?}"))
+}
+
+#[tokio::test]
+async fn signature_responses_carry_ratelimit_headers() {
+    let app = spawn_app_with(|s| {
+        with_limits(s, PolicyLimits::per_minute(1, 3).expect("valid"));
+    })
+    .await;
+    let (status, headers, body) = app.get_signature("").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(header(&headers, "ratelimit-limit"), "3");
+    assert_eq!(header(&headers, "ratelimit-remaining"), "2");
+    assert_eq!(header(&headers, "ratelimit-reset"), "60");
+}
+
+#[tokio::test]
+async fn exhausted_rate_gets_429_42901_with_retry_after() {
+    let app = spawn_app_with(|s| {
+        with_limits(s, PolicyLimits::per_minute(1, 2).expect("valid"));
+    })
+    .await;
+    for _ in 0..2 {
+        assert_eq!(app.get_signature("").await.0, 200);
+    }
+    let refused = app.get_signature("").await;
+    assert_error(&refused, 429, 42901);
+    let headers = &refused.1;
+    assert_eq!(header(headers, "retry-after"), "60");
+    assert_eq!(header(headers, "ratelimit-limit"), "2");
+    assert_eq!(header(headers, "ratelimit-remaining"), "0");
+    let message = refused.2["message"].as_str().expect("message");
+    assert!(message.contains("retry after 60 seconds"), "{message}");
+}
+
+#[tokio::test]
+async fn exhausted_quota_gets_429_42902_with_retry_after_to_midnight_utc() {
+    let app = spawn_app_with(|s| {
+        let limits = PolicyLimits::per_second(100, 100)
+            .and_then(|l| l.with_quota(2, 86_400))
+            .expect("valid");
+        with_limits(s, limits);
+    })
+    .await;
+    assert_eq!(app.get_signature("").await.0, 200);
+    let (_, headers, _) = app.get_signature("").await;
+    assert_eq!(
+        header(&headers, "ratelimit-limit"),
+        "2",
+        "the quota binds now"
+    );
+    assert_eq!(header(&headers, "ratelimit-remaining"), "0");
+    let refused = app.get_signature("").await;
+    assert_error(&refused, 429, 42902);
+    let retry: u64 = header(&refused.1, "retry-after").parse().expect("seconds");
+    let to_midnight = 86_400 - vodsign::app::unix_now() % 86_400;
+    assert!(retry.abs_diff(to_midnight) <= 1, "{retry} vs {to_midnight}");
+    assert_eq!(header(&refused.1, "ratelimit-reset"), retry.to_string());
+}
+
+#[tokio::test]
+async fn refused_requests_spend_nothing() {
+    let app = spawn_app_with(|s| {
+        let limits = PolicyLimits::per_minute(1, 1)
+            .and_then(|l| l.with_quota(1, 86_400))
+            .expect("valid");
+        with_limits(s, limits);
+    })
+    .await;
+    assert_error(&app.get_signature("classId=5").await, 403, 40302);
+    assert_error(&app.get_signature("validitySeconds=x").await, 400, 40001);
+    assert_eq!(
+        app.get_signature("").await.0,
+        200,
+        "the refusals cost nothing"
+    );
+}
+
+#[tokio::test]
+async fn policy_without_limits_is_not_limited_and_sends_no_headers() {
+    let app = spawn_app().await;
+    for _ in 0..30 {
+        let (status, headers, _) = app.get_signature("").await;
+        assert_eq!(status, 200);
+        assert!(headers.get("ratelimit-limit").is_none());
+    }
+}
+
+#[tokio::test]
+async fn repeated_bad_credentials_block_the_address_before_auth() {
+    let app = spawn_app_with(|s| s.limits.auth_failures.max = 3).await;
+    let attacker = "203.0.113.5:4000";
+    for _ in 0..3 {
+        let r = get_from(&app, attacker, "vsk_test_wrong", None).await;
+        assert_error(&r, 401, 40102);
+    }
+    // Even the right key is not looked at now.
+    let blocked = get_from(&app, attacker, &app.api_key, None).await;
+    assert_error(&blocked, 429, 42901);
+    let retry: u64 = header(&blocked.1, "retry-after").parse().expect("seconds");
+    assert!((299..=300).contains(&retry), "{retry}");
+    // Another address is unaffected.
+    assert_eq!(
+        get_from(&app, "198.51.100.1:4000", &app.api_key, None)
+            .await
+            .0,
+        200
+    );
+}
+
+#[tokio::test]
+async fn missing_credentials_do_not_count_as_failures() {
+    let app = spawn_app_with(|s| s.limits.auth_failures.max = 2).await;
+    for _ in 0..5 {
+        let request = Request::get("/v1/signature")
+            .body(Body::empty())
+            .expect("request");
+        assert_error(&app.call(request).await, 401, 40101);
+    }
+    assert_eq!(app.get_signature("").await.0, 200);
+}
+
+#[tokio::test]
+async fn spoofed_x_forwarded_for_does_not_escape_the_block() {
+    let app = spawn_app_with(|s| {
+        s.limits.auth_failures.max = 3;
+        s.limits.trusted_proxies = vec!["10.0.0.0/8".parse().expect("net")];
+    })
+    .await;
+    let attacker = "203.0.113.6:4000";
+    for i in 0..3 {
+        let xff = format!("192.0.2.{i}");
+        let r = get_from(&app, attacker, "vsk_test_wrong", Some(&xff)).await;
+        assert_error(&r, 401, 40102);
+    }
+    let r = get_from(&app, attacker, &app.api_key, Some("192.0.2.99")).await;
+    assert_error(&r, 429, 42901);
+}
+
+#[tokio::test]
+async fn x_forwarded_for_from_a_trusted_proxy_is_honoured() {
+    let app = spawn_app_with(|s| {
+        s.limits.auth_failures.max = 3;
+        s.limits.trusted_proxies = vec!["10.0.0.0/8".parse().expect("net")];
+    })
+    .await;
+    let proxy = "10.0.0.1:4000";
+    for _ in 0..3 {
+        let r = get_from(&app, proxy, "vsk_test_wrong", Some("6.6.6.6, 198.51.100.7")).await;
+        assert_error(&r, 401, 40102);
+    }
+    let blocked = get_from(&app, proxy, &app.api_key, Some("198.51.100.7")).await;
+    assert_error(&blocked, 429, 42901);
+    // Another client behind the same proxy is not blocked, nor is the proxy itself.
+    assert_eq!(
+        get_from(&app, proxy, &app.api_key, Some("198.51.100.8"))
+            .await
+            .0,
+        200
+    );
+    assert_eq!(get_from(&app, proxy, &app.api_key, None).await.0, 200);
+}
+
+/// A "Redis" that accepts connections and never answers: every limiter call takes the full
+/// call timeout, holding its request in flight.
+async fn silent_redis() -> (String, tokio::task::JoinHandle<()>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let url = format!("redis://{}/", listener.local_addr().expect("address"));
+    let task = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            held.push(socket);
+        }
+    });
+    (url, task)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn overload_gets_50301_at_once_and_an_unanswering_backend_50301_in_bounded_time() {
+    let (url, silent) = silent_redis().await;
+    let app = spawn_app_with(|s| {
+        s.limits.backend = vodsign::limits::BackendKind::Redis;
+        s.limits.redis_url = Some(url.clone().into());
+        s.limits.call_timeout_ms = 1500;
+        s.limits.max_in_flight = 1;
+    })
+    .await;
+    let first = {
+        let router = app.router.clone();
+        let key = app.api_key.clone();
+        tokio::spawn(async move {
+            let request = Request::get("/v1/signature")
+                .header("authorization", format!("Bearer {key}"))
+                .body(Body::empty())
+                .expect("request");
+            tower::ServiceExt::oneshot(router, request)
+                .await
+                .expect("infallible")
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let started = std::time::Instant::now();
+    let shed = app.get_signature("").await;
+    assert!(
+        started.elapsed() < Duration::from_millis(500),
+        "no queueing"
+    );
+    assert_error(&shed, 503, 50301);
+    assert!(
+        shed.2["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("overloaded"),
+        "{}",
+        shed.2
+    );
+
+    let first = tokio::time::timeout(Duration::from_secs(5), first)
+        .await
+        .expect("bounded by call_timeout_ms")
+        .expect("task");
+    assert_eq!(first.status(), 503, "deny: no limit check, no signature");
+    let ready = app
+        .call(
+            Request::get("/readyz")
+                .body(Body::empty())
+                .expect("request"),
+        )
+        .await;
+    assert_error(&ready, 503, 50301);
+    let why = ready.2["message"].as_str().unwrap_or("");
+    assert!(why.contains("rate-limit backend"), "{why}");
+    assert!(!why.contains(&url), "{why}");
+    silent.abort();
+}
+
+#[tokio::test]
+async fn auth_failure_limit_uses_the_socket_peer_over_a_real_socket() {
+    let app = spawn_app_with(|s| s.limits.auth_failures.max = 2).await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind loopback");
+    let address = listener.local_addr().expect("address");
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(vodsign::server::run(listener, app.state.clone(), async {
+        let _ = stopped.await;
+    }));
+    let client = reqwest::Client::new();
+    let url = format!("http://{address}/v1/signature");
+    for _ in 0..2 {
+        let r = client
+            .get(&url)
+            .bearer_auth("vsk_test_wrong")
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(r.status(), 401);
+    }
+    let r = client
+        .get(&url)
+        .bearer_auth(&app.api_key)
+        // Not from a trusted proxy: ignored.
+        .header("x-forwarded-for", "198.51.100.200")
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(r.status(), 429);
+    assert!(r.headers().contains_key("retry-after"));
+    let body: Value = r.json().await.expect("json");
+    assert_eq!(body["code"], 42901);
+    stop.send(()).expect("server still running");
+    let _ = tokio::time::timeout(Duration::from_secs(5), server).await;
+}

@@ -1,0 +1,137 @@
+//! SIGHUP under load: a key rotation to a new named credential, and refused bad reloads.
+
+use std::time::{Duration, Instant};
+
+use crate::support::*;
+
+fn config(entry: &str, policy: &str, extra: &str) -> String {
+    format!("{entry}\n[policies.default]\n{policy}\n{extra}")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sighup_rotates_a_policy_to_a_new_credential_without_failing_a_request() {
+    let old = TestKey::new("old");
+    let new = TestKey::new("new");
+    let (api_key, entry) = api_key_entry();
+    let service = Service::start(
+        tempfile::tempdir().expect("tempdir"),
+        &config(&entry, "", ""),
+        &[
+            ("VODSIGN_SECRET_ID", old.id.clone()),
+            ("VODSIGN_SECRET_KEY", old.key.clone()),
+        ],
+    );
+    let load = Load::start(service.url("/v1/signature"), api_key, 4);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    // Step 1: the new key arrives as secret files; the config names them and switches the
+    // policy over to it.
+    let id_file = service.dir.path().join("next_id");
+    let key_file = service.dir.path().join("next_key");
+    std::fs::write(&id_file, format!("{}\n", new.id)).expect("write id");
+    std::fs::write(&key_file, format!("{}\n", new.key)).expect("write key");
+    service.write_config(&config(
+        &entry,
+        "credential = \"next\"",
+        &format!(
+            "[credentials.next]\ndescription = \"rotation target\"\nsecret_id_file = {:?}\nsecret_key_file = {:?}\n",
+            id_file, key_file
+        ),
+    ));
+    service.signal("HUP");
+    service
+        .wait_for_log("configuration reloaded")
+        .unwrap_or_else(|| panic!("no reload:\n{}", service.logs()));
+    let reloaded = Instant::now();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    let outcomes = load.stop().await;
+    let signatures = assert_all_succeeded(&outcomes);
+    for (_, signature) in &signatures {
+        assert!(old.signed(signature) || new.signed(signature));
+    }
+    let after: Vec<&String> = signatures
+        .iter()
+        .filter(|(at, _)| *at > reloaded)
+        .map(|(_, s)| s)
+        .collect();
+    assert!(!after.is_empty(), "requests ran after the reload");
+    for signature in after {
+        assert!(new.signed(signature), "signed with the new key");
+        assert!(!old.signed(signature), "not with the old one");
+    }
+    assert!(
+        signatures
+            .iter()
+            .any(|(at, s)| *at < reloaded && old.signed(s)),
+        "the old key served before the reload"
+    );
+    let logs = service.logs();
+    assert!(
+        !logs.contains(&new.key) && !logs.contains(&old.key),
+        "no key in the logs"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_invalid_reload_is_refused_and_the_old_configuration_keeps_serving() {
+    let vod = TestKey::new("keep");
+    let (api_key, entry) = api_key_entry();
+    let service = Service::start(
+        tempfile::tempdir().expect("tempdir"),
+        &config(&entry, "", ""),
+        &[
+            ("VODSIGN_SECRET_ID", vod.id.clone()),
+            ("VODSIGN_SECRET_KEY", vod.key.clone()),
+        ],
+    );
+    let load = Load::start(service.url("/v1/signature"), api_key, 2);
+
+    // A policy naming a credential that does not exist.
+    service.write_config(&config(&entry, "credential = \"ghost\"", ""));
+    service.signal("HUP");
+    let refused = service
+        .wait_for_log("reload refused")
+        .unwrap_or_else(|| panic!("not refused:\n{}", service.logs()));
+    assert!(refused.contains("policies.default.credential"), "{refused}");
+    assert!(refused.contains("\"level\":\"ERROR\""), "{refused}");
+
+    // A file that is not TOML at all.
+    service.write_config("this is [not toml");
+    service.signal("HUP");
+    assert!(service.wait_for_nth_log("reload refused", 2).is_some());
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    let outcomes = load.stop().await;
+    let signatures = assert_all_succeeded(&outcomes);
+    assert!(!signatures.is_empty());
+    assert!(
+        signatures.iter().all(|(_, s)| vod.signed(s)),
+        "the old key still signs"
+    );
+    assert!(!service.logs().contains("configuration reloaded"));
+}
+
+#[tokio::test]
+async fn a_rebuild_shares_the_long_lived_parts() {
+    use std::sync::Arc;
+    use vodsign::app::{App, VodCredentials};
+    use vodsign::config::{PolicySettings, Settings};
+    let mut settings = Settings::default();
+    settings
+        .policies
+        .insert("default".into(), PolicySettings::default());
+    let first = App::build(settings.clone(), VodCredentials::placeholder())
+        .await
+        .expect("valid");
+    first.start_draining();
+    let second = first
+        .rebuild(settings, VodCredentials::placeholder().into())
+        .await
+        .expect("valid");
+    assert!(Arc::ptr_eq(first.long_lived(), second.long_lived()));
+    assert!(
+        !second.readiness().is_empty(),
+        "still draining after a reload"
+    );
+}
