@@ -89,6 +89,7 @@ free_port() {
     die "no free port found"
 }
 PORT=$(free_port)
+ADMIN_PORT=$(free_port)
 BASE="http://127.0.0.1:$PORT"
 
 "$BIN" hash-key --id load --subject load-user --policy default >"$WORK/key.toml" 2>"$WORK/key.txt"
@@ -100,6 +101,9 @@ cat >"$WORK/config.toml" <<EOF
 listen = "127.0.0.1:$PORT"
 log_format = "json"
 log_level = "info"
+
+[admin]
+listen = "127.0.0.1:$ADMIN_PORT"
 
 $(cat "$WORK/key.toml")
 
@@ -200,7 +204,8 @@ QUIET_BASE=""
 TWIN_LABEL=""
 if [[ -n "${BASELINE_BIN:-}" || "${LOG_COMPARISON:-1}" == 1 ]]; then
     QUIET_PORT=$(free_port)
-    sed "s/127.0.0.1:$PORT/127.0.0.1:$QUIET_PORT/" "$WORK/config.toml" >"$WORK/config-quiet.toml"
+    sed -e "s/127.0.0.1:$PORT\"/127.0.0.1:$QUIET_PORT\"/" -e "s/127.0.0.1:$ADMIN_PORT\"/127.0.0.1:$(free_port)\"/" \
+        "$WORK/config.toml" >"$WORK/config-quiet.toml"
     if [[ -n "${BASELINE_BIN:-}" ]]; then
         TWIN_LABEL="api key, baseline binary"
         "$BASELINE_BIN" serve --config "$WORK/config-quiet.toml" > >(cat >>"$SERVICE_LOG") 2>>"$WORK/stderr.txt" &
@@ -212,6 +217,7 @@ if [[ -n "${BASELINE_BIN:-}" || "${LOG_COMPARISON:-1}" == 1 ]]; then
     QUIET_BASE="http://127.0.0.1:$QUIET_PORT"
     for _ in $(seq 500); do
         [[ "$(curl -s -o /dev/null -w '%{http_code}' "$QUIET_BASE/readyz")" == 200 ]] && break
+        kill -0 "$QUIET_PID" 2>/dev/null || die "the twin instance exited: $(tail -n 3 "$WORK/stderr.txt")"
         sleep 0.01
     done
 fi

@@ -43,13 +43,18 @@ else
     BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release/vodsign"
 fi
 
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+PORT=$(free_port)
+ADMIN_PORT=$(free_port)
 "$BIN" hash-key --id soak --subject soak-user --policy default >"$WORK/key.toml" 2>"$WORK/key.txt"
 API_KEY=$(grep -o 'vsk_soak_[A-Za-z0-9_-]*' "$WORK/key.txt" | head -n1)
 cat >"$WORK/config.toml" <<EOF
 [server]
 listen = "127.0.0.1:$PORT"
 log_format = "json"
+
+[admin]
+listen = "127.0.0.1:$ADMIN_PORT"
 
 $(cat "$WORK/key.toml")
 

@@ -23,8 +23,8 @@ pub fn issuer(alg: &str) -> String {
     format!("vodsign-bench-{}", alg.to_ascii_lowercase())
 }
 
-/// Claims every bench provider accepts.
-pub fn claims(alg: &str) -> Value {
+/// Claims every bench provider accepts; `jti` makes each token distinct.
+pub fn claims(alg: &str, jti: u64) -> Value {
     let now = keys::now();
     json!({
         "iss": issuer(alg),
@@ -32,6 +32,7 @@ pub fn claims(alg: &str) -> Value {
         "sub": "user-1234567",
         "exp": now + 3600,
         "iat": now,
+        "jti": jti.to_string(),
         "scope": "vod.upload",
     })
 }
@@ -43,7 +44,8 @@ pub struct Fixture {
     pub auth: AuthConfig,
     pub tokens: Vec<(&'static str, String)>,
     pub hmac_env: (&'static str, String),
-    pub _dir: TempDir,
+    keys: Vec<(&'static str, TestKey)>,
+    _dir: TempDir,
 }
 
 pub fn fixture(policy: &str) -> Fixture {
@@ -57,7 +59,7 @@ pub fn fixture(policy: &str) -> Fixture {
         "algorithms": ["HS256"], "hmac_secret_env": "VODSIGN_BENCH_HS_SECRET",
         "access": {"required_scopes": ["vod.upload"], "default_policy": policy},
     })];
-    let mut tokens = vec![("HS256", keys::hs256(&secret, &claims("HS256")))];
+    let mut tokens = vec![("HS256", keys::hs256(&secret, &claims("HS256", 0)))];
     for (alg, key) in [("RS256", &rsa), ("ES256", &es), ("EdDSA", &ed)] {
         let pem = dir.path().join(format!("{alg}.pem"));
         std::fs::write(&pem, &key.public_pem).expect("write the public key");
@@ -66,18 +68,27 @@ pub fn fixture(policy: &str) -> Fixture {
             "audiences": [AUDIENCE], "algorithms": [alg], "public_key_file": pem,
             "access": {"required_scopes": ["vod.upload"], "default_policy": policy},
         }));
-        tokens.push((alg, key.sign(&claims(alg))));
+        tokens.push((alg, key.sign(&claims(alg, 0))));
     }
     let auth = serde_json::from_value(json!({ "jwt": providers })).expect("valid [auth]");
     Fixture {
         auth,
         tokens,
         hmac_env: ("VODSIGN_BENCH_HS_SECRET", secret),
+        keys: vec![("RS256", rsa), ("ES256", es), ("EdDSA", ed)],
         _dir: dir,
     }
 }
 
 impl Fixture {
+    /// A new valid token for `alg`, distinct from every other by its `jti`.
+    pub fn fresh_token(&self, alg: &str, jti: u64) -> String {
+        match self.keys.iter().find(|(a, _)| *a == alg) {
+            Some((_, key)) => key.sign(&claims(alg, jti)),
+            None => keys::hs256(&self.hmac_env.1, &claims(alg, jti)),
+        }
+    }
+
     /// A verifier for the four providers, secrets looked up in the fixture, not the
     /// process environment.
     pub async fn verifier(&self, policies: &std::collections::BTreeSet<String>) -> TokenVerifier {

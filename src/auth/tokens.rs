@@ -18,6 +18,7 @@ use crate::auth::idp_http::{self, fingerprint};
 use crate::auth::introspection::{Answer, IntrospectionProvider};
 use crate::auth::jwt::JwtProvider;
 use crate::auth::token_config::{AuthConfig, AuthConfigError, EnvLookup};
+use crate::auth::verified_jwts::{self, VerifiedJwts};
 use crate::auth::{AuthError, Principal};
 
 /// Longest token accepted, in bytes. Real access tokens are 1-2 KiB.
@@ -34,6 +35,8 @@ pub struct TokenVerifier {
 struct Providers {
     jwt: Vec<JwtProvider>,
     introspection: Vec<IntrospectionProvider>,
+    /// JWTs verified in the last minute (see `verified_jwts`).
+    verified: VerifiedJwts,
 }
 
 impl fmt::Debug for TokenVerifier {
@@ -90,7 +93,11 @@ impl TokenVerifier {
             remote.refresh().await;
         }
         Ok(TokenVerifier {
-            inner: Arc::new(Providers { jwt, introspection }),
+            inner: Arc::new(Providers {
+                jwt,
+                introspection,
+                verified: VerifiedJwts::default(),
+            }),
         })
     }
 
@@ -139,11 +146,20 @@ impl TokenVerifier {
                 "JWT access tokens are not accepted here",
             ));
         }
+        let digest = verified_jwts::digest(token);
+        let now = crate::auth::claims::now_unix();
+        if let Some(principal) = self.inner.verified.get(&digest, now) {
+            return Ok(principal);
+        }
         let header = jsonwebtoken::decode_header(token)
             .map_err(|_| AuthError::Invalid("the token's header is malformed"))?;
         check_header(&header)?;
         let provider = self.jwt_provider_for(token)?;
-        provider.verify(token, &header).await
+        let principal = provider.verify(token, &header).await?;
+        if let Some(exp) = expiry(token) {
+            self.inner.verified.insert(digest, &principal, exp);
+        }
+        Ok(principal)
     }
 
     /// The provider named by the token's `iss`, read before verification only to pick whose
@@ -285,4 +301,15 @@ impl Drop for KeyRefreshTask {
             handle.abort();
         }
     }
+}
+
+/// The `exp` of a token that has just passed verification, when it is a plain integer;
+/// without one the verification is not reused.
+fn expiry(token: &str) -> Option<u64> {
+    #[derive(Deserialize)]
+    struct Expiry {
+        exp: Option<serde_json::Value>,
+    }
+    let claims: Expiry = jsonwebtoken::dangerous::insecure_decode_claims(token).ok()?;
+    claims.exp?.as_u64()
 }
