@@ -5,6 +5,7 @@
 use std::collections::BTreeSet;
 use std::future::Future;
 use std::pin::pin;
+use std::sync::OnceLock;
 use std::task::{Context, Poll, Waker};
 
 use axum::http::header::AUTHORIZATION;
@@ -15,7 +16,7 @@ use proptest::prelude::*;
 use vodsign::app::{App, VodCredentials};
 use vodsign::auth::api_key::{ApiKeys, hash_key};
 use vodsign::auth::middleware::bearer;
-use vodsign::auth::{CredentialKind, Principal};
+use vodsign::auth::{AuthConfig, CredentialKind, Principal, TokenVerifier};
 use vodsign::config::{ApiKeySettings, PolicySettings, Settings};
 use vodsign::http::signature::{parse_json_request, parse_query_request};
 use vodsign::inspect::inspect;
@@ -67,6 +68,36 @@ fn check_request(request: &SignatureRequest) {
     }
 }
 
+/// Polls a future that never waits (no network, fixed keys) to its end.
+fn ready<F: Future>(future: F) -> Option<F::Output> {
+    let mut future = pin!(future);
+    match future
+        .as_mut()
+        .poll(&mut Context::from_waker(Waker::noop()))
+    {
+        Poll::Ready(output) => Some(output),
+        Poll::Pending => None,
+    }
+}
+
+/// One HS256 provider with a fixed secret, as in the `bearer_header` target.
+fn fuzz_tokens() -> &'static TokenVerifier {
+    static TOKENS: OnceLock<TokenVerifier> = OnceLock::new();
+    TOKENS.get_or_init(|| {
+        let auth: AuthConfig = serde_json::from_value(serde_json::json!({"jwt": [{
+            "name": "fuzz", "issuer": "fuzz-issuer", "audiences": ["vodsign"],
+            "algorithms": ["HS256"], "hmac_secret_env": "FUZZ_HS_SECRET",
+            "access": {"default_policy": "default"},
+        }]}))
+        .expect("valid [auth]");
+        let env = |name: &str| (name == "FUZZ_HS_SECRET").then(|| "fuzz-hmac-secret".to_owned());
+        let policies = BTreeSet::from(["default".to_owned()]);
+        ready(TokenVerifier::from_config_with_env(&auth, &policies, &env))
+            .expect("no JWKS to fetch")
+            .expect("the fuzz provider is valid")
+    })
+}
+
 /// What the `bearer_header` target does with one header value.
 fn check_bearer(bytes: &[u8], keys: &ApiKeys) {
     let Ok(value) = HeaderValue::from_bytes(bytes) else {
@@ -79,6 +110,11 @@ fn check_bearer(bytes: &[u8], keys: &ApiKeys) {
             keys.verify(credential).is_ok(),
             credential == "vsk_fuzz_secret"
         );
+        // A JWT is parsed and refused (no input carries a valid HS256 MAC); an opaque
+        // token is refused (no introspection provider).
+        if let Some(result) = ready(fuzz_tokens().verify(credential)) {
+            assert!(result.is_err(), "a fuzz input verified as a token");
+        }
     }
 }
 
@@ -92,14 +128,26 @@ fn fuzz_keys() -> ApiKeys {
     ApiKeys::from_settings(&settings, &BTreeSet::from(["default".to_owned()])).expect("valid")
 }
 
+/// `App::build` starts the key-refresh task, so it runs inside a runtime.
+fn runtime() -> &'static tokio::runtime::Runtime {
+    static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
+    RUNTIME.get_or_init(|| {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime")
+    })
+}
+
 /// What the `config_parse` target does with one text.
 fn check_config(text: &str) {
-    let Ok(settings) = Settings::from_toml_str(text) else {
+    let Ok(mut settings) = Settings::from_toml_str(text) else {
         return;
     };
-    let mut build = pin!(App::build(settings, VodCredentials::placeholder()));
-    let mut context = Context::from_waker(Waker::noop());
-    if let Poll::Ready(Err(error)) = build.as_mut().poll(&mut context) {
+    // `destination = "file"` would create the file the text names: keep the fuzzer off
+    // the file system.
+    settings.audit = Default::default();
+    if let Err(error) = runtime().block_on(App::build(settings, VodCredentials::placeholder())) {
         assert!(!error.to_string().is_empty());
     }
 }
@@ -203,6 +251,7 @@ proptest! {
         bytes in prop_oneof![
             proptest::collection::vec(any::<u8>(), 0..100),
             "(Bearer|bearer|BEARER|Basic|) {0,3}(vsk_fuzz_secret|vsk_fuzz_|vsk_|[ -~]{0,40}) {0,2}".prop_map(String::into_bytes),
+            "Bearer (eyJ[A-Za-z0-9_-]{0,40}|[A-Za-z0-9_-]{0,20})[.][A-Za-z0-9_=-]{0,40}[.][A-Za-z0-9_-]{0,20}".prop_map(String::into_bytes),
         ]
     ) {
         check_bearer(&bytes, &fuzz_keys());
@@ -222,12 +271,8 @@ fn the_sample_configurations_pass_the_config_target() {
     for path in ["config/development.toml", "config/vodsign.example.toml"] {
         let text = std::fs::read_to_string(path).expect("sample config exists");
         let settings = Settings::from_toml_str(&text).expect("sample config parses");
-        let mut build = pin!(App::build(settings, VodCredentials::placeholder()));
-        let mut context = Context::from_waker(Waker::noop());
-        assert!(
-            matches!(build.as_mut().poll(&mut context), Poll::Ready(Ok(_))),
-            "{path} validates in one poll"
-        );
+        let built = runtime().block_on(App::build(settings, VodCredentials::placeholder()));
+        assert!(built.is_ok(), "{path} validates: {:?}", built.err());
     }
 }
 
