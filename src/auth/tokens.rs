@@ -3,7 +3,8 @@
 //! A token of three dot-separated segments is a JWT, verified locally by the provider its
 //! `iss` names; anything else is opaque and goes to the introspection providers. The shape
 //! checks here run before any parsing: size cap, characters, and the header fields that would
-//! let a token choose its own key or type.
+//! let a token choose its own key or type. A JWT that verified recently is found by its
+//! SHA-256 in its provider's verified-token cache before any parsing at all.
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -14,7 +15,7 @@ use jsonwebtoken::Header;
 use serde::Deserialize;
 use tokio::task::{JoinHandle, JoinSet};
 
-use crate::auth::idp_http::{self, fingerprint};
+use crate::auth::idp_http::{self, fingerprint, token_digest};
 use crate::auth::introspection::{Answer, IntrospectionProvider};
 use crate::auth::jwt::JwtProvider;
 use crate::auth::token_config::{AuthConfig, AuthConfigError, EnvLookup};
@@ -139,11 +140,23 @@ impl TokenVerifier {
                 "JWT access tokens are not accepted here",
             ));
         }
+        // Only the provider that verified a token can hold its digest, and every check
+        // skipped here depends on the token's bytes alone, so a hit would pass them again.
+        let digest = token_digest(token);
+        if let Some(principal) = self.inner.jwt.iter().find_map(|p| p.cached(&digest)) {
+            return Ok(principal);
+        }
         let header = jsonwebtoken::decode_header(token)
             .map_err(|_| AuthError::Invalid("the token's header is malformed"))?;
         check_header(&header)?;
         let provider = self.jwt_provider_for(token)?;
-        provider.verify(token, &header).await
+        provider.verify(token, digest, &header).await
+    }
+
+    /// How many JWTs the verified-token caches hold, after pending evictions ran: the
+    /// tokens that would pass now without a signature check. For tests and diagnostics.
+    pub fn cached_jwt_count(&self) -> u64 {
+        self.inner.jwt.iter().map(JwtProvider::cached_count).sum()
     }
 
     /// The provider named by the token's `iss`, read before verification only to pick whose
