@@ -13,6 +13,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use rand::RngCore as _;
 use secrecy::{ExposeSecret, SecretString};
 
+use crate::audit::AuditSink;
 use crate::auth::api_key::ApiKeys;
 use crate::auth::middleware::Authenticator;
 use crate::auth::{KeyRefreshTask, Principal, TokenVerifier};
@@ -20,6 +21,7 @@ use crate::config::{ConfigError, Settings, secret_from_env};
 use crate::credentials::{Credentials, SigningKey};
 use crate::lifecycle::Lifecycle;
 use crate::limits::{self, Decision, LimitError, Limiter, PolicyLimits};
+use crate::metrics::Metrics;
 use crate::policy::Policy;
 use crate::signature::SecretId;
 
@@ -117,6 +119,8 @@ pub struct LongLived {
     /// Its buckets, quotas and backend connection survive reloads; `[limits]` itself is
     /// read at start-up only (a reload checks it and warns when it changed).
     pub limiter: Limiter,
+    /// The Prometheus registry: counters keep counting across reloads.
+    pub metrics: Metrics,
 }
 
 /// Everything a request needs, shared by all requests. Immutable: a reload builds a new one.
@@ -134,6 +138,8 @@ pub struct App {
     /// Refreshes this configuration's `jwks_url` key sets; stops when this `App` is
     /// dropped, so a reload's replaced configuration stops refreshing by itself.
     _key_refresh: KeyRefreshTask,
+    /// Where audit events go; reopened from `[audit]` on every reload.
+    audit: AuditSink,
 }
 
 /// Cheap to clone: the router's state.
@@ -162,6 +168,7 @@ impl App {
             lifecycle: Lifecycle::default(),
             random: RandomSource::default(),
             limiter,
+            metrics: Metrics::new(),
         });
         Self::build_with(settings, credentials.into(), long_lived).await
     }
@@ -217,6 +224,8 @@ impl App {
                 ),
             }
         }
+        crate::admin::validate(&settings)?;
+        let audit = AuditSink::from_settings(&settings.audit)?;
         let key_refresh = authenticator.spawn_key_refresh();
         Ok(Self {
             credentials,
@@ -227,6 +236,7 @@ impl App {
             policy_limits,
             long_lived,
             _key_refresh: key_refresh,
+            audit,
         })
     }
 
@@ -260,6 +270,15 @@ impl App {
 
     pub fn authenticator(&self) -> &Authenticator {
         &self.authenticator
+    }
+
+    /// The Prometheus registry, shared by every configuration of this process.
+    pub fn metrics(&self) -> &Metrics {
+        &self.long_lived.metrics
+    }
+
+    pub fn audit(&self) -> &AuditSink {
+        &self.audit
     }
 
     pub fn limiter(&self) -> &Limiter {

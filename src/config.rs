@@ -49,6 +49,10 @@ pub struct Settings {
     /// Policies by name: `[policies.NAME]` tables.
     #[serde(default)]
     pub policies: BTreeMap<String, PolicySettings>,
+    #[serde(default)]
+    pub admin: AdminSettings,
+    #[serde(default)]
+    pub audit: AuditSettings,
     /// Named VOD credentials: `[credentials.NAME]` tables (no secrets; see
     /// [`crate::credentials`]). `default` needs no table.
     #[serde(default)]
@@ -118,6 +122,47 @@ impl Default for ServerSettings {
 pub enum LogFormat {
     Json,
     Text,
+}
+
+/// `[admin]`: the operators' listener (`/metrics`), never the public one.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AdminSettings {
+    /// Serve the admin listener at all. Default `true`.
+    pub enabled: bool,
+    /// Address of the admin listener; must differ from `server.listen`.
+    /// Default `127.0.0.1:9090`.
+    pub listen: SocketAddr,
+}
+
+impl Default for AdminSettings {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            listen: SocketAddr::from(([127, 0, 0, 1], 9090)),
+        }
+    }
+}
+
+/// `[audit]`: where the audit events (one per signature issued or refused) go.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuditSettings {
+    /// `log` (a `tracing` event with target `vodsign::audit`), `file` (JSON lines appended
+    /// to `path`), `stdout` or `stderr` (JSON lines). Default `log`.
+    pub destination: AuditDestination,
+    /// The file for `destination = "file"`; created if missing, always appended to.
+    pub path: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AuditDestination {
+    #[default]
+    Log,
+    File,
+    Stdout,
+    Stderr,
 }
 
 /// `[vod]`: non-secret facts about the VOD account. The SecretId/SecretKey themselves come

@@ -16,10 +16,13 @@
 //! [`credentials`] (named VOD SecretId/SecretKey pairs), [`app`] (the validated runtime
 //! state), [`server`] (listener, connection limits, graceful stop), [`tls`] (HTTPS and
 //! HTTP/2), [`reload`] (SIGHUP: rebuild and swap), [`lifecycle`] (signals, draining),
-//! [`healthcheck`] (the container probe), [`telemetry`] (logs), [`inspect`] (the offline
-//! signature checker) and [`cli`].
+//! [`healthcheck`] (the container probe), [`telemetry`] (logs), [`audit`] (one event per
+//! signature issued or refused), [`metrics`] (the Prometheus registry), [`admin`] (the
+//! `/metrics` listener), [`inspect`] (the offline signature checker) and [`cli`].
 
+pub mod admin;
 pub mod app;
+pub mod audit;
 pub mod auth;
 pub mod cli;
 pub mod config;
@@ -29,6 +32,7 @@ pub mod http;
 pub mod inspect;
 pub mod lifecycle;
 pub mod limits;
+pub mod metrics;
 pub mod policy;
 pub mod reload;
 pub mod server;

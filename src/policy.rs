@@ -17,17 +17,68 @@ use crate::signature::{
 /// What a client may ask for: the body of `POST /v1/signature` or the query of `GET`.
 /// Every field is optional; an unknown field is refused, so a typo never silently does
 /// nothing.
-#[derive(Debug, Default, Clone, Deserialize, PartialEq, Eq)]
+#[derive(
+    Debug, Default, Clone, Deserialize, PartialEq, Eq, utoipa::ToSchema, utoipa::IntoParams,
+)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
 pub struct SignatureRequest {
+    /// Task flow to run after the upload; must be the policy's or one it allows.
+    #[schema(
+        min_length = 1,
+        max_length = 256,
+        pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]+$"
+    )]
+    #[param(
+        min_length = 1,
+        max_length = 256,
+        pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]+$"
+    )]
     pub procedure: Option<String>,
+    /// Video category id.
     pub class_id: Option<u64>,
+    /// Storage region, e.g. `ap-chongqing`.
+    #[schema(max_length = 32, pattern = "^[a-z]{2,4}(-[a-z0-9]+)+$")]
+    #[param(max_length = 32, pattern = "^[a-z]{2,4}(-[a-z0-9]+)+$")]
     pub storage_region: Option<String>,
+    /// VOD sub-application id.
     pub vod_sub_app_id: Option<u64>,
+    /// Task flow priority, -10 to 10; only with a procedure.
+    #[schema(minimum = -10, maximum = 10)]
+    #[param(minimum = -10, maximum = 10)]
     pub task_priority: Option<i64>,
+    /// `Finish`, `Change` or `None`; only with a procedure.
+    #[schema(pattern = "^(Finish|Change|None)$")]
+    #[param(pattern = "^(Finish|Change|None)$")]
     pub task_notify_mode: Option<String>,
+    /// Passed back in VOD's event notifications (up to 1000 characters), if the policy
+    /// lets clients send one.
+    #[schema(
+        min_length = 1,
+        max_length = 1000,
+        pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]+$"
+    )]
+    #[param(
+        min_length = 1,
+        max_length = 1000,
+        pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]+$"
+    )]
     pub session_context: Option<String>,
+    /// The client's part of the sourceContext, if the policy's template has `{client}`.
+    #[schema(
+        min_length = 1,
+        max_length = 250,
+        pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]+$"
+    )]
+    #[param(
+        min_length = 1,
+        max_length = 250,
+        pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]+$"
+    )]
     pub source_context: Option<String>,
+    /// How long the signature stays valid, in seconds, up to the policy's maximum.
+    #[schema(minimum = 1, maximum = 7776000)]
+    #[param(minimum = 1, maximum = 7776000)]
     pub validity_seconds: Option<u64>,
 }
 

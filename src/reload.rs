@@ -109,6 +109,7 @@ impl Reloader {
         let current = self.current();
         let counters = &current.long_lived().lifecycle.reloads;
         counters.record(result.is_ok());
+        current.metrics().config_reload(result.is_ok());
         match &result {
             Ok(()) => tracing::info!(
                 reloads_succeeded = counters.succeeded(),

@@ -85,7 +85,12 @@ pub async fn run_until_stopped(app: App, source: Source) -> Result<(), ConfigErr
             format!("cannot bind {listen}: {e}; pick a free address"),
         )
     })?;
+    // The admin listener (/metrics) is bound now and read at start only; its registry is
+    // long-lived, so it keeps counting across reloads.
+    let admin = crate::admin::bind(&app.settings.admin).await?;
     let reloader = Reloader::new(source, app.into_state())?;
+    let admin = admin.map(|listener| crate::admin::spawn(listener, reloader.current()));
+    let upkeep = reloader.current().metrics().spawn_upkeep();
     let address = listener.local_addr().unwrap_or(listen);
     tracing::info!(
         %address,
@@ -98,6 +103,11 @@ pub async fn run_until_stopped(app: App, source: Source) -> Result<(), ConfigErr
     let shutdown = drain_on_signal(stop, move || current.current());
     let result = serve(listener, reloader.live(), reloader.tls(), shutdown).await;
     reloads.abort();
+    // /metrics answered through the drain; it stops once the public listener has.
+    if let Some(admin) = admin {
+        admin.abort();
+    }
+    upkeep.abort();
     result.map_err(|e| ConfigError(format!("the server failed: {e}")))
 }
 

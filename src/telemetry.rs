@@ -8,6 +8,9 @@ use tracing_subscriber::fmt::MakeWriter;
 
 use crate::config::{LogFormat, ServerSettings};
 
+/// Keeps the audit target at `info` even when the level is set lower.
+const AUDIT_DIRECTIVE: &str = "vodsign::audit=info";
+
 /// Installs the global subscriber writing to `writer`. `RUST_LOG`, when set, overrides the
 /// configured level. Returns false when a subscriber was already installed (tests).
 pub fn init<W>(settings: &ServerSettings, writer: W) -> bool
@@ -16,7 +19,9 @@ where
 {
     let filter = EnvFilter::try_from_default_env()
         .or_else(|_| EnvFilter::try_new(&settings.log_level))
-        .unwrap_or_else(|_| EnvFilter::new("info"));
+        .unwrap_or_else(|_| EnvFilter::new("info"))
+        // Audit events (`[audit] destination = "log"`) are kept whatever the log level.
+        .add_directive(AUDIT_DIRECTIVE.parse().expect("a valid constant directive"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(writer);

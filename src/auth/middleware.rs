@@ -2,6 +2,7 @@
 //! [`Principal`] in the request extensions, or answers 401/403/503 itself.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::time::{Duration, Instant};
 
 use axum::extract::connect_info::MockConnectInfo;
 use axum::extract::{ConnectInfo, Request, State};
@@ -10,7 +11,7 @@ use axum::http::header::AUTHORIZATION;
 use axum::middleware::Next;
 use axum::response::Response;
 
-use super::{AuthError, KeyRefreshTask, Principal, TokenVerifier, api_key};
+use super::{AuthError, CredentialKind, KeyRefreshTask, Principal, TokenVerifier, api_key};
 use crate::app::AppState;
 use crate::http::error::ApiError;
 
@@ -69,6 +70,35 @@ pub fn bearer(headers: &HeaderMap) -> Result<&str, AuthError> {
     Ok(credential)
 }
 
+/// The `outcome` label of an authentication failure.
+fn outcome(error: &AuthError) -> &'static str {
+    match error {
+        AuthError::Missing => "missing",
+        AuthError::Invalid(_) => "invalid",
+        AuthError::Forbidden(_) => "forbidden",
+        AuthError::Unavailable(_) => "unavailable",
+    }
+}
+
+/// Counts one authentication attempt: `form` is what the credential looked like (`api_key`,
+/// `token`, or `none` when there was none), used when verification named no provider.
+fn record_auth(
+    state: &AppState,
+    verified: &Result<Principal, AuthError>,
+    form: &'static str,
+    latency: Duration,
+) {
+    let (kind, provider, outcome) = match verified {
+        Ok(p) if p.kind == CredentialKind::ApiKey => (p.kind.as_str(), "api_keys", "ok"),
+        Ok(p) => (p.kind.as_str(), p.credential_id.as_str(), "ok"),
+        Err(e) if form == "api_key" => (form, "api_keys", outcome(e)),
+        Err(e) => (form, "unknown", outcome(e)),
+    };
+    state
+        .metrics()
+        .auth_result(kind, provider, outcome, latency);
+}
+
 /// `route_layer` middleware for protected routes.
 ///
 /// An address with too many failed authentications is refused (42901) before its
@@ -86,10 +116,19 @@ pub async fn require_principal(
             decision: None,
         });
     }
-    let verified = match bearer(request.headers()) {
-        Ok(credential) => state.authenticator().authenticate(credential).await,
-        Err(e) => Err(e),
+    let started = Instant::now();
+    let (verified, form) = match bearer(request.headers()) {
+        Ok(credential) => (
+            state.authenticator().authenticate(credential).await,
+            if credential.starts_with(api_key::PREFIX) {
+                "api_key"
+            } else {
+                "token"
+            },
+        ),
+        Err(e) => (Err(e), "none"),
     };
+    record_auth(&state, &verified, form, started.elapsed());
     if let Err(AuthError::Invalid(_)) = &verified {
         limiter.record_auth_failure(client).await;
     }

@@ -89,7 +89,7 @@ impl ApiError {
     }
 
     /// The error a layer meant when it answered a bare `status`.
-    fn from_bare_status(status: StatusCode) -> Self {
+    pub(crate) fn from_bare_status(status: StatusCode) -> Self {
         match status {
             StatusCode::NOT_FOUND => ApiError::NotFound,
             StatusCode::METHOD_NOT_ALLOWED => ApiError::MethodNotAllowed,
@@ -113,10 +113,19 @@ pub struct ErrorBody {
     pub message: String,
 }
 
-#[derive(Serialize)]
-struct Envelope<'a> {
+/// The error envelope every refusal is answered with.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = ErrorEnvelope)]
+pub struct Envelope<'a> {
+    /// What went wrong, as a number to branch on: 40001 malformed request, 40101 no
+    /// credential, 40102 invalid credential, 40301 may not upload, 40302 value not allowed by
+    /// the policy, 40401 no such endpoint, 40501 method not allowed, 41301 body too large,
+    /// 42901 rate limited, 42902 quota exhausted, 50001 internal error, 50301 unavailable.
+    #[schema(example = 40102, minimum = 40001, maximum = 59999)]
     code: u32,
+    /// What went wrong and what to do, in one sentence.
     message: &'a str,
+    /// The request's id, as in the `x-request-id` response header: quote it in reports.
     #[serde(rename = "requestId", skip_serializing_if = "Option::is_none")]
     request_id: Option<&'a str>,
 }

@@ -1,11 +1,14 @@
 //! The HTTP face: the router, its layer stack, one file per endpoint, the error envelope.
 //!
 //! [`router`] needs no socket, so tests drive it with `oneshot`; [`crate::server`] binds
-//! it to a listener.
+//! it to a listener. The admin routes (`/metrics`) live apart, in [`crate::admin`].
 
+pub mod client_ip;
 pub mod cors;
 pub mod error;
 pub mod health;
+pub mod observe;
+pub mod openapi;
 pub mod request_id;
 pub mod signature;
 
@@ -25,6 +28,7 @@ use tower_http::trace::TraceLayer;
 use tracing::Span;
 
 use crate::app::AppState;
+use crate::audit;
 use crate::auth::middleware::require_principal;
 use crate::config::ServerSettings;
 use error::ApiError;
@@ -36,7 +40,12 @@ pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// The whole public API with its layer stack.
 pub fn router(state: AppState) -> Router {
     let server = state.settings.server.clone();
-    layered(routes(state), &server)
+    let metrics = state.metrics().clone();
+    layered(routes(state.clone()), &server)
+        // Counts and times every answer, whichever layer gave it.
+        .layer(middleware::from_fn_with_state(metrics, observe::track))
+        // Outermost: who the client is, before the request span names it.
+        .layer(middleware::from_fn_with_state(state, client_ip::resolve))
 }
 
 /// The routes alone, without the layer stack.
@@ -45,12 +54,20 @@ pub fn router(state: AppState) -> Router {
 /// instance refuses (50301) before any work; health probes are never shed, so overload
 /// does not get the instance restarted by its liveness probe.
 fn routes(state: AppState) -> Router {
+    // `route_layer`s wrap what is above them: the audit record sees the final answer,
+    // `note_principal` runs just after the auth-check (see `audit::middleware`); shedding
+    // stays outermost, so a shed request costs no audit work either.
     let shed = state.limiter().load_shed_layer(overloaded);
-    let issue = get(signature::issue)
-        .post(signature::issue)
+    let issue = get(signature::issue_by_query)
+        .post(signature::issue_by_body)
+        .route_layer(middleware::from_fn(audit::middleware::note_principal))
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             require_principal,
+        ))
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            audit::middleware::record,
         ))
         .layer(shed);
 
@@ -58,6 +75,7 @@ fn routes(state: AppState) -> Router {
         .route("/v1/signature", issue)
         .route("/healthz", get(health::live))
         .route("/readyz", get(health::ready))
+        .route("/openapi.json", get(openapi::serve))
         .fallback(|| async { ApiError::NotFound })
         .with_state(state)
 }
@@ -105,7 +123,8 @@ pub fn layered(routes: Router, server: &ServerSettings) -> Router {
         ]))
 }
 
-/// One span per request. The path only (never the query), and no header values.
+/// One span per request: the route template (never the raw path or the query), the
+/// client's IP, and the principal's credential id once authenticated; no header values.
 fn request_span<B>(request: &Request<B>) -> Span {
     let request_id = request
         .headers()
@@ -116,12 +135,13 @@ fn request_span<B>(request: &Request<B>) -> Span {
         "request",
         request_id,
         method = %request.method(),
-        path = request.uri().path(),
+        route = observe::route(request),
+        client_ip = client_ip::client_ip(request).map(tracing::field::display),
         principal = tracing::field::Empty,
     )
 }
 
-/// The one log line per request.
+/// The one log line per request; the span adds id, method, route, client and principal.
 fn log_response<B>(response: &Response<B>, latency: Duration, _span: &Span) {
     tracing::info!(
         status = response.status().as_u16(),

@@ -8,8 +8,9 @@ use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use serde::Serialize;
 
-use super::error::ApiError;
+use super::error::{ApiError, Envelope};
 use crate::app::{AppState, unix_now};
+use crate::audit::Issuance;
 use crate::auth::Principal;
 use crate::policy::SignatureRequest;
 
@@ -87,18 +88,78 @@ fn field_error<E: std::fmt::Display>(
     })
 }
 
-#[derive(Serialize)]
-struct Issued {
+/// A fresh upload signature.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Issued {
+    /// The signature to pass to the VOD upload SDK as is.
     signature: String,
+    /// Unix second after which VOD refuses the signature.
     #[serde(rename = "expireTime")]
     expire_time: u64,
 }
 
-#[derive(Serialize)]
-struct Success<T> {
+/// The success envelope: `code` 0, `message` "ok", and the result in `data`.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Success<T> {
+    #[schema(minimum = 0, maximum = 0)]
     code: u32,
+    #[schema(example = "ok")]
     message: &'static str,
     data: T,
+}
+
+/// `GET /v1/signature`: the request fields in the query string.
+#[utoipa::path(
+    get,
+    path = "/v1/signature",
+    tag = "signature",
+    operation_id = "issueSignatureByQuery",
+    params(SignatureRequest),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "A signature was issued", body = Success<Issued>),
+        (status = 400, description = "A field is malformed (40001)", body = Envelope),
+        (status = 401, description = "No or an invalid credential (40101, 40102)", body = Envelope),
+        (status = 403, description = "The caller may not upload, or the policy forbids a value (40301, 40302)", body = Envelope),
+        (status = 413, description = "The request is too large (41301)", body = Envelope),
+        (status = 429, description = "Rate limit or quota reached (42901, 42902)", body = Envelope),
+        (status = 500, description = "Internal error (50001)", body = Envelope),
+        (status = 503, description = "Temporarily unavailable (50301)", body = Envelope),
+    )
+)]
+pub async fn issue_by_query(
+    state: State<AppState>,
+    principal: Extension<Principal>,
+    fields: RequestFields,
+) -> Result<Response, ApiError> {
+    issue(state, principal, fields).await
+}
+
+/// `POST /v1/signature`: the request fields in an optional JSON body.
+#[utoipa::path(
+    post,
+    path = "/v1/signature",
+    tag = "signature",
+    operation_id = "issueSignatureByBody",
+    request_body(content = Option<SignatureRequest>, content_type = "application/json"),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "A signature was issued", body = Success<Issued>),
+        (status = 400, description = "The body or a field is malformed (40001)", body = Envelope),
+        (status = 401, description = "No or an invalid credential (40101, 40102)", body = Envelope),
+        (status = 403, description = "The caller may not upload, or the policy forbids a value (40301, 40302)", body = Envelope),
+        (status = 413, description = "The body is too large (41301)", body = Envelope),
+        (status = 429, description = "Rate limit or quota reached (42901, 42902)", body = Envelope),
+        (status = 500, description = "Internal error (50001)", body = Envelope),
+        (status = 503, description = "Temporarily unavailable (50301)", body = Envelope),
+    )
+)]
+pub async fn issue_by_body(
+    state: State<AppState>,
+    principal: Extension<Principal>,
+    fields: RequestFields,
+) -> Result<Response, ApiError> {
+    issue(state, principal, fields).await
 }
 
 /// Issues one signature for the authenticated caller.
@@ -120,6 +181,7 @@ pub async fn issue(
     let limits = state.check_limits(&principal).await?;
     let params = grant.into_params(key.secret_id().clone(), unix_now(), state.next_random());
     let signature = key.signer().sign(&params);
+    let issuance = Issuance::new(&params, &signature);
     let body = Success {
         code: 0,
         message: "ok",
@@ -136,5 +198,7 @@ pub async fn issue(
     if let Some(decision) = limits {
         decision.write_headers(response.headers_mut());
     }
+    // For the audit record: the parameters and a fingerprint, never the signature.
+    response.extensions_mut().insert(issuance);
     Ok(response)
 }

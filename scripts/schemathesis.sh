@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# Property-based API test: starts vodsign with the development config on a free loopback
+# port and runs schemathesis against its own /openapi.json. Exits non-zero on any failure.
+#
+# positive_data_acceptance is left out on purpose: a schema-valid request can still be a
+# 400 (taskPriority without a procedure) or a 403 (a value the policy does not allow).
+#
+#   scripts/schemathesis.sh               # builds (debug) and tests the current sources
+#   VODSIGN_BIN=target/release/vodsign scripts/schemathesis.sh   # a given binary
+#   ST_MAX_EXAMPLES=200 scripts/schemathesis.sh   # more cases per operation (default 30)
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+
+# pip installs console scripts here; a fresh pyenv may not have a shim for them yet.
+PATH="$(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))'):$PATH"
+
+# The demo key is public: it is documented in config/development.toml and the README.
+DEMO_KEY="vsk_demo_public-development-key-not-a-secret"
+MAX_EXAMPLES="${ST_MAX_EXAMPLES:-30}"
+
+if ! command -v st >/dev/null 2>&1; then
+    echo "schemathesis not found; installing it with pip" >&2
+    python3 -m pip install --quiet 'schemathesis>=4,<5'
+fi
+
+# Always the current sources: `cargo build` is a no-op when the debug binary is fresh.
+bin="${VODSIGN_BIN:-}"
+if [[ -z "$bin" ]]; then
+    cargo build --locked --bin vodsign
+    bin="${CARGO_TARGET_DIR:-target}/debug/vodsign"
+fi
+
+free_port() {
+    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
+}
+port="$(free_port)"
+admin_port="$(free_port)"
+workdir="$(mktemp -d)"
+log="$workdir/vodsign.log"
+
+# The placeholder credentials of the development config; never real secrets.
+env -u VODSIGN_SECRET_ID -u VODSIGN_SECRET_KEY \
+    VODSIGN_ADMIN__LISTEN="127.0.0.1:$admin_port" \
+    "$bin" serve --config config/development.toml --listen "127.0.0.1:$port" >"$log" 2>&1 &
+server=$!
+
+stop() {
+    kill "$server" 2>/dev/null || true
+    wait "$server" 2>/dev/null || true
+    rm -rf "$workdir"
+}
+trap stop EXIT
+
+# Wait (boundedly) for the listener; stop early if the server died.
+for _ in $(seq 1 100); do
+    if ! kill -0 "$server" 2>/dev/null; then
+        echo "vodsign exited before serving:" >&2
+        cat "$log" >&2
+        exit 1
+    fi
+    if python3 -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:$port/healthz', timeout=1)" 2>/dev/null; then
+        break
+    fi
+    sleep 0.2
+done
+
+status=0
+# From the scratch directory, so schemathesis's cache and reports stay out of the repo.
+cd "$workdir"
+st run "http://127.0.0.1:$port/openapi.json" \
+    --header "Authorization: Bearer $DEMO_KEY" \
+    --checks not_a_server_error,status_code_conformance,response_schema_conformance,content_type_conformance,negative_data_rejection,ignored_auth,unsupported_method \
+    --max-examples "$MAX_EXAMPLES" \
+    --request-timeout 10 \
+    --seed "${ST_SEED:-20240601}" \
+    || status=$?
+
+if [[ $status -ne 0 ]]; then
+    echo "schemathesis failed (exit $status); server log tail:" >&2
+    tail -n 40 "$log" >&2
+fi
+exit "$status"

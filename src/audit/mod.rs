@@ -1,0 +1,297 @@
+//! Audit events: one record for every signature issued and every signature request
+//! refused, for the people who must later answer "who got which upload right, when?".
+//!
+//! An [`AuditEvent`] names the caller (subject, credential id, policy), the client IP, the
+//! request id and the outcome; an issuance adds the signed parameters and a fingerprint of
+//! the signature (a hex prefix of its SHA-256) so a signature found in the wild can be
+//! matched to its event. The signature itself, the caller's credential and the SecretKey
+//! never appear. [`AuditSink`] writes events where `[audit]` says; [`middleware`] makes
+//! them from the `/v1/signature` exchange.
+
+pub mod middleware;
+
+use std::fs::OpenOptions;
+use std::io::Write as _;
+use std::net::IpAddr;
+
+use serde::Serialize;
+use sha2::{Digest as _, Sha256};
+use tracing_appender::non_blocking::{NonBlocking, NonBlockingBuilder, WorkerGuard};
+
+use crate::auth::Principal;
+use crate::config::{AuditDestination, AuditSettings, ConfigError};
+use crate::signature::SignParams;
+
+/// Hex characters of the SHA-256 of a signature kept as its fingerprint (64 bits).
+pub const FINGERPRINT_HEX_CHARS: usize = 16;
+
+/// The `tracing` target of audit events with `destination = "log"`.
+pub const TARGET: &str = "vodsign::audit";
+
+/// What a signature was issued with: every parameter except the SecretId, plus the
+/// signature's fingerprint. Built by the handler; the audit middleware reads it from the
+/// response extensions.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Issuance {
+    pub current_time: u64,
+    pub expire_time: u64,
+    pub validity_seconds: u32,
+    pub random: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub procedure: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub class_id: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub task_priority: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub task_notify_mode: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source_context: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub session_context: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub storage_region: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vod_sub_app_id: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub one_time_valid: Option<bool>,
+    /// The first [`FINGERPRINT_HEX_CHARS`] hex characters of SHA-256(signature).
+    pub signature_sha256: String,
+}
+
+impl Issuance {
+    pub fn new(params: &SignParams, signature: &str) -> Self {
+        Self {
+            current_time: params.current_time,
+            expire_time: params.expire_time(),
+            validity_seconds: params.validity.seconds(),
+            random: params.random,
+            procedure: params.procedure.as_ref().map(|p| p.as_str().to_owned()),
+            class_id: params.class_id.map(|c| c.0),
+            task_priority: params.task_priority.map(|p| i64::from(p.get())),
+            task_notify_mode: params.task_notify_mode.map(|m| m.as_str()),
+            source_context: params
+                .source_context
+                .as_ref()
+                .map(|s| s.as_str().to_owned()),
+            session_context: params
+                .session_context
+                .as_ref()
+                .map(|s| s.as_str().to_owned()),
+            storage_region: params
+                .storage_region
+                .as_ref()
+                .map(|r| r.as_str().to_owned()),
+            vod_sub_app_id: params.vod_sub_app_id.map(|v| v.0),
+            one_time_valid: params.one_time_valid,
+            signature_sha256: fingerprint(signature),
+        }
+    }
+}
+
+/// The fingerprint of a signature: enough to recognise it, useless to replay it.
+pub fn fingerprint(signature: &str) -> String {
+    let mut hex = hex::encode(Sha256::digest(signature.as_bytes()));
+    hex.truncate(FINGERPRINT_HEX_CHARS);
+    hex
+}
+
+/// One audit record. Flat, so the JSON line and the `tracing` event carry the same names.
+#[derive(Debug, Clone, Serialize)]
+pub struct AuditEvent {
+    /// RFC 3339 UTC.
+    pub time: String,
+    /// `signature.issued` or `signature.refused`.
+    pub event: &'static str,
+    /// HTTP status answered.
+    pub status: u16,
+    /// Envelope code answered: 0 for an issuance.
+    pub code: u32,
+    pub request_id: Option<String>,
+    pub method: String,
+    pub client_ip: Option<IpAddr>,
+    /// The caller, when authentication got that far.
+    pub subject: Option<String>,
+    pub credential_id: Option<String>,
+    pub credential_kind: Option<&'static str>,
+    pub policy: Option<String>,
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub issued: Option<Issuance>,
+}
+
+impl AuditEvent {
+    /// An event stamped now, for `principal` if authentication identified one.
+    pub fn new(status: u16, code: u32, principal: Option<&Principal>) -> Self {
+        let time = time::OffsetDateTime::now_utc()
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default();
+        Self {
+            time,
+            event: if code == 0 {
+                "signature.issued"
+            } else {
+                "signature.refused"
+            },
+            status,
+            code,
+            request_id: None,
+            method: String::new(),
+            client_ip: None,
+            subject: principal.map(|p| p.subject.clone()),
+            credential_id: principal.map(|p| p.credential_id.clone()),
+            credential_kind: principal.map(|p| p.kind.as_str()),
+            policy: principal.map(|p| p.policy.clone()),
+            issued: None,
+        }
+    }
+}
+
+/// Where audit events go.
+pub struct AuditSink {
+    target: Target,
+}
+
+enum Target {
+    /// A `tracing` event with target [`TARGET`], through the service's log subscriber.
+    Log,
+    /// JSON lines through a background writer thread; the guard flushes it on drop.
+    Lines {
+        writer: NonBlocking,
+        _guard: WorkerGuard,
+    },
+}
+
+impl std::fmt::Debug for AuditSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let target = match self.target {
+            Target::Log => "log",
+            Target::Lines { .. } => "lines",
+        };
+        f.debug_struct("AuditSink")
+            .field("target", &target)
+            .finish()
+    }
+}
+
+impl AuditSink {
+    /// Opens the sink `[audit]` describes; a file that cannot be opened for appending stops
+    /// start-up with a message naming `audit.path`.
+    pub fn from_settings(settings: &AuditSettings) -> Result<Self, ConfigError> {
+        let lines = |writer: Box<dyn std::io::Write + Send>| {
+            // Never drop an audit line when the writer falls behind: wait for it instead.
+            let (writer, guard) = NonBlockingBuilder::default()
+                .lossy(false)
+                .thread_name("vodsign-audit")
+                .finish(writer);
+            Self {
+                target: Target::Lines {
+                    writer,
+                    _guard: guard,
+                },
+            }
+        };
+        Ok(match settings.destination {
+            AuditDestination::Log => Self {
+                target: Target::Log,
+            },
+            AuditDestination::Stdout => lines(Box::new(std::io::stdout())),
+            AuditDestination::Stderr => lines(Box::new(std::io::stderr())),
+            AuditDestination::File => {
+                let path = settings.path.as_ref().ok_or_else(|| {
+                    ConfigError::key(
+                        "audit.path",
+                        "is required when audit.destination = \"file\"",
+                    )
+                })?;
+                let file = OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(path)
+                    .map_err(|e| {
+                        ConfigError::key(
+                            "audit.path",
+                            format!("cannot open {} for appending: {e}", path.display()),
+                        )
+                    })?;
+                lines(Box::new(file))
+            }
+        })
+    }
+
+    /// Writes one event. A write failure is logged, never answered to the client.
+    pub fn emit(&self, event: &AuditEvent) {
+        match &self.target {
+            Target::Log => log_event(event),
+            Target::Lines { writer, .. } => {
+                let mut line = match serde_json::to_vec(event) {
+                    Ok(line) => line,
+                    Err(e) => {
+                        tracing::error!(error = %e, "cannot serialise an audit event");
+                        return;
+                    }
+                };
+                line.push(b'\n');
+                // One `write` per line: the background writer never interleaves two events.
+                if let Err(e) = writer.clone().write_all(&line) {
+                    tracing::error!(error = %e, "cannot write an audit event");
+                }
+            }
+        }
+    }
+}
+
+fn log_event(e: &AuditEvent) {
+    let i = e.issued.as_ref();
+    tracing::info!(
+        target: TARGET,
+        event = e.event,
+        time = %e.time,
+        status = e.status,
+        code = e.code,
+        request_id = e.request_id.as_deref(),
+        method = %e.method,
+        client_ip = e.client_ip.map(tracing::field::display),
+        subject = e.subject.as_deref(),
+        credential_id = e.credential_id.as_deref(),
+        credential_kind = e.credential_kind,
+        policy = e.policy.as_deref(),
+        current_time = i.map(|i| i.current_time),
+        expire_time = i.map(|i| i.expire_time),
+        validity_seconds = i.map(|i| i.validity_seconds),
+        random = i.map(|i| i.random),
+        procedure = i.and_then(|i| i.procedure.as_deref()),
+        class_id = i.and_then(|i| i.class_id),
+        task_priority = i.and_then(|i| i.task_priority),
+        task_notify_mode = i.and_then(|i| i.task_notify_mode),
+        source_context = i.and_then(|i| i.source_context.as_deref()),
+        session_context = i.and_then(|i| i.session_context.as_deref()),
+        storage_region = i.and_then(|i| i.storage_region.as_deref()),
+        vod_sub_app_id = i.and_then(|i| i.vod_sub_app_id),
+        one_time_valid = i.and_then(|i| i.one_time_valid),
+        signature_sha256 = i.map(|i| i.signature_sha256.as_str()),
+        "audit {}",
+        e.event
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fingerprint_is_a_short_hex_prefix_of_sha256() {
+        let fp = fingerprint("abc");
+        assert_eq!(fp, "ba7816bf8f01cfea");
+        assert_eq!(fp.len(), FINGERPRINT_HEX_CHARS);
+    }
+
+    #[test]
+    fn a_file_destination_needs_a_path() {
+        let settings = AuditSettings {
+            destination: AuditDestination::File,
+            path: None,
+        };
+        let err = AuditSink::from_settings(&settings).unwrap_err();
+        assert!(err.to_string().contains("audit.path"), "{err}");
+    }
+}

@@ -1,0 +1,74 @@
+//! Who is on the other end of the connection, for logs, audit events and limits.
+//!
+//! [`client_ip`] is the one place that answers it: the [`ClientIp`] that [`resolve`] (the
+//! outermost layer) worked out from the socket peer and, for a trusted proxy only, its
+//! forwarding header; else the socket peer itself.
+
+use std::net::{IpAddr, SocketAddr};
+
+use axum::extract::connect_info::MockConnectInfo;
+use axum::extract::{ConnectInfo, State};
+use axum::http::Request;
+use axum::middleware::Next;
+use axum::response::Response;
+
+use crate::app::AppState;
+
+/// The resolved client address, when something resolved it better than the socket peer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientIp(pub IpAddr);
+
+/// The client's IP address: a resolved [`ClientIp`] if present, else the socket peer;
+/// `None` when neither is known (a router driven without a socket, as in most tests).
+pub fn client_ip<B>(request: &Request<B>) -> Option<IpAddr> {
+    request
+        .extensions()
+        .get::<ClientIp>()
+        .map(|ip| ip.0)
+        .or_else(|| peer(request))
+}
+
+/// The socket peer, or a test's `MockConnectInfo`.
+fn peer<B>(request: &Request<B>) -> Option<IpAddr> {
+    let extensions = request.extensions();
+    extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip())
+        .or_else(|| {
+            extensions
+                .get::<MockConnectInfo<SocketAddr>>()
+                .map(|m| m.0.ip())
+        })
+}
+
+/// Outermost middleware: resolves the client through the trusted proxies of `[limits]`
+/// (a forwarding header is believed from them only) and leaves a [`ClientIp`] for the
+/// request span, the audit event and everything after.
+pub async fn resolve(
+    State(state): State<AppState>,
+    mut request: axum::extract::Request,
+    next: Next,
+) -> Response {
+    if let Some(peer) = peer(&request) {
+        let ip = state.limiter().client_ip(peer, request.headers());
+        request.extensions_mut().insert(ClientIp(ip));
+    }
+    next.run(request).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_resolved_address_wins_over_the_peer() {
+        let mut request = Request::new(());
+        assert_eq!(client_ip(&request), None);
+        let peer = SocketAddr::from(([10, 0, 0, 1], 4000));
+        request.extensions_mut().insert(ConnectInfo(peer));
+        assert_eq!(client_ip(&request), Some(peer.ip()));
+        let resolved = IpAddr::from([203, 0, 113, 9]);
+        request.extensions_mut().insert(ClientIp(resolved));
+        assert_eq!(client_ip(&request), Some(resolved));
+    }
+}

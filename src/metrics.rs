@@ -1,0 +1,296 @@
+//! Prometheus metrics: one registry per [`Metrics`] instance, rendered on the admin
+//! listener's `/metrics` (never on the public one).
+//!
+//! No global recorder is installed: each app instance owns its recorder and records
+//! through [`metrics::with_local_recorder`], so several instances in one test process never
+//! see each other's numbers. Every label value is bounded: a route template (never a raw
+//! path), a method from a fixed list, an envelope code (never a message), a configured
+//! policy, credential or provider name.
+//!
+//! The recording functions are the interface for the other parts of the service:
+//! [`Metrics::auth_result`] (auth-check), [`Metrics::jwks_age`] (JWKS refresher),
+//! [`Metrics::rate_limit_backend_error`] (rate-limit backends), [`Metrics::config_reload`]
+//! (reload). Reach them through `state.metrics()`, or keep a clone (it is an `Arc`).
+
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use ::metrics::{counter, gauge, histogram};
+use axum::http::Method;
+use metrics_exporter_prometheus::{
+    Matcher, PrometheusBuilder, PrometheusHandle, PrometheusRecorder,
+};
+
+/// Upper bounds of the latency histograms, in seconds: 250 µs to 10 s.
+const LATENCY_BUCKETS: [f64; 14] = [
+    0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0,
+];
+
+/// How often [`Metrics::spawn_upkeep`] folds histogram samples into their buckets, so
+/// memory stays flat even when nobody scrapes.
+const UPKEEP_INTERVAL: Duration = Duration::from_secs(5);
+
+/// The git commit the binary was built from, when the build set `VODSIGN_GIT_SHA`.
+const GIT_SHA: &str = match option_env!("VODSIGN_GIT_SHA") {
+    Some(sha) => sha,
+    None => "unknown",
+};
+
+/// One metrics registry. Cheap to clone; clones share the registry.
+#[derive(Clone)]
+pub struct Metrics {
+    recorder: Arc<PrometheusRecorder>,
+    handle: PrometheusHandle,
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Metrics").finish_non_exhaustive()
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    /// A fresh registry with the build info already set.
+    pub fn new() -> Self {
+        let recorder = PrometheusBuilder::new()
+            .set_buckets_for_metric(Matcher::Suffix("_seconds".to_owned()), &LATENCY_BUCKETS)
+            .expect("the latency buckets are a non-empty constant")
+            .build_recorder();
+        let metrics = Self {
+            handle: recorder.handle(),
+            recorder: Arc::new(recorder),
+        };
+        metrics.describe();
+        metrics.record(|| {
+            gauge!(
+                "vodsign_build_info",
+                "version" => env!("CARGO_PKG_VERSION"),
+                "git_sha" => GIT_SHA,
+            )
+            .set(1.0);
+        });
+        metrics
+    }
+
+    /// The Prometheus text exposition of everything recorded so far.
+    pub fn render(&self) -> String {
+        self.handle.render()
+    }
+
+    /// Runs `f` with this instance's recorder as the current one.
+    fn record(&self, f: impl FnOnce()) {
+        ::metrics::with_local_recorder(self.recorder.as_ref(), f);
+    }
+
+    fn describe(&self) {
+        self.record(|| {
+            use ::metrics::{Unit, describe_counter, describe_gauge, describe_histogram};
+            describe_counter!(
+                "vodsign_http_requests_total",
+                "HTTP requests answered, by route template, method and status"
+            );
+            describe_histogram!(
+                "vodsign_http_request_duration_seconds",
+                Unit::Seconds,
+                "Time to answer an HTTP request, by route template and method"
+            );
+            describe_counter!(
+                "vodsign_signatures_issued_total",
+                "Upload signatures issued, by policy and credential"
+            );
+            describe_counter!(
+                "vodsign_signature_refusals_total",
+                "Signature requests refused, by envelope code"
+            );
+            describe_counter!(
+                "vodsign_auth_total",
+                "Authentication attempts, by credential kind, provider and outcome"
+            );
+            describe_histogram!(
+                "vodsign_auth_duration_seconds",
+                Unit::Seconds,
+                "Time to verify a credential, by credential kind and provider"
+            );
+            describe_gauge!(
+                "vodsign_jwks_age_seconds",
+                Unit::Seconds,
+                "Age of the key set in use, by identity provider"
+            );
+            describe_counter!(
+                "vodsign_rate_limit_backend_errors_total",
+                "Errors talking to a rate-limit backend, by backend"
+            );
+            describe_counter!(
+                "vodsign_config_reloads_total",
+                "Configuration reloads, by outcome (ok, failed)"
+            );
+            describe_gauge!(
+                "vodsign_build_info",
+                "Always 1; the labels name the version and git commit"
+            );
+        });
+    }
+
+    /// One answered HTTP request. `route` is a route template or `unmatched`.
+    pub fn http_request(&self, route: &str, method: &Method, status: u16, latency: Duration) {
+        let (route, method) = (route.to_owned(), method_label(method));
+        self.record(|| {
+            counter!(
+                "vodsign_http_requests_total",
+                "route" => route.clone(),
+                "method" => method,
+                "status" => status.to_string(),
+            )
+            .increment(1);
+            histogram!(
+                "vodsign_http_request_duration_seconds",
+                "route" => route,
+                "method" => method,
+            )
+            .record(latency.as_secs_f64());
+        });
+    }
+
+    /// One signature issued under `policy` to the caller with `credential` (a configured
+    /// API key id or an identity provider's name: both bounded by the configuration).
+    pub fn signature_issued(&self, policy: &str, credential: &str) {
+        let (policy, credential) = (policy.to_owned(), credential.to_owned());
+        self.record(|| {
+            counter!(
+                "vodsign_signatures_issued_total",
+                "policy" => policy,
+                "credential" => credential,
+            )
+            .increment(1);
+        });
+    }
+
+    /// One refused signature request, by its envelope `code` (40101, 42901, ...).
+    pub fn signature_refused(&self, code: u32) {
+        self.record(|| {
+            counter!("vodsign_signature_refusals_total", "code" => code.to_string()).increment(1);
+        });
+    }
+
+    /// One authentication attempt. `kind`: `api_key`, `jwt`, `introspection` or `none`;
+    /// `provider`: the identity provider's configured name (`api_keys` for API keys,
+    /// `unknown` when the credential was refused before one was picked); `outcome`: `ok`,
+    /// `missing`, `invalid`, `forbidden` or `unavailable`. Call it once per attempt; the
+    /// auth-check middleware does today.
+    pub fn auth_result(&self, kind: &str, provider: &str, outcome: &str, latency: Duration) {
+        let (kind, provider, outcome) = (kind.to_owned(), provider.to_owned(), outcome.to_owned());
+        self.record(|| {
+            counter!(
+                "vodsign_auth_total",
+                "kind" => kind.clone(),
+                "provider" => provider.clone(),
+                "outcome" => outcome,
+            )
+            .increment(1);
+            histogram!(
+                "vodsign_auth_duration_seconds",
+                "kind" => kind,
+                "provider" => provider,
+            )
+            .record(latency.as_secs_f64());
+        });
+    }
+
+    /// The age of the key set `provider` currently verifies with.
+    pub fn jwks_age(&self, provider: &str, age: Duration) {
+        let provider = provider.to_owned();
+        self.record(|| {
+            gauge!("vodsign_jwks_age_seconds", "provider" => provider).set(age.as_secs_f64());
+        });
+    }
+
+    /// One failed call to a rate-limit `backend` (`memory`, `redis`).
+    pub fn rate_limit_backend_error(&self, backend: &str) {
+        let backend = backend.to_owned();
+        self.record(|| {
+            counter!("vodsign_rate_limit_backend_errors_total", "backend" => backend).increment(1);
+        });
+    }
+
+    /// One configuration reload attempt.
+    pub fn config_reload(&self, succeeded: bool) {
+        let outcome = if succeeded { "ok" } else { "failed" };
+        self.record(|| {
+            counter!("vodsign_config_reloads_total", "outcome" => outcome).increment(1);
+        });
+    }
+
+    /// Folds histogram samples into their buckets every few seconds, so they do not pile up
+    /// between scrapes. The task ends by itself once every clone of `self` is dropped.
+    pub fn spawn_upkeep(&self) -> tokio::task::JoinHandle<()> {
+        let recorder: Weak<PrometheusRecorder> = Arc::downgrade(&self.recorder);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(UPKEEP_INTERVAL);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                match recorder.upgrade() {
+                    Some(recorder) => recorder.handle().run_upkeep(),
+                    None => break,
+                }
+            }
+        })
+    }
+}
+
+/// The method as a label: the standard ones by name, anything else as `other`, so a client
+/// cannot grow the label set.
+fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        Method::PATCH => "PATCH",
+        Method::TRACE => "TRACE",
+        Method::CONNECT => "CONNECT",
+        _ => "other",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn instances_do_not_share_numbers() {
+        let (a, b) = (Metrics::new(), Metrics::new());
+        a.signature_refused(40101);
+        assert!(
+            a.render()
+                .contains("vodsign_signature_refusals_total{code=\"40101\"} 1")
+        );
+        assert!(!b.render().contains("vodsign_signature_refusals_total"));
+    }
+
+    #[test]
+    fn latencies_render_as_histograms() {
+        let metrics = Metrics::new();
+        metrics.http_request("/v1/signature", &Method::GET, 200, Duration::from_millis(3));
+        let text = metrics.render();
+        assert!(
+            text.contains("vodsign_http_request_duration_seconds_bucket{"),
+            "{text}"
+        );
+        assert!(text.contains("le=\"0.005\""), "{text}");
+    }
+
+    #[test]
+    fn unknown_methods_share_one_label() {
+        let method = Method::from_bytes(b"BREW").expect("extension method");
+        assert_eq!(method_label(&method), "other");
+    }
+}
