@@ -179,7 +179,10 @@ fn serve(args: ServeArgs) -> Result<ExitCode, ConfigError> {
     runtime()?.block_on(async move {
         let source = args.source();
         let settings = source.settings()?;
-        crate::telemetry::init(&settings.server, std::io::stdout);
+        // Held until `serve` returns: dropping it writes the last lines.
+        let (log_writer, _log_guard) = crate::telemetry::writer::stdout()
+            .map_err(|e| ConfigError(format!("cannot set up logging to stdout: {e}")))?;
+        crate::telemetry::init(&settings.server, log_writer);
         let credentials = Credentials::from_env(&settings)?;
         let app = App::build(settings, credentials).await?;
         if app.uses_placeholder_credentials() {

@@ -294,6 +294,18 @@ impl Settings {
         Ok(settings)
     }
 
+    /// Reads settings from TOML text alone (defaults, then the text; no file, no
+    /// environment). For tools and the fuzz targets; the service uses [`Settings::load`].
+    pub fn from_toml_str(text: &str) -> Result<Self, ConfigError> {
+        Figment::from(Serialized::defaults(Settings::default()))
+            .merge(Toml::string(text))
+            .extract()
+            .map_err(|e| {
+                let errors: Vec<String> = e.into_iter().map(|e| e.to_string()).collect();
+                ConfigError(errors.join("; "))
+            })
+    }
+
     fn load_with_env(path: Option<&Path>, env: Env) -> Result<Self, ConfigError> {
         let mut figment = Figment::from(Serialized::defaults(Settings::default()));
         if let Some(path) = path {

@@ -2,6 +2,12 @@
 //!
 //! Nothing secret is ever a field: the HTTP layer marks `Authorization` sensitive, spans
 //! carry the path but not the query, and principals appear by credential id only.
+//!
+//! The service logs one line per request, so the line must cost neither a system call nor
+//! a thread wake-up on the request's thread: [`writer::stdout`] gathers lines and writes
+//! them in batches (measured in docs/performance.md).
+
+pub mod writer;
 
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::MakeWriter;

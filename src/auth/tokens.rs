@@ -225,7 +225,8 @@ impl TokenVerifier {
     }
 
     /// Starts refreshing every `jwks_url` in the background until `shutdown` completes or the
-    /// returned task is dropped. Must be called inside a Tokio runtime.
+    /// returned task is dropped. Must be called inside a Tokio runtime when any provider has a
+    /// `jwks_url`.
     pub fn spawn_key_refresh<F>(&self, shutdown: F) -> KeyRefreshTask
     where
         F: Future<Output = ()> + Send + 'static,
@@ -237,6 +238,11 @@ impl TokenVerifier {
             .filter_map(JwtProvider::remote_keys)
             .cloned()
             .collect();
+        if remotes.is_empty() {
+            // Nothing to refresh: no task, so building a configuration without a
+            // `jwks_url` needs no runtime.
+            return KeyRefreshTask { handle: None };
+        }
         let handle = tokio::spawn(async move {
             let mut loops = JoinSet::new();
             for remote in remotes {

@@ -25,7 +25,7 @@ impl<S: Send + Sync> FromRequest<S> for RequestFields {
     async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
         let query = request.uri().query().unwrap_or("").to_owned();
         if request.method() == Method::GET {
-            return from_query(&query).map(Self);
+            return parse_query_request(&query).map(Self);
         }
         if !query.is_empty() {
             return Err(ApiError::BadRequest(
@@ -60,17 +60,21 @@ impl<S: Send + Sync> FromRequest<S> for RequestFields {
                 "the body must be JSON; send Content-Type: application/json (got {kind})"
             )));
         }
-        from_json(&body).map(Self)
+        parse_json_request(&body).map(Self)
     }
 }
 
-fn from_query(query: &str) -> Result<SignatureRequest, ApiError> {
+/// Reads the request fields of a `GET` from its query string (form encoding). Public so
+/// the fuzz targets and the fuzz fallback test can reach it without a router.
+pub fn parse_query_request(query: &str) -> Result<SignatureRequest, ApiError> {
     let deserializer =
         serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
     serde_path_to_error::deserialize(deserializer).map_err(|e| field_error("query", e))
 }
 
-fn from_json(body: &[u8]) -> Result<SignatureRequest, ApiError> {
+/// Reads the request fields of a `POST` from its JSON body. Public for the same reason as
+/// [`parse_query_request`].
+pub fn parse_json_request(body: &[u8]) -> Result<SignatureRequest, ApiError> {
     let mut deserializer = serde_json::Deserializer::from_slice(body);
     serde_path_to_error::deserialize(&mut deserializer).map_err(|e| field_error("JSON body", e))
 }

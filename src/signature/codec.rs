@@ -42,14 +42,29 @@ impl Signer {
     }
 
     /// Signs an already built query string (used for Tencent's legacy test vector).
+    ///
+    /// Base64 goes straight into one pre-sized `String`, without first copying
+    /// `tag || original` into a buffer: the tag and the first byte of `original` make 21
+    /// bytes, a whole number of 3-byte groups, so their 28 characters need no padding and
+    /// the rest of `original` encodes on from there exactly as the whole would.
     pub fn sign_original(&self, original: &str) -> String {
         let mut mac = self.keyed.clone();
         mac.update(original.as_bytes());
         let tag = mac.finalize().into_bytes();
-        let mut raw = Vec::with_capacity(MAC_LEN + original.len());
-        raw.extend_from_slice(&tag);
-        raw.extend_from_slice(original.as_bytes());
-        STANDARD.encode(raw)
+        let len = base64::encoded_len(MAC_LEN + original.len(), true)
+            .expect("a query string's Base64 length fits in usize");
+        let mut out = String::with_capacity(len);
+        match original.as_bytes().split_first() {
+            Some((&first, rest)) => {
+                let mut head = [0u8; MAC_LEN + 1];
+                head[..MAC_LEN].copy_from_slice(&tag);
+                head[MAC_LEN] = first;
+                STANDARD.encode_string(head, &mut out);
+                STANDARD.encode_string(rest, &mut out);
+            }
+            None => STANDARD.encode_string(tag, &mut out),
+        }
+        out
     }
 
     /// Constant-time check of a decoded signature's MAC.

@@ -1,0 +1,146 @@
+//! Shared set-up for the benches: signing parameters, a service state with a generated
+//! API key (built the way `tests/api/helpers.rs` builds it), and the clock they read.
+//!
+//! The benches measure the CPU time of the bench thread, not wall time: on a shared
+//! machine (two cores, other engineers compiling) wall time also counts the time the
+//! thread waited for a core, which says nothing about the code. Every bench here runs on
+//! that one thread (a current-thread runtime for the router), so on an idle machine the two
+//! clocks agree. Set `BENCH_CLOCK=wall` to get criterion's usual wall clock instead.
+
+#![allow(dead_code)] // each bench binary uses a different part of this module
+
+pub mod jwt;
+
+use std::time::{Duration, Instant};
+
+use criterion::Criterion;
+use criterion::measurement::{Measurement, ValueFormatter, WallTime};
+use secrecy::SecretString;
+use vodsign::app::{App, AppState, VodCredentials};
+use vodsign::auth::api_key;
+use vodsign::config::{ApiKeySettings, PolicySettings, Settings};
+use vodsign::signature::{
+    ClassId, Procedure, SecretId, SessionContext, SignParams, SourceContext, TaskNotifyMode,
+    TaskPriority, Validity, VodSubAppId,
+};
+
+/// The SecretKey every bench signs with (a bench needs no real one).
+pub const SECRET_KEY: &[u8] = b"bench-secret-key-0123456789abcdef";
+
+/// What most requests sign: the four required parameters, a server-written
+/// sourceContext and oneTimeValid (the default policy's output).
+pub fn typical_params() -> SignParams {
+    let mut p = SignParams::new(
+        SecretId::try_from("AKIDz8krbsJ5yKBZQpn74WFkmLPx3EXAMPLE").expect("valid"),
+        1_700_000_000,
+        Validity::try_from(3600).expect("valid"),
+        2_081_660_421,
+    );
+    p.source_context = Some(SourceContext::try_from("user-1234567").expect("valid"));
+    p.one_time_valid = Some(true);
+    p
+}
+
+/// Every optional parameter set, with values that need escaping (the spec's V3 shape).
+pub fn maximal_params() -> SignParams {
+    let mut p = SignParams::new(
+        SecretId::try_from("AKIDz8krbsJ5yKBZQpn74WFkmLPx3EXAMPLE").expect("valid"),
+        1_571_215_095,
+        Validity::try_from(3600).expect("valid"),
+        4_294_967_295,
+    );
+    p.class_id = Some(ClassId(42));
+    p.procedure = Some(Procedure::try_from("QCVB_SimpleProcessFile(1, 1)").expect("valid"));
+    p.task_priority = Some(TaskPriority::try_from(-10).expect("valid"));
+    p.task_notify_mode = Some(TaskNotifyMode::Change);
+    p.source_context = Some(SourceContext::try_from(r#"{"uid":"u 1&2=3+4%"}"#).expect("valid"));
+    p.session_context = Some(SessionContext::try_from("会话/ctx ~!*'()").expect("valid"));
+    p.one_time_valid = Some(true);
+    p.vod_sub_app_id = Some(VodSubAppId(1_500_000_001));
+    p.storage_region = Some("ap-chongqing".parse().expect("valid"));
+    p
+}
+
+/// A built service state with one API key for policy "default"; returns the key too.
+pub fn app_state() -> (AppState, String) {
+    app_state_with(vodsign::auth::AuthConfig::default())
+}
+
+/// As [`app_state`], trusting the JWT providers of `auth` too.
+pub fn app_state_with(auth: vodsign::auth::AuthConfig) -> (AppState, String) {
+    let key = api_key::generate_key("bench");
+    let mut settings = Settings::default();
+    settings.api_keys.push(ApiKeySettings {
+        id: "bench".into(),
+        sha256: api_key::hash_key(&key),
+        subject: "user-1234567".into(),
+        policy: "default".into(),
+    });
+    settings
+        .policies
+        .insert("default".into(), PolicySettings::default());
+    settings.auth = auth;
+    let credentials = VodCredentials {
+        secret_id: SecretId::try_from("AKIDbench").expect("valid"),
+        secret_key: SecretString::from(String::from_utf8_lossy(SECRET_KEY).into_owned()),
+        placeholder: false,
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("runtime");
+    let app = runtime
+        .block_on(App::build(settings, credentials))
+        .expect("bench settings are valid");
+    (app.into_state(), key)
+}
+
+/// Thread CPU time (`CLOCK_THREAD_CPUTIME_ID`), or wall time when `BENCH_CLOCK=wall`.
+pub struct BenchClock {
+    wall: WallTime,
+    use_wall: bool,
+}
+
+pub enum Start {
+    Cpu(cpu_time::ThreadTime),
+    Wall(Instant),
+}
+
+impl Measurement for BenchClock {
+    type Intermediate = Start;
+    type Value = Duration;
+
+    fn start(&self) -> Start {
+        if self.use_wall {
+            Start::Wall(Instant::now())
+        } else {
+            Start::Cpu(cpu_time::ThreadTime::now())
+        }
+    }
+    fn end(&self, start: Start) -> Duration {
+        match start {
+            Start::Cpu(t) => t.elapsed(),
+            Start::Wall(t) => t.elapsed(),
+        }
+    }
+    fn add(&self, a: &Duration, b: &Duration) -> Duration {
+        *a + *b
+    }
+    fn zero(&self) -> Duration {
+        Duration::ZERO
+    }
+    fn to_f64(&self, value: &Duration) -> f64 {
+        value.as_nanos() as f64
+    }
+    fn formatter(&self) -> &dyn ValueFormatter {
+        self.wall.formatter()
+    }
+}
+
+/// Criterion reading [`BenchClock`].
+pub fn criterion() -> Criterion<BenchClock> {
+    let use_wall = std::env::var("BENCH_CLOCK").is_ok_and(|v| v == "wall");
+    Criterion::default().with_measurement(BenchClock {
+        wall: WallTime,
+        use_wall,
+    })
+}

@@ -1,0 +1,367 @@
+#!/usr/bin/env bash
+# Load figures for vodsign, all on 127.0.0.1, bounded in time (about 1-2 minutes).
+#
+#   scripts/load.sh                      # defaults below
+#   ROUNDS=5 ROUND_SECONDS=4 scripts/load.sh
+#
+# Builds the release binary, starts it on a free loopback port with a generated config and
+# API key, measures start-up-to-ready time, then with wrk, in one run and interleaved
+# (ROUNDS rounds, each visiting every target in turn): /healthz (the floor),
+# /v1/signature with an API key, and /v1/signature with an ES256 JWT when the binary
+# supports JWT configuration. Then 1,000 open connections, and RSS (idle, at 1,000
+# connections, peak). Prints a summary table with each target's verdict.
+#
+# Environment:
+#   ROUNDS=3 ROUND_SECONDS=5 CONNECTIONS=64 WRK_THREADS=1   interleaved rounds
+#   BIG_CONNECTIONS=1000 BIG_SECONDS=6                      the many-connections round
+#   STARTS=5                                                start-ups timed (median kept)
+#   SERVICE_LOG=/dev/null                                   where the service's stdout goes
+#                                                           (through a pipe, as in a container)
+#   VODSIGN_BIN=path                                        skip the build, use this binary
+#   LOG_COMPARISON=1                                        also load a twin instance run with
+#                                                           RUST_LOG=warn (no per-request log
+#                                                           line), to show that line's cost
+#   BASELINE_BIN=path                                       make the twin this other binary,
+#                                                           logging as usual: before/after
+#                                                           figures side by side in one run
+set -euo pipefail
+
+ROUNDS=${ROUNDS:-3}
+ROUND_SECONDS=${ROUND_SECONDS:-5}
+CONNECTIONS=${CONNECTIONS:-64}
+WRK_THREADS=${WRK_THREADS:-1}
+BIG_CONNECTIONS=${BIG_CONNECTIONS:-1000}
+BIG_SECONDS=${BIG_SECONDS:-6}
+STARTS=${STARTS:-5}
+SERVICE_LOG=${SERVICE_LOG:-/dev/null}
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/vodsign-load.XXXXXX")
+SERVER_PID=""
+
+say() { printf '%s\n' "$*" >&2; }
+die() { say "load.sh: $*"; exit 1; }
+
+stop_server() {
+    if [[ -n "$SERVER_PID" ]] && kill -0 "$SERVER_PID" 2>/dev/null; then
+        kill -TERM "$SERVER_PID" 2>/dev/null || true
+        for _ in $(seq 50); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
+        kill -KILL "$SERVER_PID" 2>/dev/null || true
+    fi
+    SERVER_PID=""
+}
+QUIET_PID=""
+cleanup() {
+    stop_server
+    if [[ -n "$QUIET_PID" ]]; then kill -TERM "$QUIET_PID" 2>/dev/null || true; fi
+    rm -rf "$WORK"
+}
+trap cleanup EXIT INT TERM
+
+# --- tools -------------------------------------------------------------------------------
+if ! command -v wrk >/dev/null; then
+    say "wrk is missing; installing it with apt-get"
+    apt-get install -y -qq wrk >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; } \
+        || die "cannot install wrk; install it and retry"
+fi
+command -v curl >/dev/null || die "curl is needed"
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+(( $(ulimit -n) > BIG_CONNECTIONS + 100 )) || die "open-file limit $(ulimit -n) is too low for $BIG_CONNECTIONS connections"
+
+# --- binary ------------------------------------------------------------------------------
+if [[ -n "${VODSIGN_BIN:-}" ]]; then
+    BIN=$VODSIGN_BIN
+else
+    say "building the release binary..."
+    (cd "$ROOT" && cargo build --release --locked --quiet)
+    BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release/vodsign"
+fi
+[[ -x "$BIN" ]] || die "no binary at $BIN"
+
+# --- config, key, port -------------------------------------------------------------------
+free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])' 2>/dev/null && return
+    local port
+    for _ in $(seq 100); do
+        port=$(( 20000 + RANDOM % 40000 ))
+        (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null || { echo "$port"; return; }
+    done
+    die "no free port found"
+}
+PORT=$(free_port)
+BASE="http://127.0.0.1:$PORT"
+
+"$BIN" hash-key --id load --subject load-user --policy default >"$WORK/key.toml" 2>"$WORK/key.txt"
+API_KEY=$(grep -o 'vsk_load_[A-Za-z0-9_-]*' "$WORK/key.txt" | head -n1)
+[[ -n "$API_KEY" ]] || die "hash-key printed no key"
+
+cat >"$WORK/config.toml" <<EOF
+[server]
+listen = "127.0.0.1:$PORT"
+log_format = "json"
+log_level = "info"
+
+$(cat "$WORK/key.toml")
+
+[policies.default]
+validity_seconds = 600
+max_validity_seconds = 3600
+EOF
+export VODSIGN_SECRET_ID="AKIDload$(head -c 8 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+export VODSIGN_SECRET_KEY="load-$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+unset VODSIGN_CONFIG
+
+# --- JWT hook ----------------------------------------------------------------------------
+# When the binary accepts an [[auth.jwt]] table with a PEM public key, make an ES256 key
+# pair and a token with openssl and load /v1/signature with it too.
+JWT=""
+JWT_NOTE=""
+b64url() { openssl base64 -A | tr '+/' '-_' | tr -d '='; }
+make_es256_token() {
+    openssl ecparam -name prime256v1 -genkey -noout -out "$WORK/es256.key" 2>/dev/null
+    openssl ec -in "$WORK/es256.key" -pubout -out "$WORK/es256.pub" 2>/dev/null
+    local now header payload der r s
+    now=$(date +%s)
+    header=$(printf '{"alg":"ES256","typ":"JWT"}' | b64url)
+    payload=$(printf '{"iss":"vodsign-load","aud":"vodsign","sub":"load-user","iat":%d,"nbf":%d,"exp":%d,"scope":"vod.upload"}' \
+        "$now" "$now" $((now + 3600)) | b64url)
+    printf '%s.%s' "$header" "$payload" >"$WORK/jwt.input"
+    openssl dgst -sha256 -sign "$WORK/es256.key" -out "$WORK/jwt.der" "$WORK/jwt.input"
+    # DER ECDSA-Sig-Value -> raw r||s (32 bytes each), as JWS wants.
+    der=$(openssl asn1parse -inform DER -in "$WORK/jwt.der" | awk -F: '/INTEGER/ {print $NF}')
+    r=$(sed -n 1p <<<"$der"); s=$(sed -n 2p <<<"$der")
+    r=$(printf '%064s' "${r: -64}" | tr ' ' 0); s=$(printf '%064s' "${s: -64}" | tr ' ' 0)
+    JWT="$(cat "$WORK/jwt.input").$(printf '%s%s' "$r" "$s" | xxd -r -p | b64url)"
+}
+if command -v openssl >/dev/null && command -v xxd >/dev/null; then
+    make_es256_token
+    cp "$WORK/config.toml" "$WORK/config-jwt.toml"
+    cat >>"$WORK/config-jwt.toml" <<EOF
+
+[[auth.jwt]]
+name = "load"
+issuer = "vodsign-load"
+audiences = ["vodsign"]
+algorithms = ["ES256"]
+public_key_file = "$WORK/es256.pub"
+access = { default_policy = "default" }
+EOF
+    if "$BIN" check-config --config "$WORK/config-jwt.toml" >"$WORK/jwt-check.txt" 2>&1; then
+        mv "$WORK/config-jwt.toml" "$WORK/config.toml"
+    else
+        JWT=""
+        if grep -q 'unknown field.*auth' "$WORK/jwt-check.txt"; then
+            JWT_NOTE="skipped: JWT not available (this binary has no [[auth.jwt]] config)"
+        else
+            JWT_NOTE="skipped: JWT not available ($(head -c 100 "$WORK/jwt-check.txt" | tr '\n' ' '))"
+        fi
+    fi
+else
+    JWT_NOTE="skipped: JWT not available (openssl or xxd missing)"
+fi
+
+# --- start-up ----------------------------------------------------------------------------
+now_ns() { date +%s%N; }
+# One HTTP GET over bash's /dev/tcp: no process spawn, so it can poll every millisecond.
+http_status() {
+    local line
+    { exec 3<>"/dev/tcp/127.0.0.1/$PORT"; } 2>/dev/null || return 1
+    printf 'GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n' "$1" >&3
+    IFS=' ' read -r -t 2 _ line _ <&3 || line=""
+    exec 3<&- 3>&-
+    printf '%s' "$line"
+}
+# Starts the service (SERVER_PID) and appends its spawn-to-ready milliseconds to STARTUP_MS.
+start_server() {
+    local t0 t1
+    t0=$(now_ns)
+    "$BIN" serve --config "$WORK/config.toml" > >(cat >>"$SERVICE_LOG") 2>"$WORK/stderr.txt" &
+    SERVER_PID=$!
+    for _ in $(seq 5000); do
+        [[ "$(http_status /readyz)" == 200 ]] && break
+        kill -0 "$SERVER_PID" 2>/dev/null || die "the service exited: $(cat "$WORK/stderr.txt")"
+        sleep 0.001
+    done
+    t1=$(now_ns)
+    [[ "$(http_status /readyz)" == 200 ]] || die "the service did not become ready"
+    STARTUP_MS+=($(( (t1 - t0) / 1000000 )))
+}
+STARTUP_MS=()
+for i in $(seq "$STARTS"); do
+    start_server
+    if (( i < STARTS )); then stop_server; fi
+done
+STARTUP_MEDIAN=$(printf '%s\n' "${STARTUP_MS[@]}" | sort -n | sed -n "$(( (STARTS + 1) / 2 ))p")
+say "start-up to ready (ms): ${STARTUP_MS[*]} (median $STARTUP_MEDIAN)"
+
+# A twin instance on its own port: the same binary with RUST_LOG=warn (no per-request log
+# line), or BASELINE_BIN logging as usual.
+QUIET_BASE=""
+TWIN_LABEL=""
+if [[ -n "${BASELINE_BIN:-}" || "${LOG_COMPARISON:-1}" == 1 ]]; then
+    QUIET_PORT=$(free_port)
+    sed "s/127.0.0.1:$PORT/127.0.0.1:$QUIET_PORT/" "$WORK/config.toml" >"$WORK/config-quiet.toml"
+    if [[ -n "${BASELINE_BIN:-}" ]]; then
+        TWIN_LABEL="api key, baseline binary"
+        "$BASELINE_BIN" serve --config "$WORK/config-quiet.toml" > >(cat >>"$SERVICE_LOG") 2>>"$WORK/stderr.txt" &
+    else
+        TWIN_LABEL="api key, RUST_LOG=warn"
+        RUST_LOG=warn "$BIN" serve --config "$WORK/config-quiet.toml" > >(cat >>"$SERVICE_LOG") 2>>"$WORK/stderr.txt" &
+    fi
+    QUIET_PID=$!
+    QUIET_BASE="http://127.0.0.1:$QUIET_PORT"
+    for _ in $(seq 500); do
+        [[ "$(curl -s -o /dev/null -w '%{http_code}' "$QUIET_BASE/readyz")" == 200 ]] && break
+        sleep 0.01
+    done
+fi
+
+rss_kib() { awk -v k="$1:" '$1 == k {print $2}' "/proc/$SERVER_PID/status"; }
+sleep 1
+IDLE_RSS=$(rss_kib VmRSS)
+
+# --- wrk scripts -------------------------------------------------------------------------
+cat >"$WORK/post.lua" <<'EOF'
+-- POST /v1/signature with the bearer credential from VODSIGN_LOAD_TOKEN.
+wrk.method = "POST"
+wrk.body = '{"validitySeconds":600}'
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer " .. os.getenv("VODSIGN_LOAD_TOKEN")
+EOF
+
+# Checks one request of each kind answers 200 before measuring it.
+check_200() {
+    local code
+    code=$(curl -s -o "$WORK/check.json" -w '%{http_code}' "$@")
+    [[ "$code" == 200 ]] || die "check failed ($code): $(cat "$WORK/check.json")"
+}
+check_200 "$BASE/healthz"
+check_200 -X POST -H "Authorization: Bearer $API_KEY" -H 'Content-Type: application/json' \
+    -d '{"validitySeconds":600}' "$BASE/v1/signature"
+if [[ -n "$JWT" ]]; then
+    check_200 -X POST -H "Authorization: Bearer $JWT" -H 'Content-Type: application/json' \
+        -d '{"validitySeconds":600}' "$BASE/v1/signature"
+fi
+
+# wrk's latency in microseconds ("1.23ms" -> 1230).
+to_us() { awk '{v=$1; u=1; if (v ~ /us$/) u=1; else if (v ~ /ms$/) u=1000; else if (v ~ /s$/) u=1000000; sub(/[a-z]+$/, "", v); printf "%d\n", v*u}'; }
+# CPU time (user + system, all threads) the process has used, in clock ticks.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+TICK_US=$(( 1000000 / $(getconf CLK_TCK) ))
+# Runs wrk; prints "rps p50_us p99_us errors cpu_us_per_request" (errors: socket errors +
+# non-2xx). The service's own CPU time per request does not depend on what else the
+# machine runs, so it compares targets more steadily than req/s on a busy machine.
+run_wrk() {
+    local threads=$1 conns=$2 seconds=$3 target=$4 out rps p50 p99 errs non2xx pid cpu0 cpu1 requests
+    out="$WORK/wrk.txt"
+    pid=$SERVER_PID
+    [[ $target == api_key_twin ]] && pid=$QUIET_PID
+    cpu0=$(cpu_ticks "$pid")
+    case $target in
+        healthz) wrk -t"$threads" -c"$conns" -d"${seconds}s" --latency "$BASE/healthz" >"$out" ;;
+        api_key) VODSIGN_LOAD_TOKEN=$API_KEY wrk -t"$threads" -c"$conns" -d"${seconds}s" --latency -s "$WORK/post.lua" "$BASE/v1/signature" >"$out" ;;
+        api_key_twin) VODSIGN_LOAD_TOKEN=$API_KEY wrk -t"$threads" -c"$conns" -d"${seconds}s" --latency -s "$WORK/post.lua" "$QUIET_BASE/v1/signature" >"$out" ;;
+        jwt) VODSIGN_LOAD_TOKEN=$JWT wrk -t"$threads" -c"$conns" -d"${seconds}s" --latency -s "$WORK/post.lua" "$BASE/v1/signature" >"$out" ;;
+    esac
+    rps=$(awk '/^Requests\/sec:/ {printf "%d", $2}' "$out")
+    p50=$(awk '$1 == "50%" {print $2}' "$out" | to_us)
+    p99=$(awk '$1 == "99%" {print $2}' "$out" | to_us)
+    errs=$(awk '/Socket errors:/ {gsub(/,/, ""); print $4 + $6 + $8 + $10}' "$out")
+    non2xx=$(awk '/Non-2xx or 3xx responses:/ {print $5}' "$out")
+    cpu1=$(cpu_ticks "$pid")
+    requests=$(awk '/requests in/ {print $1}' "$out")
+    echo "$rps $p50 $p99 $(( ${errs:-0} + ${non2xx:-0} )) $(( (cpu1 - cpu0) * TICK_US / (requests > 0 ? requests : 1) ))"
+    cp "$out" "$WORK/last-$target.txt"
+}
+
+TARGETS=(healthz api_key)
+[[ -n "$JWT" ]] && TARGETS+=(jwt)
+[[ -n "$QUIET_BASE" ]] && TARGETS+=(api_key_twin)
+declare -A RPS P50 P99 ERRS CPU
+for t in "${TARGETS[@]}"; do RPS[$t]=""; P50[$t]=""; P99[$t]=""; ERRS[$t]=0; CPU[$t]=""; done
+RATIO_API=""; RATIO_JWT=""
+say "interleaved: $ROUNDS rounds x ${TARGETS[*]}, ${ROUND_SECONDS}s each, -t$WRK_THREADS -c$CONNECTIONS"
+for round in $(seq "$ROUNDS"); do
+    # Alternate the order each round so neither target always runs first.
+    order=("${TARGETS[@]}")
+    if (( round % 2 == 0 )); then mapfile -t order < <(printf '%s\n' "${TARGETS[@]}" | tac); fi
+    for t in "${order[@]}"; do
+        read -r rps p50 p99 errs cpu < <(run_wrk "$WRK_THREADS" "$CONNECTIONS" "$ROUND_SECONDS" "$t")
+        say "  round $round $t: $rps req/s, p50 ${p50}us, p99 ${p99}us, errors $errs, service CPU ${cpu}us/request"
+        RPS[$t]+="$rps "; P50[$t]+="$p50 "; P99[$t]+="$p99 "; ERRS[$t]=$(( ERRS[$t] + errs )); CPU[$t]+="$cpu "
+    done
+done
+median() { tr ' ' '\n' | grep -v '^$' | sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : int((a[NR/2] + a[NR/2+1]) / 2)}'; }
+mean() { tr ' ' '\n' | grep -v '^$' | awk '{s+=$1} END {printf "%d", s/NR}'; }
+# Ratio per round (same round, side by side), then their median.
+ratio_of() {
+    paste -d' ' <(tr ' ' '\n' <<<"${RPS[$1]}" | grep -v '^$') <(tr ' ' '\n' <<<"${RPS[healthz]}" | grep -v '^$') \
+        | awk '{printf "%.3f\n", $1 / $2}' | sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'
+}
+RATIO_API=$(ratio_of api_key)
+[[ -n "$JWT" ]] && RATIO_JWT=$(ratio_of jwt)
+[[ -n "$QUIET_BASE" ]] && RATIO_NOLOG=$(ratio_of api_key_twin)
+
+# --- many connections ----------------------------------------------------------------------
+say "$BIG_CONNECTIONS connections on /v1/signature for ${BIG_SECONDS}s..."
+(
+    peak=0
+    while kill -0 "$SERVER_PID" 2>/dev/null; do
+        v=$(rss_kib VmRSS); (( v > peak )) && peak=$v && echo "$peak" >"$WORK/big-rss"
+        sleep 0.2
+    done
+) &
+SAMPLER=$!
+read -r BIG_RPS BIG_P50 BIG_P99 BIG_ERRS _ < <(run_wrk 2 "$BIG_CONNECTIONS" "$BIG_SECONDS" api_key)
+kill "$SAMPLER" 2>/dev/null || true
+wait "$SAMPLER" 2>/dev/null || true
+BIG_RSS=$(cat "$WORK/big-rss" 2>/dev/null || echo 0)
+BIG_DETAIL=$(grep -E 'Socket errors|Non-2xx' "$WORK/last-api_key.txt" | tr -s ' ' | tr '\n' ';' || true)
+say "  $BIG_RPS req/s, p99 ${BIG_P99}us, errors $BIG_ERRS ${BIG_DETAIL}"
+PEAK_RSS=$(rss_kib VmHWM)
+SETTLED_RSS=$(sleep 2; rss_kib VmRSS)
+
+# --- summary -------------------------------------------------------------------------------
+mib() { awk -v k="$1" 'BEGIN {printf "%.1f MiB", k / 1024}'; }
+verdict() { awk -v v="$1" -v lim="$2" -v dir="$3" 'BEGIN {ok = (dir == "max") ? (v <= lim) : (v >= lim); print ok ? "ok" : "MISSED"}'; }
+
+HZ_RPS=$(mean <<<"${RPS[healthz]}"); API_RPS=$(mean <<<"${RPS[api_key]}")
+API_P99=$(median <<<"${P99[api_key]}"); HZ_P99=$(median <<<"${P99[healthz]}")
+{
+    echo
+    echo "vodsign load summary  $(date -u +%Y-%m-%dT%H:%MZ)  $(nproc) cores, $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)"
+    echo "load average before summary: $(cut -d' ' -f1-3 /proc/loadavg)   wrk -t$WRK_THREADS -c$CONNECTIONS, $ROUNDS x ${ROUND_SECONDS}s interleaved"
+    printf '%-34s %-26s %-14s %s\n' "figure" "measured" "target" "verdict"
+    printf '%-34s %-26s %-14s %s\n' "----------------------------------" "--------------------------" "--------------" "-------"
+    row() { printf '%-34s %-26s %-14s %s\n' "$1" "$2" "$3" "$4"; }
+    row "/healthz req/s (mean)" "$HZ_RPS" "floor" "-"
+    row "/healthz p50 / p99" "$(median <<<"${P50[healthz]}")us / ${HZ_P99}us" "-" "-"
+    row "/healthz service CPU/request" "$(median <<<"${CPU[healthz]}")us" "-" "-"
+    row "api key req/s (mean)" "$API_RPS" "-" "-"
+    row "api key service CPU/request" "$(median <<<"${CPU[api_key]}")us (healthz/this: $(awk -v a="$(median <<<"${CPU[healthz]}")" -v b="$(median <<<"${CPU[api_key]}")" 'BEGIN {printf "%.2f", a / b}'))" "-" "-"
+    row "api key / healthz (median/round)" "$RATIO_API" ">= 0.85" "$(verdict "$RATIO_API" 0.85 min)"
+    row "api key p50 / p99 @${CONNECTIONS}c" "$(median <<<"${P50[api_key]}")us / ${API_P99}us" "p99 <= 2000us" "$(verdict "$API_P99" 2000 max)"
+    if [[ -n "$JWT" ]]; then
+        JWT_P99=$(median <<<"${P99[jwt]}")
+        row "jwt ES256 req/s (mean)" "$(mean <<<"${RPS[jwt]}")" "-" "-"
+        row "jwt service CPU/request" "$(median <<<"${CPU[jwt]}")us" "-" "-"
+        row "jwt / healthz (median/round)" "$RATIO_JWT" ">= 0.75" "$(verdict "$RATIO_JWT" 0.75 min)"
+        row "jwt p50 / p99 @${CONNECTIONS}c" "$(median <<<"${P50[jwt]}")us / ${JWT_P99}us" "p99 <= 2000us" "$(verdict "$JWT_P99" 2000 max)"
+    else
+        row "jwt ES256" "$JWT_NOTE" "" ""
+    fi
+    if [[ -n "$QUIET_BASE" ]]; then
+        row "$TWIN_LABEL req/s" "$(mean <<<"${RPS[api_key_twin]}")" "-" "-"
+        row "  same / healthz (median/round)" "$RATIO_NOLOG" "(compare)" "-"
+        row "  same p50 / p99" "$(median <<<"${P50[api_key_twin]}")us / $(median <<<"${P99[api_key_twin]}")us" "-" "-"
+        row "  same service CPU/request" "$(median <<<"${CPU[api_key_twin]}")us" "-" "-"
+    fi
+    ALL_ERRS=0
+    for t in "${TARGETS[@]}"; do ALL_ERRS=$(( ALL_ERRS + ERRS[$t] )); done
+    row "errors in the rounds" "$ALL_ERRS" "0" "$(verdict "$ALL_ERRS" 0 max)"
+    row "errors @${BIG_CONNECTIONS}c (api key)" "$BIG_ERRS ($BIG_RPS req/s, p99 ${BIG_P99}us)" "0" "$(verdict "$BIG_ERRS" 0 max)"
+    row "RSS idle" "$(mib "$IDLE_RSS")" "<= 20 MiB" "$(verdict "$IDLE_RSS" 20480 max)"
+    row "RSS @${BIG_CONNECTIONS}c (max VmRSS)" "$(mib "$BIG_RSS")" "<= 64 MiB" "$(verdict "$BIG_RSS" 65536 max)"
+    row "RSS peak (VmHWM) / after" "$(mib "$PEAK_RSS") / $(mib "$SETTLED_RSS")" "<= 64 MiB" "$(verdict "$PEAK_RSS" 65536 max)"
+    row "start-up to ready (median of $STARTS)" "${STARTUP_MEDIAN} ms (${STARTUP_MS[*]})" "<= 100 ms" "$(verdict "$STARTUP_MEDIAN" 100 max)"
+}

@@ -1,0 +1,217 @@
+//! Standard output for one log line per request, without a system call or a thread
+//! wake-up on the request's thread.
+//!
+//! Writing each line to stdout made a `write` per request, and handing each line to a
+//! writer thread (`tracing-appender`) made a wake-up per request: on two cores either one
+//! cost as much CPU as the rest of a `/healthz` request (docs/performance.md). Here a
+//! request only appends its line to a shared buffer under a short lock; a background
+//! thread writes whatever has gathered every [`FLUSH_EVERY`], in one `write`.
+//!
+//! Nothing is dropped: a request that finds [`FLUSH_AT`] bytes waiting writes them itself
+//! (the same back-pressure as writing directly), and dropping the [`FlushGuard`] writes
+//! what is left. Batches are written under the output's lock in the order they were
+//! taken, so lines keep their order.
+
+use std::io::{self, Write};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use tracing_subscriber::fmt::MakeWriter;
+
+/// How long a line may wait in the buffer.
+pub const FLUSH_EVERY: Duration = Duration::from_millis(20);
+/// A request that finds this much waiting writes it out itself.
+pub const FLUSH_AT: usize = 256 * 1024;
+
+struct Shared {
+    buffer: Mutex<Vec<u8>>,
+    out: Mutex<Box<dyn Write + Send>>,
+    stopping: Mutex<bool>,
+    wake: Condvar,
+}
+
+/// A poisoned lock only means a thread panicked mid-log: the bytes are still usable.
+fn lock<T: ?Sized>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Shared {
+    /// Writes out everything gathered so far. Write errors are ignored, as the `tracing`
+    /// writers do: a log reader going away must not stop the service.
+    fn flush(&self) {
+        let mut out = lock(&self.out);
+        let batch = std::mem::take(&mut *lock(&self.buffer));
+        if !batch.is_empty() {
+            let _ = out.write_all(&batch);
+            let _ = out.flush();
+        }
+    }
+
+    fn append(&self, line: &[u8]) {
+        let full = {
+            let mut buffer = lock(&self.buffer);
+            buffer.extend_from_slice(line);
+            buffer.len() >= FLUSH_AT
+        };
+        if full {
+            self.flush();
+        }
+    }
+}
+
+/// The `MakeWriter` to give [`super::init`]. Cheap to clone.
+#[derive(Clone)]
+pub struct BatchedWriter(Arc<Shared>);
+
+/// Keep until exit: dropping it stops the flushing thread and writes what is left.
+pub struct FlushGuard {
+    shared: Arc<Shared>,
+    thread: Option<JoinHandle<()>>,
+}
+
+/// A batched writer over `out`, with its flushing thread started.
+pub fn batched(out: Box<dyn Write + Send>) -> io::Result<(BatchedWriter, FlushGuard)> {
+    let shared = Arc::new(Shared {
+        buffer: Mutex::new(Vec::with_capacity(64 * 1024)),
+        out: Mutex::new(out),
+        stopping: Mutex::new(false),
+        wake: Condvar::new(),
+    });
+    let worker = shared.clone();
+    let thread = std::thread::Builder::new()
+        .name("vodsign-log".to_owned())
+        .spawn(move || {
+            let mut stopping = lock(&worker.stopping);
+            while !*stopping {
+                stopping = worker
+                    .wake
+                    .wait_timeout(stopping, FLUSH_EVERY)
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .0;
+                drop(stopping);
+                worker.flush();
+                stopping = lock(&worker.stopping);
+            }
+        })?;
+    Ok((
+        BatchedWriter(shared.clone()),
+        FlushGuard {
+            shared,
+            thread: Some(thread),
+        },
+    ))
+}
+
+/// Standard output, batched. Falls back to `std::io::stdout()` off Unix.
+pub fn stdout() -> io::Result<(BatchedWriter, FlushGuard)> {
+    #[cfg(unix)]
+    {
+        use std::os::fd::AsFd as _;
+        // Our own handle on descriptor 1: `std::io::stdout()` would add a line buffer
+        // that flushes on every newline.
+        let fd = io::stdout().as_fd().try_clone_to_owned()?;
+        batched(Box::new(std::fs::File::from(fd)))
+    }
+    #[cfg(not(unix))]
+    batched(Box::new(io::stdout()))
+}
+
+impl Drop for FlushGuard {
+    fn drop(&mut self) {
+        *lock(&self.shared.stopping) = true;
+        self.shared.wake.notify_all();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+        self.shared.flush();
+    }
+}
+
+/// One event's writer: `tracing` formats a whole line, then writes it in one call.
+pub struct LineWriter<'a>(&'a Shared);
+
+impl Write for LineWriter<'_> {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        self.0.append(data);
+        Ok(data.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> MakeWriter<'a> for BatchedWriter {
+    type Writer = LineWriter<'a>;
+    fn make_writer(&'a self) -> LineWriter<'a> {
+        LineWriter(&self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An output the test can read back.
+    #[derive(Clone, Default)]
+    struct Sink(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Sink {
+        fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+            lock(&self.0).extend_from_slice(data);
+            Ok(data.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    fn written(sink: &Sink) -> String {
+        String::from_utf8_lossy(&lock(&sink.0)).into_owned()
+    }
+
+    #[test]
+    fn lines_arrive_in_order_and_all_are_written_by_the_guard() {
+        let sink = Sink::default();
+        let (writer, guard) = batched(Box::new(sink.clone())).expect("thread starts");
+        for i in 0..1000 {
+            writer
+                .make_writer()
+                .write_all(format!("line {i}\n").as_bytes())
+                .expect("append");
+        }
+        drop(guard);
+        let text = written(&sink);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 1000);
+        assert!(
+            lines
+                .iter()
+                .enumerate()
+                .all(|(i, l)| *l == format!("line {i}"))
+        );
+    }
+
+    #[test]
+    fn the_thread_writes_without_being_asked() {
+        let sink = Sink::default();
+        let (writer, _guard) = batched(Box::new(sink.clone())).expect("thread starts");
+        writer.make_writer().write_all(b"hello\n").expect("append");
+        for _ in 0..100 {
+            if written(&sink) == "hello\n" {
+                return;
+            }
+            std::thread::sleep(FLUSH_EVERY);
+        }
+        panic!("the line was not written within 100 flush periods");
+    }
+
+    #[test]
+    fn a_full_buffer_is_written_by_the_request_itself() {
+        let sink = Sink::default();
+        let (writer, _guard) = batched(Box::new(sink.clone())).expect("thread starts");
+        let big = vec![b'x'; FLUSH_AT];
+        writer.make_writer().write_all(&big).expect("append");
+        assert_eq!(lock(&sink.0).len(), FLUSH_AT, "written at once, not later");
+    }
+}
