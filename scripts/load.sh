@@ -71,6 +71,8 @@ ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 # --- binary ------------------------------------------------------------------------------
 if [[ -n "${VODSIGN_BIN:-}" ]]; then
     BIN=$VODSIGN_BIN
+    # The service reads every VODSIGN_* variable as a setting: this one is ours, not its.
+    unset VODSIGN_BIN
 else
     say "building the release binary..."
     (cd "$ROOT" && cargo build --release --locked --quiet)
@@ -96,6 +98,11 @@ API_KEY=$(grep -o 'vsk_load_[A-Za-z0-9_-]*' "$WORK/key.txt" | head -n1)
 [[ -n "$API_KEY" ]] || die "hash-key printed no key"
 
 cat >"$WORK/config.toml" <<EOF
+# No metrics listener: it would take the default admin port, which a twin instance or
+# another vodsign on this machine may hold.
+[admin]
+enabled = false
+
 [server]
 listen = "127.0.0.1:$PORT"
 log_format = "json"

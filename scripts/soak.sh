@@ -37,6 +37,7 @@ die() { echo "soak.sh: $*" >&2; exit 1; }
 command -v wrk >/dev/null || apt-get install -y -qq wrk >/dev/null 2>&1 || die "install wrk first"
 if [[ -n "${VODSIGN_BIN:-}" ]]; then
     BIN=$VODSIGN_BIN
+    unset VODSIGN_BIN # the service would read it as a (non-existent) setting
 else
     echo "building the release binary..." >&2
     (cd "$ROOT" && cargo build --release --locked --quiet)
@@ -47,6 +48,11 @@ PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); p
 "$BIN" hash-key --id soak --subject soak-user --policy default >"$WORK/key.toml" 2>"$WORK/key.txt"
 API_KEY=$(grep -o 'vsk_soak_[A-Za-z0-9_-]*' "$WORK/key.txt" | head -n1)
 cat >"$WORK/config.toml" <<EOF
+# No metrics listener: it would take the default admin port, which a twin instance or
+# another vodsign on this machine may hold.
+[admin]
+enabled = false
+
 [server]
 listen = "127.0.0.1:$PORT"
 log_format = "json"
