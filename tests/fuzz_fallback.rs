@@ -94,9 +94,11 @@ fn fuzz_keys() -> ApiKeys {
 
 /// What the `config_parse` target does with one text.
 fn check_config(text: &str) {
-    let Ok(settings) = Settings::from_toml_str(text) else {
+    let Ok(mut settings) = Settings::from_toml_str(text) else {
         return;
     };
+    // `destination = "file"` would create the file the text names: stay off the disk.
+    settings.audit = Default::default();
     let mut build = pin!(App::build(settings, VodCredentials::placeholder()));
     let mut context = Context::from_waker(Waker::noop());
     if let Poll::Ready(Err(error)) = build.as_mut().poll(&mut context) {
