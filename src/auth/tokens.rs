@@ -10,6 +10,7 @@ use std::collections::BTreeSet;
 use std::fmt;
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
 use jsonwebtoken::Header;
 use serde::Deserialize;
@@ -195,6 +196,16 @@ impl TokenVerifier {
         Err(unavailable.unwrap_or(AuthError::Invalid(
             "the token is not active (expired, revoked or unknown); get a new one",
         )))
+    }
+
+    /// How long ago each `jwks_url` provider's current keys were fetched, by provider name
+    /// (providers whose keys never loaded are left out: readiness reports them).
+    pub fn jwks_ages(&self) -> Vec<(String, Duration)> {
+        self.inner
+            .jwt
+            .iter()
+            .filter_map(|p| Some((p.name().to_owned(), p.remote_keys()?.age()?)))
+            .collect()
     }
 
     /// Problems that should keep the service out of rotation; empty when ready: a JWT
