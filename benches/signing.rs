@@ -12,7 +12,7 @@ use std::hint::black_box;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
+use criterion::{Criterion, criterion_group, criterion_main};
 use hmac::{Hmac, Mac};
 use sha1::Sha1;
 use support::BenchClock;
@@ -151,47 +151,9 @@ mod before {
     }
 }
 
-/// JWT verification per algorithm: `TokenVerifier::verify` on a valid token, through the
-/// provider lookup, signature check, claim checks and permission rules.
-fn jwt(c: &mut Criterion<BenchClock>) {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    let fixture = support::jwt::fixture("default");
-    let policies = BTreeSet::from(["default".to_owned()]);
-    let verifier = runtime.block_on(fixture.verifier(&policies));
-    let mut group = c.benchmark_group("auth/jwt");
-    let mut jti = 0;
-    for (alg, token) in &fixture.tokens {
-        let principal = runtime.block_on(verifier.verify(token));
-        assert!(
-            principal.is_ok(),
-            "{alg}: the bench token must verify: {principal:?}"
-        );
-        // A token seen for the first time: the full check, signature included. Each
-        // iteration gets a new token, minted outside the timing.
-        group.bench_function(format!("{alg}/first_use"), |b| {
-            b.iter_batched(
-                || {
-                    jti += 1;
-                    fixture.fresh_token(alg, jti)
-                },
-                |fresh| runtime.block_on(verifier.verify(&fresh)),
-                BatchSize::SmallInput,
-            )
-        });
-        // The same token again within a minute: answered from the verified-token cache.
-        group.bench_function(format!("{alg}/repeat"), |b| {
-            b.iter(|| runtime.block_on(verifier.verify(black_box(token))))
-        });
-    }
-    group.finish();
-}
-
 criterion_group! {
     name = benches;
     config = support::criterion();
-    targets = signing, api_keys, jwt
+    targets = signing, api_keys
 }
 criterion_main!(benches);

@@ -71,6 +71,8 @@ ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 # --- binary ------------------------------------------------------------------------------
 if [[ -n "${VODSIGN_BIN:-}" ]]; then
     BIN=$VODSIGN_BIN
+    # The service reads every VODSIGN_* variable as a setting: this one is ours, not its.
+    unset VODSIGN_BIN
 else
     say "building the release binary..."
     (cd "$ROOT" && cargo build --release --locked --quiet)
@@ -102,6 +104,8 @@ listen = "127.0.0.1:$PORT"
 log_format = "json"
 log_level = "info"
 
+# The metrics listener on its own free port (the default one may be held by a twin
+# instance or another vodsign on this machine), so the run includes its cost.
 [admin]
 listen = "127.0.0.1:$ADMIN_PORT"
 

@@ -37,6 +37,7 @@ die() { echo "soak.sh: $*" >&2; exit 1; }
 command -v wrk >/dev/null || apt-get install -y -qq wrk >/dev/null 2>&1 || die "install wrk first"
 if [[ -n "${VODSIGN_BIN:-}" ]]; then
     BIN=$VODSIGN_BIN
+    unset VODSIGN_BIN # the service would read it as a (non-existent) setting
 else
     echo "building the release binary..." >&2
     (cd "$ROOT" && cargo build --release --locked --quiet)
@@ -53,6 +54,8 @@ cat >"$WORK/config.toml" <<EOF
 listen = "127.0.0.1:$PORT"
 log_format = "json"
 
+# The metrics listener on its own free port (the default one may be held by a twin
+# instance or another vodsign on this machine), so the run includes its cost.
 [admin]
 listen = "127.0.0.1:$ADMIN_PORT"
 

@@ -9,8 +9,9 @@
 //!
 //! The recording functions are the interface for the other parts of the service:
 //! [`Metrics::auth_result`] (auth-check), [`Metrics::jwks_age`] (JWKS refresher),
-//! [`Metrics::rate_limit_backend_error`] (rate-limit backends), [`Metrics::config_reload`]
-//! (reload). Reach them through `state.metrics()`, or keep a clone (it is an `Arc`).
+//! [`Metrics::rate_limit_backend_errors`] (rate-limit backends), [`Metrics::config_reload`]
+//! (reload); [`Metrics::sample`] copies the JWKS ages and the limiter's error count on a
+//! timer. Reach them through `state.metrics()`, or keep a clone (it is an `Arc`).
 
 use std::sync::{Arc, Weak};
 use std::time::Duration;
@@ -210,12 +211,24 @@ impl Metrics {
         });
     }
 
-    /// One failed call to a rate-limit `backend` (`memory`, `redis`).
-    pub fn rate_limit_backend_error(&self, backend: &str) {
+    /// Failed calls to the rate-limit `backend` (`memory`, `redis`) since start: the
+    /// limiter counts them; this copies its running total.
+    pub fn rate_limit_backend_errors(&self, backend: &str, total: u64) {
         let backend = backend.to_owned();
         self.record(|| {
-            counter!("vodsign_rate_limit_backend_errors_total", "backend" => backend).increment(1);
+            counter!("vodsign_rate_limit_backend_errors_total", "backend" => backend)
+                .absolute(total);
         });
+    }
+
+    /// Copies what other components count themselves (JWKS age, rate-limit backend
+    /// errors) into the registry; called on a timer, so a scrape is never older than that.
+    pub fn sample(&self, state: &crate::app::AppState) {
+        for (provider, age) in state.authenticator().jwks_ages() {
+            self.jwks_age(&provider, age);
+        }
+        let backend = state.settings.limits.backend_name();
+        self.rate_limit_backend_errors(backend, state.limiter().stats().backend_errors);
     }
 
     /// One configuration reload attempt.

@@ -91,6 +91,19 @@ pub async fn run_until_stopped(app: App, source: Source) -> Result<(), ConfigErr
     let reloader = Reloader::new(source, app.into_state())?;
     let admin = admin.map(|listener| crate::admin::spawn(listener, reloader.current()));
     let upkeep = reloader.current().metrics().spawn_upkeep();
+    // JWKS ages and the limiter's error count, copied into the registry on a timer from
+    // whichever configuration is live.
+    let sampler = {
+        let reloader = reloader.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(std::time::Duration::from_secs(5));
+            loop {
+                tick.tick().await;
+                let state = reloader.current();
+                state.metrics().sample(&state);
+            }
+        })
+    };
     let address = listener.local_addr().unwrap_or(listen);
     tracing::info!(
         %address,
@@ -108,6 +121,7 @@ pub async fn run_until_stopped(app: App, source: Source) -> Result<(), ConfigErr
         admin.abort();
     }
     upkeep.abort();
+    sampler.abort();
     result.map_err(|e| ConfigError(format!("the server failed: {e}")))
 }
 

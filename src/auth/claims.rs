@@ -4,7 +4,7 @@
 //! an `scp` array, roles as a string or an array, dates as integers or floats. These helpers
 //! accept each common shape once, so the verifiers and the permission rules do not.
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::{Map, Value};
 
@@ -50,6 +50,14 @@ pub(crate) fn now_unix() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
+}
+
+/// Time left until the Unix time `secs`, to the sub-second, so a cached answer ends exactly
+/// at the token's `exp`; zero if it has passed.
+pub(crate) fn until_unix(secs: u64) -> Duration {
+    (UNIX_EPOCH + Duration::from_secs(secs))
+        .duration_since(SystemTime::now())
+        .unwrap_or(Duration::ZERO)
 }
 
 /// Which claim names the caller, and which to fall back on.

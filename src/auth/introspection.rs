@@ -8,14 +8,16 @@
 use std::collections::BTreeSet;
 use std::fmt;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use moka::Expiry;
 use moka::future::Cache;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
 
-use crate::auth::claims::{Claims, SubjectClaims, claim_strings, now_unix, numeric_date};
+use crate::auth::claims::{
+    Claims, SubjectClaims, claim_strings, now_unix, numeric_date, until_unix,
+};
 use crate::auth::idp_http::{FetchError, send_capped, token_digest};
 use crate::auth::permission::AccessRules;
 use crate::auth::token_config::{
@@ -238,12 +240,4 @@ impl IntrospectionProvider {
             ttl,
         })
     }
-}
-
-/// Time left until the Unix time `secs`, to the sub-second, so a cached answer ends exactly
-/// at the token's `exp`; zero if it has passed.
-fn until_unix(secs: u64) -> Duration {
-    (UNIX_EPOCH + Duration::from_secs(secs))
-        .duration_since(SystemTime::now())
-        .unwrap_or(Duration::ZERO)
 }

@@ -166,6 +166,8 @@ pub(crate) struct RemoteKeySet {
     refresh_every: Duration,
     cooldown: Duration,
     current: RwLock<Option<Arc<KeySet>>>,
+    /// When the current key set was fetched: the JWKS age metric.
+    loaded_at: RwLock<Option<Instant>>,
     /// When the last fetch started; held across a fetch so concurrent callers wait for it.
     last_fetch: tokio::sync::Mutex<Option<Instant>>,
 }
@@ -204,8 +206,17 @@ impl RemoteKeySet {
             refresh_every: timing.refresh_every,
             cooldown: timing.cooldown,
             current: RwLock::new(None),
+            loaded_at: RwLock::new(None),
             last_fetch: tokio::sync::Mutex::new(None),
         }
+    }
+
+    /// How long ago the current key set was fetched; `None` if none ever loaded.
+    pub(crate) fn age(&self) -> Option<Duration> {
+        self.loaded_at
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .map(|at| at.elapsed())
     }
 
     /// The last good key set, if one ever loaded.
@@ -239,6 +250,10 @@ impl RemoteKeySet {
             Ok(set) => {
                 tracing::info!(provider = %self.provider, keys = set.len(), "JWKS loaded");
                 *self.current.write().unwrap_or_else(PoisonError::into_inner) = Some(Arc::new(set));
+                *self
+                    .loaded_at
+                    .write()
+                    .unwrap_or_else(PoisonError::into_inner) = Some(Instant::now());
                 true
             }
             Err(reason) => {

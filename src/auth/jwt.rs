@@ -4,7 +4,7 @@
 //! configuration, never from the token: the accepted algorithms, the keys (a token carrying
 //! its own key in `jwk`, `jku`, `x5u` or `x5c` is refused), the audiences. Signature and the
 //! registered claims are checked by `jsonwebtoken`; `iat`, `typ` and the permission rules
-//! here.
+//! here. A token that passes is remembered in the provider's [`VerifiedCache`].
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -19,7 +19,11 @@ use crate::auth::claims::{Claims, SubjectClaims, now_unix, numeric_date};
 use crate::auth::jwks::{KeySet, RemoteKeySet, RemoteTiming};
 use crate::auth::permission::AccessRules;
 use crate::auth::token_config::{AuthConfigError, EnvLookup, JwtProviderConfig, secret_from_env};
+use crate::auth::verified_cache::VerifiedCache;
 use crate::auth::{AuthError, CredentialKind, Principal};
+
+/// Longest `verified_cache_ttl_secs`: how long a token may outlive its key's removal.
+const MAX_VERIFIED_CACHE_TTL_SECS: u64 = 3600;
 
 /// Where a provider's keys live.
 #[derive(Debug)]
@@ -38,6 +42,7 @@ pub(crate) struct JwtProvider {
     keys: Keys,
     subject: SubjectClaims,
     access: AccessRules,
+    verified: VerifiedCache,
 }
 
 impl fmt::Debug for JwtProvider {
@@ -46,6 +51,7 @@ impl fmt::Debug for JwtProvider {
             .field("name", &self.name)
             .field("issuer", &self.issuer)
             .field("keys", &self.keys)
+            .field("verified", &self.verified)
             .finish_non_exhaustive()
     }
 }
@@ -86,6 +92,14 @@ impl JwtProvider {
                 "at most 600 seconds",
             ));
         }
+        if cfg.verified_cache_max_entries > 0
+            && !(1..=MAX_VERIFIED_CACHE_TTL_SECS).contains(&cfg.verified_cache_ttl_secs)
+        {
+            return Err(AuthConfigError::new(
+                key("verified_cache_ttl_secs"),
+                "1 to 3600 seconds; set verified_cache_max_entries = 0 to turn the cache off",
+            ));
+        }
         let keys = key_source(cfg, &table, env, http)?;
         let validations = cfg
             .algorithms
@@ -103,6 +117,11 @@ impl JwtProvider {
                 fallback: cfg.subject_fallback_claim.clone(),
             },
             access: AccessRules::new(&cfg.access, policy_names, &key("access"))?,
+            verified: VerifiedCache::new(
+                cfg.verified_cache_max_entries,
+                Duration::from_secs(cfg.verified_cache_ttl_secs),
+                cfg.leeway_secs,
+            ),
         })
     }
 
@@ -122,11 +141,22 @@ impl JwtProvider {
         }
     }
 
+    /// The caller behind a token this provider verified recently, by the token's SHA-256.
+    pub(crate) fn cached(&self, digest: &[u8; 32]) -> Option<Principal> {
+        self.verified.get(digest)
+    }
+
+    /// Tokens held in the verified-token cache.
+    pub(crate) fn cached_count(&self) -> u64 {
+        self.verified.entry_count()
+    }
+
     /// Verifies a token whose header passed the shape checks and whose `iss` names this
-    /// provider.
+    /// provider; `digest` is its SHA-256, the cache key it is remembered by if it passes.
     pub(crate) async fn verify(
         &self,
         token: &str,
+        digest: [u8; 32],
         header: &Header,
     ) -> Result<Principal, AuthError> {
         let alg = header.alg;
@@ -160,12 +190,17 @@ impl JwtProvider {
             "the token names no caller in its subject claim",
         ))?;
         let policy = self.access.decide(&claims)?;
-        Ok(Principal {
+        let principal = Principal {
             subject,
             policy,
             credential_id: self.name.clone(),
             kind: CredentialKind::Jwt,
-        })
+        };
+        // `exp` is a required claim that `jsonwebtoken` has just checked.
+        if let Ok(Some(exp)) = numeric_date(&claims, "exp") {
+            self.verified.insert(digest, &principal, exp);
+        }
+        Ok(principal)
     }
 
     fn check_iat(&self, claims: &Claims) -> Result<(), AuthError> {

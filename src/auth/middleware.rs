@@ -48,6 +48,11 @@ impl Authenticator {
     }
 
     /// Starts the background JWKS refresh; it stops when the returned task is dropped.
+    /// Age of each `jwks_url` provider's current key set (the JWKS age metric).
+    pub fn jwks_ages(&self) -> Vec<(String, std::time::Duration)> {
+        self.tokens.jwks_ages()
+    }
+
     pub fn spawn_key_refresh(&self) -> KeyRefreshTask {
         self.tokens.spawn_key_refresh(std::future::pending())
     }

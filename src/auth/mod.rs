@@ -18,7 +18,7 @@ mod jwt;
 pub mod permission;
 pub mod token_config;
 pub mod tokens;
-mod verified_jwts;
+mod verified_cache;
 
 pub use permission::{AccessConfig, RequiredClaim, RolePolicy};
 pub use token_config::{

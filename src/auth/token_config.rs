@@ -97,6 +97,16 @@ pub struct JwtProviderConfig {
     /// Default: unset (no fallback).
     #[serde(default)]
     pub subject_fallback_claim: Option<String>,
+    /// Most verified tokens remembered (by SHA-256, never the token), so a token reused
+    /// within `verified_cache_ttl_secs` skips signature verification. 0 turns the cache off.
+    /// Default: 10000.
+    #[serde(default = "default_cache_max_entries")]
+    pub verified_cache_max_entries: u64,
+    /// Longest time a verified token is remembered, in seconds, 1 to 3600; never past the
+    /// token's `exp`. A token cached before its key left the key set keeps passing this long
+    /// at most (a reload empties the cache). Default: 60.
+    #[serde(default = "default_verified_cache_ttl_secs")]
+    pub verified_cache_ttl_secs: u64,
     /// Who may upload and which policy applies. Default: nothing, which is refused at start-up
     /// (a policy source is required).
     #[serde(default)]
@@ -157,6 +167,9 @@ fn default_jwks_timeout_ms() -> u64 {
     5000
 }
 fn default_leeway_secs() -> u64 {
+    60
+}
+fn default_verified_cache_ttl_secs() -> u64 {
     60
 }
 fn default_subject_claim() -> String {

@@ -3,22 +3,23 @@
 //! A token of three dot-separated segments is a JWT, verified locally by the provider its
 //! `iss` names; anything else is opaque and goes to the introspection providers. The shape
 //! checks here run before any parsing: size cap, characters, and the header fields that would
-//! let a token choose its own key or type.
+//! let a token choose its own key or type. A JWT that verified recently is found by its
+//! SHA-256 in its provider's verified-token cache before any parsing at all.
 
 use std::collections::BTreeSet;
 use std::fmt;
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
 use jsonwebtoken::Header;
 use serde::Deserialize;
 use tokio::task::{JoinHandle, JoinSet};
 
-use crate::auth::idp_http::{self, fingerprint};
+use crate::auth::idp_http::{self, fingerprint, token_digest};
 use crate::auth::introspection::{Answer, IntrospectionProvider};
 use crate::auth::jwt::JwtProvider;
 use crate::auth::token_config::{AuthConfig, AuthConfigError, EnvLookup};
-use crate::auth::verified_jwts::{self, VerifiedJwts};
 use crate::auth::{AuthError, Principal};
 
 /// Longest token accepted, in bytes. Real access tokens are 1-2 KiB.
@@ -35,8 +36,6 @@ pub struct TokenVerifier {
 struct Providers {
     jwt: Vec<JwtProvider>,
     introspection: Vec<IntrospectionProvider>,
-    /// JWTs verified in the last minute (see `verified_jwts`).
-    verified: VerifiedJwts,
 }
 
 impl fmt::Debug for TokenVerifier {
@@ -93,11 +92,7 @@ impl TokenVerifier {
             remote.refresh().await;
         }
         Ok(TokenVerifier {
-            inner: Arc::new(Providers {
-                jwt,
-                introspection,
-                verified: VerifiedJwts::default(),
-            }),
+            inner: Arc::new(Providers { jwt, introspection }),
         })
     }
 
@@ -146,20 +141,23 @@ impl TokenVerifier {
                 "JWT access tokens are not accepted here",
             ));
         }
-        let digest = verified_jwts::digest(token);
-        let now = crate::auth::claims::now_unix();
-        if let Some(principal) = self.inner.verified.get(&digest, now) {
+        // Only the provider that verified a token can hold its digest, and every check
+        // skipped here depends on the token's bytes alone, so a hit would pass them again.
+        let digest = token_digest(token);
+        if let Some(principal) = self.inner.jwt.iter().find_map(|p| p.cached(&digest)) {
             return Ok(principal);
         }
         let header = jsonwebtoken::decode_header(token)
             .map_err(|_| AuthError::Invalid("the token's header is malformed"))?;
         check_header(&header)?;
         let provider = self.jwt_provider_for(token)?;
-        let principal = provider.verify(token, &header).await?;
-        if let Some(exp) = expiry(token) {
-            self.inner.verified.insert(digest, &principal, exp);
-        }
-        Ok(principal)
+        provider.verify(token, digest, &header).await
+    }
+
+    /// How many JWTs the verified-token caches hold, after pending evictions ran: the
+    /// tokens that would pass now without a signature check. For tests and diagnostics.
+    pub fn cached_jwt_count(&self) -> u64 {
+        self.inner.jwt.iter().map(JwtProvider::cached_count).sum()
     }
 
     /// The provider named by the token's `iss`, read before verification only to pick whose
@@ -200,6 +198,16 @@ impl TokenVerifier {
         )))
     }
 
+    /// How long ago each `jwks_url` provider's current keys were fetched, by provider name
+    /// (providers whose keys never loaded are left out: readiness reports them).
+    pub fn jwks_ages(&self) -> Vec<(String, Duration)> {
+        self.inner
+            .jwt
+            .iter()
+            .filter_map(|p| Some((p.name().to_owned(), p.remote_keys()?.age()?)))
+            .collect()
+    }
+
     /// Problems that should keep the service out of rotation; empty when ready: a JWT
     /// provider whose keys never loaded, an introspection endpoint whose last call failed
     /// within the last 30 s.
@@ -228,7 +236,8 @@ impl TokenVerifier {
     }
 
     /// Starts refreshing every `jwks_url` in the background until `shutdown` completes or the
-    /// returned task is dropped. Must be called inside a Tokio runtime.
+    /// returned task is dropped. Must be called inside a Tokio runtime when any provider has a
+    /// `jwks_url`.
     pub fn spawn_key_refresh<F>(&self, shutdown: F) -> KeyRefreshTask
     where
         F: Future<Output = ()> + Send + 'static,
@@ -240,6 +249,11 @@ impl TokenVerifier {
             .filter_map(JwtProvider::remote_keys)
             .cloned()
             .collect();
+        if remotes.is_empty() {
+            // Nothing to refresh: no task, so building a configuration without a
+            // `jwks_url` needs no runtime.
+            return KeyRefreshTask { handle: None };
+        }
         let handle = tokio::spawn(async move {
             let mut loops = JoinSet::new();
             for remote in remotes {
@@ -301,15 +315,4 @@ impl Drop for KeyRefreshTask {
             handle.abort();
         }
     }
-}
-
-/// The `exp` of a token that has just passed verification, when it is a plain integer;
-/// without one the verification is not reused.
-fn expiry(token: &str) -> Option<u64> {
-    #[derive(Deserialize)]
-    struct Expiry {
-        exp: Option<serde_json::Value>,
-    }
-    let claims: Expiry = jsonwebtoken::dangerous::insecure_decode_claims(token).ok()?;
-    claims.exp?.as_u64()
 }

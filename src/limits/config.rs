@@ -133,6 +133,14 @@ impl LimitsConfigError {
 }
 
 impl LimitsConfig {
+    /// The backend's name, as the metrics label it.
+    pub fn backend_name(&self) -> &'static str {
+        match self.backend {
+            BackendKind::Memory => "memory",
+            BackendKind::Redis => "redis",
+        }
+    }
+
     /// Checks every value; the error names the first offending key.
     pub fn validate(&self) -> Result<(), LimitsConfigError> {
         let positive = [

@@ -92,7 +92,7 @@ async fn other_components_record_through_the_same_registry() {
     let app = spawn_app().await;
     let metrics = app.state.metrics();
     metrics.jwks_age("corp-idp", std::time::Duration::from_secs(42));
-    metrics.rate_limit_backend_error("redis");
+    metrics.rate_limit_backend_errors("redis", 1);
     metrics.config_reload(true);
     metrics.config_reload(false);
     let (_, _, text) = scrape(&app).await;
@@ -104,4 +104,34 @@ async fn other_components_record_through_the_same_registry() {
     ] {
         assert!(text.contains(expected), "missing {expected} in:\n{text}");
     }
+}
+
+#[tokio::test]
+async fn sampling_copies_the_rate_limit_backends_error_count() {
+    // A Redis nobody listens on: every limit check is a backend error.
+    let app = spawn_app_with(|s| {
+        s.limits = toml::from_str(
+            "backend = \"redis\"\nredis_url = \"redis://127.0.0.1:1/\"\ncall_timeout_ms = 100\non_backend_error = \"allow\"\n",
+        )
+        .expect("limits settings");
+        s.policies.get_mut("default").expect("default policy").limits =
+            Some(vodsign::limits::PolicyLimits::per_second(10, 10).expect("valid limits"));
+    })
+    .await;
+    let (status, _, _) = app.get_signature("").await;
+    assert_eq!(status, 200, "on_backend_error = allow serves");
+    let errors = app.state.limiter().stats().backend_errors;
+    assert!(errors >= 1, "the failed call was counted");
+    app.state.metrics().sample(&app.state);
+    let (_, _, text) = scrape(&app).await;
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("vodsign_rate_limit_backend_errors_total{backend=\"redis\"}"))
+        .unwrap_or_else(|| panic!("no backend error counter in:\n{text}"));
+    let value: u64 = line
+        .rsplit(' ')
+        .next()
+        .and_then(|v| v.parse().ok())
+        .expect("a count");
+    assert!(value >= errors, "{line} (limiter counted {errors})");
 }

@@ -55,6 +55,10 @@ fn documented_example_parses_with_defaults() {
     );
     assert_eq!((jwt.leeway_secs, jwt.subject_claim.as_str()), (60, "sub"));
     assert_eq!(jwt.subject_fallback_claim, None);
+    assert_eq!(
+        (jwt.verified_cache_max_entries, jwt.verified_cache_ttl_secs),
+        (10_000, 60)
+    );
     let intro = &cfg.introspection[0];
     assert_eq!(
         (
@@ -217,5 +221,12 @@ fn reference_config_auth_sample_parses() {
     let cfg = parse(&format!("[auth]\n{sample}")).unwrap();
     assert_eq!((cfg.jwt.len(), cfg.introspection.len()), (1, 1));
     assert_eq!(cfg.jwt[0].jwks_refresh_cooldown_secs, 30);
+    assert_eq!(
+        (
+            cfg.jwt[0].verified_cache_max_entries,
+            cfg.jwt[0].verified_cache_ttl_secs
+        ),
+        (10_000, 60)
+    );
     assert_eq!(cfg.introspection[0].access.required_scopes, ["vod.upload"]);
 }

@@ -8,5 +8,6 @@ mod config;
 mod introspection;
 mod rotation;
 mod support;
+mod verified_cache;
 
 pub use support::{assert_invalid, idp, keys, try_verifier, verifier};

@@ -143,6 +143,10 @@ async fn cached_keys_keep_serving_while_the_identity_provider_is_down() {
         );
         assert!(v.is_ready(), "{mode:?}: keys loaded once, still ready");
     }
+    // Failed refreshes do not renew the keys: their age keeps growing past the outage.
+    let ages = v.jwks_ages();
+    assert_eq!(ages.len(), 1, "{ages:?}");
+    assert!(ages[0].1 >= Duration::from_millis(2600), "{ages:?}");
 }
 
 #[tokio::test]
@@ -155,6 +159,10 @@ async fn provider_that_never_loaded_keys_is_unready_and_unavailable_until_it_loa
     let problems = v.readiness();
     assert_eq!(problems.len(), 1, "{problems:?}");
     assert!(problems[0].contains("rotating"), "{problems:?}");
+    assert!(
+        v.jwks_ages().is_empty(),
+        "no age for keys that never loaded"
+    );
     assert_eq!(
         v.verify(&key.sign(&good_claims("u1"))).await,
         Err(AuthError::Unavailable(
