@@ -6,6 +6,10 @@
 
 mod support;
 
+/// The binary's allocator (src/main.rs), so the bench measures what ships.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::hint::black_box;
 
 use axum::Router;
@@ -87,29 +91,22 @@ fn requests(c: &mut Criterion<BenchClock>) {
         b.iter(|| runtime.block_on(send(&router, black_box(healthz_request()))))
     });
 
-    // The same two with the service's real JSON subscriber (writing to a sink), so the
+    // The same with the service's real JSON subscriber (writing to a sink), so the
     // cost of the per-request span and log line shows.
-    let logged = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::new(
-            ServerSettings::default().log_level,
-        ))
-        .with_writer(std::io::sink)
-        .json()
-        .flatten_event(true)
-        .with_current_span(true)
-        .with_span_list(false)
-        .finish();
-    let dispatch = tracing::Dispatch::new(logged);
-    tracing::dispatcher::with_default(&dispatch, || {
-        group.bench_function("signature_api_key/json_logs", |b| {
-            b.iter(|| runtime.block_on(send(&router, black_box(signature_request(&key)))))
-        });
-        group.bench_function("signature_jwt_es256/json_logs", |b| {
-            b.iter(|| runtime.block_on(send(&router, black_box(signature_request(&es256)))))
-        });
-        group.bench_function("healthz/json_logs", |b| {
-            b.iter(|| runtime.block_on(send(&router, black_box(healthz_request()))))
-        });
+    // Installed for the rest of the process, as the binary does: from here on every event
+    // and audit line is formatted and written (to a sink).
+    assert!(
+        vodsign::telemetry::init(&ServerSettings::default(), std::io::sink),
+        "no subscriber was installed before"
+    );
+    group.bench_function("signature_api_key/json_logs", |b| {
+        b.iter(|| runtime.block_on(send(&router, black_box(signature_request(&key)))))
+    });
+    group.bench_function("signature_jwt_es256/json_logs", |b| {
+        b.iter(|| runtime.block_on(send(&router, black_box(signature_request(&es256)))))
+    });
+    group.bench_function("healthz/json_logs", |b| {
+        b.iter(|| runtime.block_on(send(&router, black_box(healthz_request()))))
     });
     group.finish();
 }

@@ -13,10 +13,12 @@
 //! (reload); [`Metrics::sample`] copies the JWKS ages and the limiter's error count on a
 //! timer. Reach them through `state.metrics()`, or keep a clone (it is an `Arc`).
 
-use std::sync::{Arc, Weak};
+use std::collections::HashMap;
+use std::hash::Hash;
+use std::sync::{Arc, RwLock, Weak};
 use std::time::Duration;
 
-use ::metrics::{counter, gauge, histogram};
+use ::metrics::{Counter, Histogram, counter, gauge, histogram};
 use axum::http::Method;
 use metrics_exporter_prometheus::{
     Matcher, PrometheusBuilder, PrometheusHandle, PrometheusRecorder,
@@ -42,6 +44,62 @@ const GIT_SHA: &str = match option_env!("VODSIGN_GIT_SHA") {
 pub struct Metrics {
     recorder: Arc<PrometheusRecorder>,
     handle: PrometheusHandle,
+    hot: Arc<HotHandles>,
+}
+
+/// The handles of the metrics recorded on every request, registered once per label set.
+/// `counter!` with owned labels allocates each label and looks the key up in the registry
+/// on every call; these maps are read without allocating, under a read lock. They stay
+/// small: every label is bounded (see the module documentation).
+#[derive(Default)]
+struct HotHandles {
+    /// By route, then (method, status).
+    http: HandleMap<(&'static str, u16), (Counter, Histogram)>,
+    /// By policy, then credential.
+    issued: HandleMap<String, Counter>,
+    /// By provider, then (kind, outcome).
+    auth: HandleMap<(&'static str, &'static str), (Counter, Histogram)>,
+}
+
+/// Handles keyed by a string label, then by the other labels.
+struct HandleMap<K, H>(RwLock<HashMap<Box<str>, HashMap<K, H>>>);
+
+impl<K, H> Default for HandleMap<K, H> {
+    fn default() -> Self {
+        Self(RwLock::default())
+    }
+}
+
+impl<K: Eq + Hash, H> HandleMap<K, H> {
+    /// Runs `use_handle` on the handle for (`first`, `rest`), registering it with
+    /// `register` the first time.
+    fn with<Q>(
+        &self,
+        first: &str,
+        rest: &Q,
+        register: impl FnOnce() -> H,
+        use_handle: impl FnOnce(&H),
+    ) where
+        K: std::borrow::Borrow<Q>,
+        Q: Eq + Hash + ?Sized + ToOwned<Owned = K>,
+    {
+        {
+            // A poisoned lock only means another thread panicked mid-insert; the map is
+            // still a valid map.
+            let map = self.0.read().unwrap_or_else(|e| e.into_inner());
+            if let Some(handle) = map.get(first).and_then(|inner| inner.get(rest)) {
+                use_handle(handle);
+                return;
+            }
+        }
+        let mut map = self.0.write().unwrap_or_else(|e| e.into_inner());
+        let handle = map
+            .entry(first.into())
+            .or_default()
+            .entry(rest.to_owned())
+            .or_insert_with(register);
+        use_handle(handle);
+    }
 }
 
 impl std::fmt::Debug for Metrics {
@@ -66,6 +124,7 @@ impl Metrics {
         let metrics = Self {
             handle: recorder.handle(),
             recorder: Arc::new(recorder),
+            hot: Arc::default(),
         };
         metrics.describe();
         metrics.record(|| {
@@ -87,6 +146,11 @@ impl Metrics {
     /// Runs `f` with this instance's recorder as the current one.
     fn record(&self, f: impl FnOnce()) {
         ::metrics::with_local_recorder(self.recorder.as_ref(), f);
+    }
+
+    /// Registers handles in this instance's registry (what `f` returns), to be kept.
+    fn registered<H>(&self, f: impl FnOnce() -> H) -> H {
+        ::metrics::with_local_recorder(self.recorder.as_ref(), f)
     }
 
     fn describe(&self) {
@@ -140,36 +204,51 @@ impl Metrics {
 
     /// One answered HTTP request. `route` is a route template or `unmatched`.
     pub fn http_request(&self, route: &str, method: &Method, status: u16, latency: Duration) {
-        let (route, method) = (route.to_owned(), method_label(method));
-        self.record(|| {
-            counter!(
-                "vodsign_http_requests_total",
-                "route" => route.clone(),
-                "method" => method,
-                "status" => status.to_string(),
-            )
-            .increment(1);
-            histogram!(
-                "vodsign_http_request_duration_seconds",
-                "route" => route,
-                "method" => method,
-            )
-            .record(latency.as_secs_f64());
-        });
+        let method = method_label(method);
+        self.hot.http.with(
+            route,
+            &(method, status),
+            || {
+                self.registered(|| {
+                    (
+                        counter!(
+                            "vodsign_http_requests_total",
+                            "route" => route.to_owned(),
+                            "method" => method,
+                            "status" => status.to_string(),
+                        ),
+                        histogram!(
+                            "vodsign_http_request_duration_seconds",
+                            "route" => route.to_owned(),
+                            "method" => method,
+                        ),
+                    )
+                })
+            },
+            |(requests, duration)| {
+                requests.increment(1);
+                duration.record(latency.as_secs_f64());
+            },
+        );
     }
 
     /// One signature issued under `policy` to the caller with `credential` (a configured
     /// API key id or an identity provider's name: both bounded by the configuration).
     pub fn signature_issued(&self, policy: &str, credential: &str) {
-        let (policy, credential) = (policy.to_owned(), credential.to_owned());
-        self.record(|| {
-            counter!(
-                "vodsign_signatures_issued_total",
-                "policy" => policy,
-                "credential" => credential,
-            )
-            .increment(1);
-        });
+        self.hot.issued.with(
+            policy,
+            credential,
+            || {
+                self.registered(|| {
+                    counter!(
+                        "vodsign_signatures_issued_total",
+                        "policy" => policy.to_owned(),
+                        "credential" => credential.to_owned(),
+                    )
+                })
+            },
+            |issued| issued.increment(1),
+        );
     }
 
     /// One refused signature request, by its envelope `code` (40101, 42901, ...).
@@ -184,23 +263,38 @@ impl Metrics {
     /// `unknown` when the credential was refused before one was picked); `outcome`: `ok`,
     /// `missing`, `invalid`, `forbidden` or `unavailable`. Call it once per attempt; the
     /// auth-check middleware does today.
-    pub fn auth_result(&self, kind: &str, provider: &str, outcome: &str, latency: Duration) {
-        let (kind, provider, outcome) = (kind.to_owned(), provider.to_owned(), outcome.to_owned());
-        self.record(|| {
-            counter!(
-                "vodsign_auth_total",
-                "kind" => kind.clone(),
-                "provider" => provider.clone(),
-                "outcome" => outcome,
-            )
-            .increment(1);
-            histogram!(
-                "vodsign_auth_duration_seconds",
-                "kind" => kind,
-                "provider" => provider,
-            )
-            .record(latency.as_secs_f64());
-        });
+    pub fn auth_result(
+        &self,
+        kind: &'static str,
+        provider: &str,
+        outcome: &'static str,
+        latency: Duration,
+    ) {
+        self.hot.auth.with(
+            provider,
+            &(kind, outcome),
+            || {
+                self.registered(|| {
+                    (
+                        counter!(
+                            "vodsign_auth_total",
+                            "kind" => kind,
+                            "provider" => provider.to_owned(),
+                            "outcome" => outcome,
+                        ),
+                        histogram!(
+                            "vodsign_auth_duration_seconds",
+                            "kind" => kind,
+                            "provider" => provider.to_owned(),
+                        ),
+                    )
+                })
+            },
+            |(attempts, duration)| {
+                attempts.increment(1);
+                duration.record(latency.as_secs_f64());
+            },
+        );
     }
 
     /// The age of the key set `provider` currently verifies with.
