@@ -395,6 +395,63 @@ mod tests {
         assert!(text.contains("le=\"0.005\""), "{text}");
     }
 
+    /// The value of the one series of `name` whose labels include every one of `labels`.
+    fn series(text: &str, name: &str, labels: &[&str]) -> Option<f64> {
+        text.lines()
+            .filter(|l| l.starts_with(&format!("{name}{{")))
+            .find(|l| labels.iter().all(|label| l.contains(label)))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse().ok())
+    }
+
+    #[test]
+    fn kept_handles_count_each_label_set_apart() {
+        let metrics = Metrics::new();
+        let ms = Duration::from_millis(1);
+        for _ in 0..3 {
+            metrics.http_request("/v1/signature", &Method::POST, 200, ms);
+        }
+        metrics.http_request("/v1/signature", &Method::POST, 429, ms);
+        metrics.http_request("/healthz", &Method::GET, 200, ms);
+        metrics.signature_issued("default", "key-a");
+        metrics.signature_issued("default", "key-a");
+        metrics.signature_issued("default", "key-b");
+        metrics.signature_issued("strict", "key-a");
+        metrics.auth_result("api_key", "api_keys", "ok", ms);
+        metrics.auth_result("api_key", "api_keys", "invalid", ms);
+        metrics.auth_result("api_key", "api_keys", "ok", ms);
+        metrics.auth_result("jwt", "idp", "ok", ms);
+        let text = metrics.render();
+
+        let http = "vodsign_http_requests_total";
+        let route = r#"route="/v1/signature""#;
+        assert_eq!(series(&text, http, &[route, r#"status="200""#]), Some(3.0));
+        assert_eq!(series(&text, http, &[route, r#"status="429""#]), Some(1.0));
+        let healthz = [r#"route="/healthz""#, r#"method="GET""#];
+        assert_eq!(series(&text, http, &healthz), Some(1.0));
+        let issued = "vodsign_signatures_issued_total";
+        let default = r#"policy="default""#;
+        assert_eq!(
+            series(&text, issued, &[default, r#"credential="key-a""#]),
+            Some(2.0)
+        );
+        assert_eq!(
+            series(&text, issued, &[default, r#"credential="key-b""#]),
+            Some(1.0)
+        );
+        assert_eq!(series(&text, issued, &[r#"policy="strict""#]), Some(1.0));
+        let auth = "vodsign_auth_total";
+        let keys = r#"provider="api_keys""#;
+        assert_eq!(series(&text, auth, &[keys, r#"outcome="ok""#]), Some(2.0));
+        assert_eq!(
+            series(&text, auth, &[keys, r#"outcome="invalid""#]),
+            Some(1.0)
+        );
+        assert_eq!(series(&text, auth, &[r#"provider="idp""#]), Some(1.0));
+        let durations = "vodsign_auth_duration_seconds_count";
+        assert_eq!(series(&text, durations, &[keys]), Some(3.0));
+    }
+
     #[test]
     fn unknown_methods_share_one_label() {
         let method = Method::from_bytes(b"BREW").expect("extension method");

@@ -324,6 +324,91 @@ mod tests {
         assert_eq!(fp.len(), FINGERPRINT_HEX_CHARS);
     }
 
+    fn issued_event() -> AuditEvent {
+        let mut event = AuditEvent::new(200, 0, None);
+        event.request_id = Some("req-1".to_owned());
+        event.method = "POST".to_owned();
+        event.issued = Some(Issuance {
+            current_time: 1,
+            expire_time: 601,
+            validity_seconds: 600,
+            random: 7,
+            procedure: None,
+            class_id: Some(3),
+            task_priority: None,
+            task_notify_mode: None,
+            source_context: Some("user-1".to_owned()),
+            session_context: None,
+            storage_region: None,
+            vod_sub_app_id: None,
+            one_time_valid: Some(true),
+            signature_sha256: fingerprint("sig"),
+        });
+        event
+    }
+
+    #[test]
+    fn a_log_line_starts_like_the_log_lines_and_carries_every_field_flat() {
+        let event = issued_event();
+        let line = json_line(&LogLine {
+            timestamp: &event.time,
+            level: "INFO",
+            target: TARGET,
+            event: &event,
+        })
+        .expect("serializes");
+        assert_eq!(line.last(), Some(&b'\n'), "one whole line");
+        let text = std::str::from_utf8(&line).expect("utf-8");
+        assert!(text.starts_with("{\"timestamp\":"), "{text}");
+        let value: serde_json::Value = serde_json::from_slice(&line).expect("JSON");
+        assert_eq!(value["timestamp"], value["time"]);
+        assert_eq!(value["level"], "INFO");
+        assert_eq!(value["target"], TARGET);
+        assert_eq!(value["event"], "signature.issued");
+        assert_eq!(value["request_id"], "req-1");
+        assert_eq!(value["class_id"], 3);
+        assert_eq!(value["source_context"], "user-1");
+        assert_eq!(value["signature_sha256"], fingerprint("sig"));
+        assert!(value.get("issued").is_none(), "flattened: {value}");
+        assert!(
+            value.get("procedure").is_none(),
+            "unset fields are left out"
+        );
+    }
+
+    /// Without a JSON log stream (text logs; here: no `telemetry::init` in this test
+    /// binary), the event goes through `tracing` with target `vodsign::audit`.
+    #[test]
+    fn without_a_json_stream_the_event_is_a_tracing_event() {
+        use std::sync::{Arc, Mutex};
+
+        #[derive(Clone, Default)]
+        struct Captured(Arc<Mutex<Vec<u8>>>);
+        impl std::io::Write for Captured {
+            fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+                self.0.lock().expect("lock").extend_from_slice(data);
+                Ok(data.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+
+        assert!(!telemetry::has_json_lines());
+        let captured = Captured::default();
+        let writer = captured.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .finish();
+        let sink = AuditSink::from_settings(&AuditSettings::default()).expect("log sink");
+        tracing::subscriber::with_default(subscriber, || sink.emit(&issued_event()));
+        let text = String::from_utf8(captured.0.lock().expect("lock").clone()).expect("utf-8");
+        assert!(text.contains(TARGET), "{text}");
+        assert!(text.contains("audit signature.issued"), "{text}");
+        assert!(text.contains("request_id=\"req-1\""), "{text}");
+    }
+
     #[test]
     fn a_file_destination_needs_a_path() {
         let settings = AuditSettings {
