@@ -30,8 +30,10 @@ const LATENCY_BUCKETS: [f64; 14] = [
 ];
 
 /// How often [`Metrics::spawn_upkeep`] folds histogram samples into their buckets, so
-/// memory stays flat even when nobody scrapes.
-const UPKEEP_INTERVAL: Duration = Duration::from_secs(5);
+/// memory stays flat even when nobody scrapes. The exporter keeps every sample until then:
+/// at 17,000 requests/s, 5 s made about 1.4 MiB of samples gathered and freed in a cycle,
+/// which showed as RSS swinging by a fifth under a steady load; 1 s keeps it under 0.3 MiB.
+const UPKEEP_INTERVAL: Duration = Duration::from_secs(1);
 
 /// The git commit the binary was built from, when the build set `VODSIGN_GIT_SHA`.
 const GIT_SHA: &str = match option_env!("VODSIGN_GIT_SHA") {
