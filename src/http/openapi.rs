@@ -27,6 +27,9 @@ use super::{health, signature};
         health::live,
         health::ready
     ),
+    // The signature operations' responses come from `IntoResponses`, whose body types
+    // utoipa does not collect by itself.
+    components(schemas(signature::Success<signature::Issued>, super::error::Envelope)),
     modifiers(&BearerAuth),
     tags(
         (name = "signature", description = "Upload signatures"),

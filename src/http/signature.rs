@@ -112,6 +112,41 @@ pub struct Success<T> {
     data: T,
 }
 
+/// The answers of `GET` and `POST /v1/signature`, for the OpenAPI description: one list,
+/// so the two operations cannot drift apart. Never constructed.
+#[derive(utoipa::IntoResponses)]
+#[allow(dead_code, reason = "a description of the responses, not a value")]
+enum SignatureResponses {
+    #[response(status = 200, description = "A signature was issued")]
+    Issued(Success<Issued>),
+    #[response(
+        status = 400,
+        description = "The request (query string, body or a field) is malformed (40001)"
+    )]
+    BadRequest(Envelope<'static>),
+    #[response(
+        status = 401,
+        description = "No or an invalid credential (40101, 40102)"
+    )]
+    Unauthorized(Envelope<'static>),
+    #[response(
+        status = 403,
+        description = "The caller may not upload, or the policy forbids a value (40301, 40302)"
+    )]
+    Forbidden(Envelope<'static>),
+    #[response(status = 413, description = "The request is too large (41301)")]
+    TooLarge(Envelope<'static>),
+    #[response(
+        status = 429,
+        description = "Rate limit or quota reached (42901, 42902)"
+    )]
+    TooManyRequests(Envelope<'static>),
+    #[response(status = 500, description = "Internal error (50001)")]
+    Internal(Envelope<'static>),
+    #[response(status = 503, description = "Temporarily unavailable (50301)")]
+    Unavailable(Envelope<'static>),
+}
+
 /// `GET /v1/signature`: the request fields in the query string.
 #[utoipa::path(
     get,
@@ -120,16 +155,7 @@ pub struct Success<T> {
     operation_id = "issueSignatureByQuery",
     params(SignatureRequest),
     security(("bearer" = [])),
-    responses(
-        (status = 200, description = "A signature was issued", body = Success<Issued>),
-        (status = 400, description = "A field is malformed (40001)", body = Envelope),
-        (status = 401, description = "No or an invalid credential (40101, 40102)", body = Envelope),
-        (status = 403, description = "The caller may not upload, or the policy forbids a value (40301, 40302)", body = Envelope),
-        (status = 413, description = "The request is too large (41301)", body = Envelope),
-        (status = 429, description = "Rate limit or quota reached (42901, 42902)", body = Envelope),
-        (status = 500, description = "Internal error (50001)", body = Envelope),
-        (status = 503, description = "Temporarily unavailable (50301)", body = Envelope),
-    )
+    responses(SignatureResponses)
 )]
 pub async fn issue_by_query(
     state: State<AppState>,
@@ -147,16 +173,7 @@ pub async fn issue_by_query(
     operation_id = "issueSignatureByBody",
     request_body(content = Option<SignatureRequest>, content_type = "application/json"),
     security(("bearer" = [])),
-    responses(
-        (status = 200, description = "A signature was issued", body = Success<Issued>),
-        (status = 400, description = "The body or a field is malformed (40001)", body = Envelope),
-        (status = 401, description = "No or an invalid credential (40101, 40102)", body = Envelope),
-        (status = 403, description = "The caller may not upload, or the policy forbids a value (40301, 40302)", body = Envelope),
-        (status = 413, description = "The body is too large (41301)", body = Envelope),
-        (status = 429, description = "Rate limit or quota reached (42901, 42902)", body = Envelope),
-        (status = 500, description = "Internal error (50001)", body = Envelope),
-        (status = 503, description = "Temporarily unavailable (50301)", body = Envelope),
-    )
+    responses(SignatureResponses)
 )]
 pub async fn issue_by_body(
     state: State<AppState>,

@@ -240,7 +240,10 @@ mod tests {
             }
             guard.shared.flush();
             let out = lock(&guard.shared.out);
-            assert!(out.spare.is_empty(), "round {round}: the written batch is cleared");
+            assert!(
+                out.spare.is_empty(),
+                "round {round}: the written batch is cleared"
+            );
             // (The flushing thread may have taken part of the round: each buffer then held
             // only part of it, but neither was ever replaced by a new, empty one.)
             assert!(
@@ -253,7 +256,11 @@ mod tests {
             );
         }
         drop(guard);
-        assert_eq!(lock(&sink.0).len(), 5 * 100 * line.len(), "every byte written once");
+        assert_eq!(
+            lock(&sink.0).len(),
+            5 * 100 * line.len(),
+            "every byte written once"
+        );
     }
 
     #[test]

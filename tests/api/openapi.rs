@@ -58,6 +58,46 @@ async fn the_description_is_openapi_3_1_with_both_signature_operations() {
     assert!(spec["paths"]["/readyz"]["get"].is_object());
 }
 
+/// Every `$ref` in `value`, recursively.
+fn refs<'a>(value: &'a Value, found: &mut Vec<&'a str>) {
+    match value {
+        Value::Object(map) => {
+            if let Some(Value::String(target)) = map.get("$ref") {
+                found.push(target);
+            }
+            map.values().for_each(|v| refs(v, found));
+        }
+        Value::Array(items) => items.iter().for_each(|v| refs(v, found)),
+        _ => {}
+    }
+}
+
+#[tokio::test]
+async fn every_reference_resolves_and_both_operations_answer_alike() {
+    let app = spawn_app().await;
+    let spec = spec(&app).await;
+    let mut found = Vec::new();
+    refs(&spec, &mut found);
+    assert!(
+        found.contains(&"#/components/schemas/Success_Issued"),
+        "{found:?}"
+    );
+    for target in found {
+        let name = target
+            .strip_prefix("#/components/schemas/")
+            .unwrap_or_else(|| panic!("unexpected reference {target}"));
+        assert!(
+            spec["components"]["schemas"][name].is_object(),
+            "{target} is referenced but not described"
+        );
+    }
+    let signature = &spec["paths"]["/v1/signature"];
+    assert_eq!(
+        signature["get"]["responses"],
+        signature["post"]["responses"]
+    );
+}
+
 #[tokio::test]
 async fn every_described_operation_is_routed() {
     let app = spawn_app().await;
