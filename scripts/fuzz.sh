@@ -10,8 +10,9 @@
 # crashes in fuzz/artifacts/TARGET (both ignored by git). Prints one line per target with
 # its executions and whether it crashed; exits 1 if any target crashed.
 #
-# When cargo-fuzz is missing or cannot build, it says so and runs the proptest fallback
-# (tests/fuzz_fallback.rs) instead, which drives the same entry points.
+# When cargo-fuzz is missing or cannot be installed, it says so and runs the proptest
+# fallback (tests/fuzz_fallback.rs) instead, which drives the same entry points; so does a
+# target that does not build, except under CI (CI=true), where that is a failure.
 set -euo pipefail
 
 SECONDS_PER_TARGET=${1:-30}
@@ -39,8 +40,16 @@ fi
 
 export RUSTC_BOOTSTRAP=1
 for target in $TARGETS; do
-    cargo fuzz build -O "$target" >"$JOBS_LOG/build-$target.txt" 2>&1 \
-        || { tail -n 20 "$JOBS_LOG/build-$target.txt" >&2; fallback "cargo fuzz build $target failed"; }
+    if ! cargo fuzz build -O "$target" >"$JOBS_LOG/build-$target.txt" 2>&1; then
+        tail -n 20 "$JOBS_LOG/build-$target.txt" >&2
+        # cargo-fuzz is there, so a failed build is a broken target: under CI that fails the
+        # run instead of quietly becoming the fallback.
+        if [[ "${CI:-}" == true ]]; then
+            echo "fuzz.sh: cargo fuzz build $target failed" >&2
+            exit 1
+        fi
+        fallback "cargo fuzz build $target failed"
+    fi
 done
 
 status=0
