@@ -355,7 +355,7 @@ impl Metrics {
 
 /// The method as a label: the standard ones by name, anything else as `other`, so a client
 /// cannot grow the label set.
-fn method_label(method: &Method) -> &'static str {
+pub(crate) fn method_label(method: &Method) -> &'static str {
     match *method {
         Method::GET => "GET",
         Method::POST => "POST",

@@ -5,10 +5,10 @@
 //! request id and the outcome; an issuance adds the signed parameters and a fingerprint of
 //! the signature (a hex prefix of its SHA-256) so a signature found in the wild can be
 //! matched to its event. The signature itself, the caller's credential and the SecretKey
-//! never appear. [`AuditSink`] writes events where `[audit]` says; [`middleware`] makes
+//! never appear. [`AuditSink`] writes events where `[audit]` says; [`exchange`] makes
 //! them from the `/v1/signature` exchange.
 
-pub mod middleware;
+pub mod exchange;
 
 use std::fs::OpenOptions;
 use std::io::Write as _;
@@ -31,8 +31,7 @@ pub const FINGERPRINT_HEX_CHARS: usize = 16;
 pub const TARGET: &str = "vodsign::audit";
 
 /// What a signature was issued with: every parameter except the SecretId, plus the
-/// signature's fingerprint. Built by the handler; the audit middleware reads it from the
-/// response extensions.
+/// signature's fingerprint. Built by the handler, handed to [`exchange::Exchange::issued`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Issuance {
     pub current_time: u64,
@@ -99,8 +98,9 @@ pub fn fingerprint(signature: &str) -> String {
 }
 
 /// One audit record. Flat, so the JSON line and the `tracing` event carry the same names.
+/// Borrows what the exchange already holds: building one copies no string.
 #[derive(Debug, Clone, Serialize)]
-pub struct AuditEvent {
+pub struct AuditEvent<'a> {
     /// RFC 3339 UTC.
     pub time: String,
     /// `signature.issued` or `signature.refused`.
@@ -109,21 +109,21 @@ pub struct AuditEvent {
     pub status: u16,
     /// Envelope code answered: 0 for an issuance.
     pub code: u32,
-    pub request_id: Option<String>,
-    pub method: String,
+    pub request_id: Option<&'a str>,
+    pub method: &'static str,
     pub client_ip: Option<IpAddr>,
     /// The caller, when authentication got that far.
-    pub subject: Option<String>,
-    pub credential_id: Option<String>,
+    pub subject: Option<&'a str>,
+    pub credential_id: Option<&'a str>,
     pub credential_kind: Option<&'static str>,
-    pub policy: Option<String>,
+    pub policy: Option<&'a str>,
     #[serde(flatten, skip_serializing_if = "Option::is_none")]
-    pub issued: Option<Issuance>,
+    pub issued: Option<&'a Issuance>,
 }
 
-impl AuditEvent {
+impl<'a> AuditEvent<'a> {
     /// An event stamped now, for `principal` if authentication identified one.
-    pub fn new(status: u16, code: u32, principal: Option<&Principal>) -> Self {
+    pub fn new(status: u16, code: u32, principal: Option<&'a Principal>) -> Self {
         let time = time::OffsetDateTime::now_utc()
             .format(&time::format_description::well_known::Rfc3339)
             .unwrap_or_default();
@@ -137,12 +137,12 @@ impl AuditEvent {
             status,
             code,
             request_id: None,
-            method: String::new(),
+            method: "",
             client_ip: None,
-            subject: principal.map(|p| p.subject.clone()),
-            credential_id: principal.map(|p| p.credential_id.clone()),
+            subject: principal.map(|p| p.subject.as_str()),
+            credential_id: principal.map(|p| p.credential_id.as_str()),
             credential_kind: principal.map(|p| p.kind.as_str()),
-            policy: principal.map(|p| p.policy.clone()),
+            policy: principal.map(|p| p.policy.as_str()),
             issued: None,
         }
     }
@@ -175,7 +175,7 @@ struct LogLine<'a> {
     level: &'static str,
     target: &'static str,
     #[serde(flatten)]
-    event: &'a AuditEvent,
+    event: &'a AuditEvent<'a>,
 }
 
 impl std::fmt::Debug for AuditSink {
@@ -238,7 +238,7 @@ impl AuditSink {
     }
 
     /// Writes one event. A write failure is logged, never answered to the client.
-    pub fn emit(&self, event: &AuditEvent) {
+    pub fn emit(&self, event: &AuditEvent<'_>) {
         match &self.target {
             Target::Log if telemetry::has_json_lines() => {
                 let line = LogLine {
@@ -279,21 +279,21 @@ fn json_line<T: Serialize>(value: &T) -> Option<Vec<u8>> {
     }
 }
 
-fn log_event(e: &AuditEvent) {
-    let i = e.issued.as_ref();
+fn log_event(e: &AuditEvent<'_>) {
+    let i = e.issued;
     tracing::info!(
         target: TARGET,
         event = e.event,
         time = %e.time,
         status = e.status,
         code = e.code,
-        request_id = e.request_id.as_deref(),
-        method = %e.method,
+        request_id = e.request_id,
+        method = e.method,
         client_ip = e.client_ip.map(tracing::field::display),
-        subject = e.subject.as_deref(),
-        credential_id = e.credential_id.as_deref(),
+        subject = e.subject,
+        credential_id = e.credential_id,
         credential_kind = e.credential_kind,
-        policy = e.policy.as_deref(),
+        policy = e.policy,
         current_time = i.map(|i| i.current_time),
         expire_time = i.map(|i| i.expire_time),
         validity_seconds = i.map(|i| i.validity_seconds),
@@ -324,11 +324,8 @@ mod tests {
         assert_eq!(fp.len(), FINGERPRINT_HEX_CHARS);
     }
 
-    fn issued_event() -> AuditEvent {
-        let mut event = AuditEvent::new(200, 0, None);
-        event.request_id = Some("req-1".to_owned());
-        event.method = "POST".to_owned();
-        event.issued = Some(Issuance {
+    fn issuance() -> Issuance {
+        Issuance {
             current_time: 1,
             expire_time: 601,
             validity_seconds: 600,
@@ -343,13 +340,21 @@ mod tests {
             vod_sub_app_id: None,
             one_time_valid: Some(true),
             signature_sha256: fingerprint("sig"),
-        });
+        }
+    }
+
+    fn issued_event(issuance: &Issuance) -> AuditEvent<'_> {
+        let mut event = AuditEvent::new(200, 0, None);
+        event.request_id = Some("req-1");
+        event.method = "POST";
+        event.issued = Some(issuance);
         event
     }
 
     #[test]
     fn a_log_line_starts_like_the_log_lines_and_carries_every_field_flat() {
-        let event = issued_event();
+        let issuance = issuance();
+        let event = issued_event(&issuance);
         let line = json_line(&LogLine {
             timestamp: &event.time,
             level: "INFO",
@@ -402,7 +407,7 @@ mod tests {
             .with_ansi(false)
             .finish();
         let sink = AuditSink::from_settings(&AuditSettings::default()).expect("log sink");
-        tracing::subscriber::with_default(subscriber, || sink.emit(&issued_event()));
+        tracing::subscriber::with_default(subscriber, || sink.emit(&issued_event(&issuance())));
         let text = String::from_utf8(captured.0.lock().expect("lock").clone()).expect("utf-8");
         assert!(text.contains(TARGET), "{text}");
         assert!(text.contains("audit signature.issued"), "{text}");

@@ -1,15 +1,11 @@
-//! The auth-check middleware: runs before the signature handler and leaves a
-//! [`Principal`] in the request extensions, or answers 401/403/503 itself.
+//! The auth-check: runs before the signature handler and proves a [`Principal`], or says
+//! which refusal (401/403/429/503) to answer instead.
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr};
 use std::time::{Duration, Instant};
 
-use axum::extract::connect_info::MockConnectInfo;
-use axum::extract::{ConnectInfo, Request, State};
 use axum::http::HeaderMap;
 use axum::http::header::AUTHORIZATION;
-use axum::middleware::Next;
-use axum::response::Response;
 
 use super::{AuthError, CredentialKind, KeyRefreshTask, Principal, TokenVerifier, api_key};
 use crate::app::AppState;
@@ -104,17 +100,20 @@ fn record_auth(
         .auth_result(kind, provider, outcome, latency);
 }
 
-/// `route_layer` middleware for protected routes.
+/// The auth-check of a protected route: the first step after load shedding. Returns the
+/// proven [`Principal`], or the refusal to answer (401, 403, 429 or 503).
 ///
 /// An address with too many failed authentications is refused (42901) before its
-/// credential is looked at; each invalid credential counts against its address.
+/// credential is looked at; each invalid credential counts against its address. The
+/// address is the client as [`crate::http::client_ip`] resolved it (through the trusted
+/// proxies); a request without a socket (tests) counts as the unspecified address.
 pub async fn require_principal(
-    State(state): State<AppState>,
-    mut request: Request,
-    next: Next,
-) -> Result<Response, ApiError> {
+    state: &AppState,
+    headers: &HeaderMap,
+    client: Option<IpAddr>,
+) -> Result<Principal, ApiError> {
     let limiter = state.limiter();
-    let client = limiter.client_ip(peer_ip(&request), request.headers());
+    let client = client.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
     if let Some(retry_after) = limiter.ip_blocked(client).await? {
         return Err(ApiError::RateLimited {
             retry_after,
@@ -122,7 +121,7 @@ pub async fn require_principal(
         });
     }
     let started = Instant::now();
-    let (verified, form) = match bearer(request.headers()) {
+    let (verified, form) = match bearer(headers) {
         Ok(credential) => (
             state.authenticator().authenticate(credential).await,
             if credential.starts_with(api_key::PREFIX) {
@@ -133,23 +132,11 @@ pub async fn require_principal(
         ),
         Err(e) => (Err(e), "none"),
     };
-    record_auth(&state, &verified, form, started.elapsed());
+    record_auth(state, &verified, form, started.elapsed());
     if let Err(AuthError::Invalid(_)) = &verified {
         limiter.record_auth_failure(client).await;
     }
     let principal = verified?;
     tracing::Span::current().record("principal", principal.credential_id.as_str());
-    request.extensions_mut().insert(principal);
-    Ok(next.run(request).await)
-}
-
-/// The socket peer (or a test's `MockConnectInfo`). A router driven without either has
-/// none: all such requests then count as one unspecified address.
-fn peer_ip(request: &Request) -> IpAddr {
-    let extensions = request.extensions();
-    extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|info| info.0)
-        .or_else(|| extensions.get::<MockConnectInfo<SocketAddr>>().map(|m| m.0))
-        .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |addr| addr.ip())
+    Ok(principal)
 }

@@ -19,6 +19,7 @@ use axum::http::{HeaderName, Request, Response, StatusCode, header};
 use axum::middleware;
 use axum::response::IntoResponse;
 use axum::routing::get;
+use tower::Layer as _;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
@@ -28,8 +29,6 @@ use tower_http::trace::TraceLayer;
 use tracing::Span;
 
 use crate::app::AppState;
-use crate::audit;
-use crate::auth::middleware::require_principal;
 use crate::config::ServerSettings;
 use error::ApiError;
 
@@ -51,28 +50,15 @@ pub fn router(state: AppState) -> Router {
 /// The routes alone, without the layer stack.
 ///
 /// Load shedding guards the signature route, outside the auth-check, so an overloaded
-/// instance refuses (50301) before any work; health probes are never shed, so overload
-/// does not get the instance restarted by its liveness probe.
+/// instance refuses (50301) before any work, audit included; health probes are never shed,
+/// so overload does not get the instance restarted by its liveness probe.
 fn routes(state: AppState) -> Router {
-    // `route_layer`s wrap what is above them: the audit record sees the final answer,
-    // `note_principal` runs just after the auth-check (see `audit::middleware`); shedding
-    // stays outermost, so a shed request costs no audit work either.
     let shed = state.limiter().load_shed_layer(overloaded);
-    let issue = get(signature::issue_by_query)
-        .post(signature::issue_by_body)
-        .route_layer(middleware::from_fn(audit::middleware::note_principal))
-        .route_layer(middleware::from_fn_with_state(
-            state.clone(),
-            require_principal,
-        ))
-        .route_layer(middleware::from_fn_with_state(
-            state.clone(),
-            audit::middleware::record,
-        ))
-        .layer(shed);
-
     Router::new()
-        .route("/v1/signature", issue)
+        .route_service(
+            "/v1/signature",
+            shed.layer(signature::Endpoint::new(state.clone())),
+        )
         .route("/healthz", get(health::live))
         .route("/readyz", get(health::ready))
         .route("/openapi.json", get(openapi::serve))

@@ -1,0 +1,73 @@
+//! Turns each `/v1/signature` exchange into one audit event and the signature metrics.
+//!
+//! The endpoint ([`crate::http::signature::Endpoint`]) takes what the event needs from the
+//! request before anything can refuse it ([`Exchange::begin`]), and hands the outcome back
+//! once it is known ([`Exchange::issued`] or [`Exchange::refused`]): with the caller's
+//! identity when the auth-check proved one, so a refusal by the limits, the policy or the
+//! body parser is audited with the caller, and a refusal by the auth-check itself without.
+
+use std::net::IpAddr;
+
+use axum::extract::Request;
+
+use super::{AuditEvent, Issuance};
+use crate::app::AppState;
+use crate::auth::Principal;
+use crate::http::REQUEST_ID;
+use crate::http::client_ip::client_ip;
+use crate::http::error::ApiError;
+
+/// What the audit event of one exchange takes from its request.
+#[derive(Debug)]
+pub struct Exchange {
+    request_id: Option<String>,
+    method: &'static str,
+    client_ip: Option<IpAddr>,
+}
+
+impl Exchange {
+    /// Reads the request id, method and client of `request`.
+    pub fn begin(request: &Request) -> Self {
+        Self {
+            request_id: request
+                .headers()
+                .get(REQUEST_ID)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned),
+            method: crate::metrics::method_label(request.method()),
+            client_ip: client_ip(request),
+        }
+    }
+
+    /// A signature was issued to `principal`: counts it and writes the event.
+    pub fn issued(self, state: &AppState, principal: &Principal, issuance: &Issuance) {
+        state
+            .metrics()
+            .signature_issued(&principal.policy, &principal.credential_id);
+        self.emit(state, 200, 0, Some(principal), Some(issuance));
+    }
+
+    /// The exchange was refused with `error`; `principal` is the caller if the auth-check
+    /// got as far as proving one.
+    pub fn refused(self, state: &AppState, principal: Option<&Principal>, error: &ApiError) {
+        let code = error.code();
+        state.metrics().signature_refused(code);
+        self.emit(state, error.status().as_u16(), code, principal, None);
+    }
+
+    fn emit(
+        &self,
+        state: &AppState,
+        status: u16,
+        code: u32,
+        principal: Option<&Principal>,
+        issued: Option<&Issuance>,
+    ) {
+        let mut event = AuditEvent::new(status, code, principal);
+        event.request_id = self.request_id.as_deref();
+        event.method = self.method;
+        event.client_ip = self.client_ip;
+        event.issued = issued;
+        state.audit().emit(&event);
+    }
+}
