@@ -10,6 +10,9 @@
 #![allow(dead_code)] // each bench binary uses a different part of this module
 
 pub mod jwt;
+/// The signer as first written, and the V3 parameters (shared with `tests/signature.rs`).
+#[path = "../../tests/reference/mod.rs"]
+pub mod reference;
 
 use std::time::{Duration, Instant};
 
@@ -19,10 +22,7 @@ use secrecy::SecretString;
 use vodsign::app::{App, AppState, VodCredentials};
 use vodsign::auth::api_key;
 use vodsign::config::{ApiKeySettings, PolicySettings, Settings};
-use vodsign::signature::{
-    ClassId, Procedure, SecretId, SessionContext, SignParams, SourceContext, TaskNotifyMode,
-    TaskPriority, Validity, VodSubAppId,
-};
+use vodsign::signature::{SecretId, SignParams, SourceContext, Validity};
 
 /// The SecretKey every bench signs with (a bench needs no real one).
 pub const SECRET_KEY: &[u8] = b"bench-secret-key-0123456789abcdef";
@@ -41,23 +41,11 @@ pub fn typical_params() -> SignParams {
     p
 }
 
-/// Every optional parameter set, with values that need escaping (the spec's V3 shape).
+/// Every optional parameter set, with values that need escaping: the spec's V3 vector,
+/// with the typical (longer) SecretId.
 pub fn maximal_params() -> SignParams {
-    let mut p = SignParams::new(
-        SecretId::try_from("AKIDz8krbsJ5yKBZQpn74WFkmLPx3EXAMPLE").expect("valid"),
-        1_571_215_095,
-        Validity::try_from(3600).expect("valid"),
-        4_294_967_295,
-    );
-    p.class_id = Some(ClassId(42));
-    p.procedure = Some(Procedure::try_from("QCVB_SimpleProcessFile(1, 1)").expect("valid"));
-    p.task_priority = Some(TaskPriority::try_from(-10).expect("valid"));
-    p.task_notify_mode = Some(TaskNotifyMode::Change);
-    p.source_context = Some(SourceContext::try_from(r#"{"uid":"u 1&2=3+4%"}"#).expect("valid"));
-    p.session_context = Some(SessionContext::try_from("会话/ctx ~!*'()").expect("valid"));
-    p.one_time_valid = Some(true);
-    p.vod_sub_app_id = Some(VodSubAppId(1_500_000_001));
-    p.storage_region = Some("ap-chongqing".parse().expect("valid"));
+    let mut p = reference::v3_params();
+    p.secret_id = SecretId::try_from("AKIDz8krbsJ5yKBZQpn74WFkmLPx3EXAMPLE").expect("valid");
     p
 }
 
