@@ -35,89 +35,31 @@ BIG_SECONDS=${BIG_SECONDS:-6}
 STARTS=${STARTS:-5}
 SERVICE_LOG=${SERVICE_LOG:-/dev/null}
 
+NAME=load.sh
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/vodsign-load.XXXXXX")
+# shellcheck source=scripts/common.sh
+source "$ROOT/scripts/common.sh"
 SERVER_PID=""
-
-say() { printf '%s\n' "$*" >&2; }
-die() { say "load.sh: $*"; exit 1; }
-
-stop_server() {
-    if [[ -n "$SERVER_PID" ]] && kill -0 "$SERVER_PID" 2>/dev/null; then
-        kill -TERM "$SERVER_PID" 2>/dev/null || true
-        for _ in $(seq 50); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
-        kill -KILL "$SERVER_PID" 2>/dev/null || true
-    fi
-    SERVER_PID=""
-}
 QUIET_PID=""
+stop_server() { stop_process "$SERVER_PID"; SERVER_PID=""; }
 cleanup() {
     stop_server
-    if [[ -n "$QUIET_PID" ]]; then kill -TERM "$QUIET_PID" 2>/dev/null || true; fi
+    stop_process "$QUIET_PID"
     rm -rf "$WORK"
 }
 trap cleanup EXIT INT TERM
 
-# --- tools -------------------------------------------------------------------------------
-if ! command -v wrk >/dev/null; then
-    say "wrk is missing; installing it with apt-get"
-    apt-get install -y -qq wrk >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; } \
-        || die "cannot install wrk; install it and retry"
-fi
+# --- tools, binary, config ----------------------------------------------------------------
+need_wrk
 command -v curl >/dev/null || die "curl is needed"
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 (( $(ulimit -n) > BIG_CONNECTIONS + 100 )) || die "open-file limit $(ulimit -n) is too low for $BIG_CONNECTIONS connections"
-
-# --- binary ------------------------------------------------------------------------------
-if [[ -n "${VODSIGN_BIN:-}" ]]; then
-    BIN=$VODSIGN_BIN
-    # The service reads every VODSIGN_* variable as a setting: this one is ours, not its.
-    unset VODSIGN_BIN
-else
-    say "building the release binary..."
-    (cd "$ROOT" && cargo build --release --locked --quiet)
-    BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release/vodsign"
-fi
-[[ -x "$BIN" ]] || die "no binary at $BIN"
-
-# --- config, key, port -------------------------------------------------------------------
-free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])' 2>/dev/null && return
-    local port
-    for _ in $(seq 100); do
-        port=$(( 20000 + RANDOM % 40000 ))
-        (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null || { echo "$port"; return; }
-    done
-    die "no free port found"
-}
+pick_binary
 PORT=$(free_port)
 ADMIN_PORT=$(free_port)
 BASE="http://127.0.0.1:$PORT"
-
-"$BIN" hash-key --id load --subject load-user --policy default >"$WORK/key.toml" 2>"$WORK/key.txt"
-API_KEY=$(grep -o 'vsk_load_[A-Za-z0-9_-]*' "$WORK/key.txt" | head -n1)
-[[ -n "$API_KEY" ]] || die "hash-key printed no key"
-
-cat >"$WORK/config.toml" <<EOF
-[server]
-listen = "127.0.0.1:$PORT"
-log_format = "json"
-log_level = "info"
-
-# The metrics listener on its own free port (the default one may be held by a twin
-# instance or another vodsign on this machine), so the run includes its cost.
-[admin]
-listen = "127.0.0.1:$ADMIN_PORT"
-
-$(cat "$WORK/key.toml")
-
-[policies.default]
-validity_seconds = 600
-max_validity_seconds = 3600
-EOF
-export VODSIGN_SECRET_ID="AKIDload$(head -c 8 /dev/urandom | od -An -tx1 | tr -d ' \n')"
-export VODSIGN_SECRET_KEY="load-$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')"
-unset VODSIGN_CONFIG
+write_config "$PORT" "$ADMIN_PORT" load
 
 # --- JWT hook ----------------------------------------------------------------------------
 # When the binary accepts an [[auth.jwt]] table with a PEM public key, make an ES256 key
@@ -231,13 +173,7 @@ sleep 1
 IDLE_RSS=$(rss_kib VmRSS)
 
 # --- wrk scripts -------------------------------------------------------------------------
-cat >"$WORK/post.lua" <<'EOF'
--- POST /v1/signature with the bearer credential from VODSIGN_LOAD_TOKEN.
-wrk.method = "POST"
-wrk.body = '{"validitySeconds":600}'
-wrk.headers["Content-Type"] = "application/json"
-wrk.headers["Authorization"] = "Bearer " .. os.getenv("VODSIGN_LOAD_TOKEN")
-EOF
+write_post_lua
 
 # Checks one request of each kind answers 200 before measuring it.
 check_200() {

@@ -20,53 +20,23 @@ WRK_THREADS=${WRK_THREADS:-1}
 SERVICE_LOG=${SERVICE_LOG:-/dev/null}
 (( WARMUP_SECONDS < SOAK_SECONDS )) || { echo "soak.sh: WARMUP_SECONDS must be below SOAK_SECONDS" >&2; exit 2; }
 
+NAME=soak.sh
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/vodsign-soak.XXXXXX")
+# shellcheck source=scripts/common.sh
+source "$ROOT/scripts/common.sh"
 SERVER_PID=""
 cleanup() {
-    if [[ -n "$SERVER_PID" ]] && kill -0 "$SERVER_PID" 2>/dev/null; then
-        kill -TERM "$SERVER_PID" 2>/dev/null || true
-        for _ in $(seq 50); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
-        kill -KILL "$SERVER_PID" 2>/dev/null || true
-    fi
+    stop_process "$SERVER_PID"
     rm -rf "$WORK"
 }
 trap cleanup EXIT INT TERM
-die() { echo "soak.sh: $*" >&2; exit 1; }
 
-command -v wrk >/dev/null || apt-get install -y -qq wrk >/dev/null 2>&1 || die "install wrk first"
-if [[ -n "${VODSIGN_BIN:-}" ]]; then
-    BIN=$VODSIGN_BIN
-    unset VODSIGN_BIN # the service would read it as a (non-existent) setting
-else
-    echo "building the release binary..." >&2
-    (cd "$ROOT" && cargo build --release --locked --quiet)
-    BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release/vodsign"
-fi
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+need_wrk
+pick_binary
 PORT=$(free_port)
-ADMIN_PORT=$(free_port)
-"$BIN" hash-key --id soak --subject soak-user --policy default >"$WORK/key.toml" 2>"$WORK/key.txt"
-API_KEY=$(grep -o 'vsk_soak_[A-Za-z0-9_-]*' "$WORK/key.txt" | head -n1)
-cat >"$WORK/config.toml" <<EOF
-[server]
-listen = "127.0.0.1:$PORT"
-log_format = "json"
-
-# The metrics listener on its own free port (the default one may be held by a twin
-# instance or another vodsign on this machine), so the run includes its cost.
-[admin]
-listen = "127.0.0.1:$ADMIN_PORT"
-
-$(cat "$WORK/key.toml")
-
-[policies.default]
-validity_seconds = 600
-EOF
-export VODSIGN_SECRET_ID="AKIDsoak$(head -c 8 /dev/urandom | od -An -tx1 | tr -d ' \n')"
-export VODSIGN_SECRET_KEY="soak-$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')"
-unset VODSIGN_CONFIG
+write_config "$PORT" "$(free_port)" soak
+write_post_lua
 
 "$BIN" serve --config "$WORK/config.toml" > >(cat >>"$SERVICE_LOG") 2>"$WORK/stderr.txt" &
 SERVER_PID=$!
@@ -75,13 +45,6 @@ for _ in $(seq 500); do
     kill -0 "$SERVER_PID" 2>/dev/null || die "the service exited: $(cat "$WORK/stderr.txt")"
     sleep 0.02
 done
-
-cat >"$WORK/post.lua" <<'EOF'
-wrk.method = "POST"
-wrk.body = '{"validitySeconds":600}'
-wrk.headers["Content-Type"] = "application/json"
-wrk.headers["Authorization"] = "Bearer " .. os.getenv("VODSIGN_LOAD_TOKEN")
-EOF
 
 rss() { awk '$1 == "VmRSS:" {print $2}' "/proc/$SERVER_PID/status"; }
 echo "soak: ${SOAK_SECONDS}s on 127.0.0.1:$PORT, wrk -t$WRK_THREADS -c$CONNECTIONS, warm-up ${WARMUP_SECONDS}s, RSS every ${SAMPLE_SECONDS}s"
