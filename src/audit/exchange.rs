@@ -9,6 +9,7 @@
 use std::net::IpAddr;
 
 use axum::extract::Request;
+use axum::http::HeaderValue;
 
 use super::{AuditEvent, Issuance};
 use crate::app::AppState;
@@ -20,7 +21,8 @@ use crate::http::error::ApiError;
 /// What the audit event of one exchange takes from its request.
 #[derive(Debug)]
 pub struct Exchange {
-    request_id: Option<String>,
+    /// Kept as the header value (a reference count, not a copy).
+    request_id: Option<HeaderValue>,
     method: &'static str,
     client_ip: Option<IpAddr>,
 }
@@ -29,11 +31,7 @@ impl Exchange {
     /// Reads the request id, method and client of `request`.
     pub fn begin(request: &Request) -> Self {
         Self {
-            request_id: request
-                .headers()
-                .get(REQUEST_ID)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned),
+            request_id: request.headers().get(REQUEST_ID).cloned(),
             method: crate::metrics::method_label(request.method()),
             client_ip: client_ip(request),
         }
@@ -64,7 +62,7 @@ impl Exchange {
         issued: Option<&Issuance>,
     ) {
         let mut event = AuditEvent::new(status, code, principal);
-        event.request_id = self.request_id.as_deref();
+        event.request_id = self.request_id.as_ref().and_then(|v| v.to_str().ok());
         event.method = self.method;
         event.client_ip = self.client_ip;
         event.issued = issued;

@@ -92,9 +92,12 @@ impl Issuance {
 
 /// The fingerprint of a signature: enough to recognise it, useless to replay it.
 pub fn fingerprint(signature: &str) -> String {
-    let mut hex = hex::encode(Sha256::digest(signature.as_bytes()));
-    hex.truncate(FINGERPRINT_HEX_CHARS);
-    hex
+    let digest = Sha256::digest(signature.as_bytes());
+    // Only the bytes that are kept are hex-encoded, into a stack buffer.
+    let mut hex = [0u8; FINGERPRINT_HEX_CHARS];
+    hex::encode_to_slice(&digest[..FINGERPRINT_HEX_CHARS / 2], &mut hex)
+        .expect("the buffer holds exactly two characters per byte");
+    String::from_utf8_lossy(&hex).into_owned()
 }
 
 /// One audit record. Flat, so the JSON line and the `tracing` event carry the same names.

@@ -31,26 +31,24 @@ impl<S: Send + Sync> FromRequest<S> for RequestFields {
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
-        let query = request.uri().query().unwrap_or("").to_owned();
-        if request.method() == Method::GET {
-            return parse_query_request(&query).map(Self);
+        let query = request.uri().query().unwrap_or("");
+        if request.method() == Method::GET || request.method() == Method::HEAD {
+            return parse_query_request(query).map(Self);
         }
         if !query.is_empty() {
             return Err(ApiError::BadRequest(
                 "a POST takes its fields in the JSON body, not in the query string".to_owned(),
             ));
         }
-        let json_type = request
+        // A media type other than JSON, refused below unless the body is empty. Without a
+        // (readable) Content-Type header the body is read as JSON.
+        let media_type = request
             .headers()
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
-            .map(|v| {
-                v.split(';')
-                    .next()
-                    .unwrap_or("")
-                    .trim()
-                    .to_ascii_lowercase()
-            });
+            .map(|v| v.split(';').next().unwrap_or("").trim())
+            .filter(|kind| !kind.eq_ignore_ascii_case("application/json"))
+            .map(str::to_ascii_lowercase);
         let body =
             Bytes::from_request(request, state)
                 .await
@@ -61,9 +59,7 @@ impl<S: Send + Sync> FromRequest<S> for RequestFields {
         if body.iter().all(u8::is_ascii_whitespace) {
             return Ok(Self(SignatureRequest::default()));
         }
-        if let Some(kind) = json_type
-            && kind != "application/json"
-        {
+        if let Some(kind) = media_type {
             return Err(ApiError::BadRequest(format!(
                 "the body must be JSON; send Content-Type: application/json (got {kind})"
             )));

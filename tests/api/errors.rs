@@ -79,6 +79,13 @@ async fn malformed_requests_get_40001() {
             .unwrap_or("")
             .contains("application/json")
     );
+    // The media type is matched without case and without its parameters.
+    let json_with_charset = Request::post("/v1/signature")
+        .header("authorization", format!("Bearer {}", app.api_key))
+        .header("content-type", "Application/JSON; charset=utf-8")
+        .body(Body::from(r#"{"validitySeconds":600}"#))
+        .expect("request");
+    assert_eq!(app.call(json_with_charset).await.0, 200);
     let query_on_post = Request::post("/v1/signature?classId=1")
         .header("authorization", format!("Bearer {}", app.api_key))
         .body(Body::empty())
@@ -102,8 +109,8 @@ async fn unknown_path_gets_40401_and_wrong_method_40501() {
         .body(Body::empty())
         .expect("request");
     assert_error(&app.call(delete).await, 405, 40501);
-    // HEAD is a GET without the body, as on every axum GET route.
-    let head = Request::head("/v1/signature")
+    // HEAD is a GET without the body (its fields in the query), as on every axum GET route.
+    let head = Request::head("/v1/signature?validitySeconds=600")
         .header("authorization", format!("Bearer {}", app.api_key))
         .body(Body::empty())
         .expect("request");
