@@ -19,7 +19,7 @@ use axum::http::{HeaderName, Request, Response, StatusCode, header};
 use axum::middleware;
 use axum::response::IntoResponse;
 use axum::routing::get;
-use tower::Layer as _;
+use tower::{Layer as _, ServiceBuilder};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
@@ -40,11 +40,13 @@ pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 pub fn router(state: AppState) -> Router {
     let server = state.settings.server.clone();
     let metrics = state.metrics().clone();
-    layered(routes(state.clone()), &server)
-        // Counts and times every answer, whichever layer gave it.
-        .layer(middleware::from_fn_with_state(metrics, observe::track))
-        // Outermost: who the client is, before the request span names it.
-        .layer(middleware::from_fn_with_state(state, client_ip::resolve))
+    layered(routes(state.clone()), &server).layer(
+        ServiceBuilder::new()
+            // Outermost: who the client is, before the request span names it.
+            .layer(middleware::from_fn_with_state(state, client_ip::resolve))
+            // Counts and times every answer, whichever layer gave it.
+            .layer(middleware::from_fn_with_state(metrics, observe::track)),
+    )
 }
 
 /// The routes alone, without the layer stack.
@@ -72,41 +74,52 @@ fn overloaded() -> axum::response::Response {
 
 /// Wraps `routes` in the protective layer stack every public route gets. Public so tests
 /// can check the stack's behaviour (timeout, panic) with routes of their own.
+///
+/// Layers go in as a few `ServiceBuilder` stacks rather than one `Router::layer` each:
+/// every `Router::layer` boxes each route again, and the router clones a route's whole
+/// chain of boxes for every request (a `from_fn` layer clones the chain below it once
+/// more). Inside a stack the services are concrete types, cloned without allocating.
 pub fn layered(routes: Router, server: &ServerSettings) -> Router {
     let timeout = Duration::from_millis(server.request_timeout_ms);
-    let routes = routes
-        // `Router::layer` wraps what is above it: read from the bottom (outermost, first to
-        // see a request) up to the top (innermost, next to the routes).
-        .layer(RequestBodyLimitLayer::new(server.body_limit_bytes))
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::SERVICE_UNAVAILABLE,
-            timeout,
-        ))
-        .layer(CatchPanicLayer::custom(|_| {
-            tracing::error!("a request handler panicked");
-            ApiError::Internal.into_response()
-        }));
-    // CORS outside the routes' auth, so a preflight is answered without credentials.
+    // Each stack reads from the top (outermost, first to see a request) down to the routes.
+    let routes = routes.layer(
+        ServiceBuilder::new()
+            .layer(CatchPanicLayer::custom(|_| {
+                tracing::error!("a request handler panicked");
+                ApiError::Internal.into_response()
+            }))
+            .layer(RequestBodyLimitLayer::new(server.body_limit_bytes))
+            // Next to the routes: its 503 needs the routes' (empty-able) body type.
+            .layer(TimeoutLayer::with_status_code(
+                StatusCode::SERVICE_UNAVAILABLE,
+                timeout,
+            )),
+    );
+    // CORS outside the routes' auth, so a preflight is answered without credentials. A
+    // layer of its own: inside the builder, the optional layer's `Either` service would
+    // not fit `finish_errors` (its error type is not `Infallible`).
     let routes = match cors::layer(&server.cors) {
         Some(cors) => routes.layer(cors),
         None => routes,
     };
-    routes
-        .layer(middleware::from_fn(error::finish_errors))
-        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
-        .layer(
-            TraceLayer::new_for_http()
-                .make_span_with(request_span)
-                .on_request(())
-                .on_response(log_response)
-                .on_failure(()),
-        )
-        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
-        .layer(middleware::from_fn(request_id::drop_malformed))
-        .layer(SetSensitiveRequestHeadersLayer::new([
-            header::AUTHORIZATION,
-            header::COOKIE,
-        ]))
+    routes.layer(
+        ServiceBuilder::new()
+            .layer(SetSensitiveRequestHeadersLayer::new([
+                header::AUTHORIZATION,
+                header::COOKIE,
+            ]))
+            .layer(middleware::from_fn(request_id::drop_malformed))
+            .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+            .layer(
+                TraceLayer::new_for_http()
+                    .make_span_with(request_span)
+                    .on_request(())
+                    .on_response(log_response)
+                    .on_failure(()),
+            )
+            .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+            .layer(middleware::from_fn(error::finish_errors)),
+    )
 }
 
 /// One span per request: the route template (never the raw path or the query), the
