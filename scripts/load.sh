@@ -74,6 +74,14 @@ write_config "$PORT" "$ADMIN_PORT" load
 JWT=""
 JWT_NOTE=""
 b64url() { openssl base64 -A | tr '+/' '-_' | tr -d '='; }
+# An ASN.1 INTEGER's hex as exactly 32 bytes: a leading sign byte dropped, leading zero
+# bytes (which DER leaves out, about one signature in 128) put back. (`${h: -64}` alone
+# would give an empty string for a shorter value.)
+hex32() {
+    local h=$1
+    (( ${#h} > 64 )) && h=${h: -64}
+    printf '%064s' "$h" | tr ' ' 0
+}
 make_es256_token() {
     openssl ecparam -name prime256v1 -genkey -noout -out "$WORK/es256.key" 2>/dev/null
     openssl ec -in "$WORK/es256.key" -pubout -out "$WORK/es256.pub" 2>/dev/null
@@ -87,7 +95,7 @@ make_es256_token() {
     # DER ECDSA-Sig-Value -> raw r||s (32 bytes each), as JWS wants.
     der=$(openssl asn1parse -inform DER -in "$WORK/jwt.der" | awk -F: '/INTEGER/ {print $NF}')
     r=$(sed -n 1p <<<"$der"); s=$(sed -n 2p <<<"$der")
-    r=$(printf '%064s' "${r: -64}" | tr ' ' 0); s=$(printf '%064s' "${s: -64}" | tr ' ' 0)
+    r=$(hex32 "$r"); s=$(hex32 "$s")
     JWT="$(cat "$WORK/jwt.input").$(printf '%s%s' "$r" "$s" | xxd -r -p | b64url)"
 }
 if command -v openssl >/dev/null && command -v xxd >/dev/null; then
