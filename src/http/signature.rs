@@ -22,50 +22,38 @@ use crate::auth::middleware::require_principal;
 use crate::http::client_ip::client_ip;
 use crate::policy::SignatureRequest;
 
-/// The request fields: from the query string of a `GET`, or the (optional) JSON body of a
-/// `POST`. Malformed input becomes a 40001 naming the field.
-#[derive(Debug)]
-pub struct RequestFields(pub SignatureRequest);
-
-impl<S: Send + Sync> FromRequest<S> for RequestFields {
-    type Rejection = ApiError;
-
-    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
-        let query = request.uri().query().unwrap_or("");
-        if request.method() == Method::GET || request.method() == Method::HEAD {
-            return parse_query_request(query).map(Self);
-        }
-        if !query.is_empty() {
-            return Err(ApiError::BadRequest(
-                "a POST takes its fields in the JSON body, not in the query string".to_owned(),
-            ));
-        }
-        // A media type other than JSON, refused below unless the body is empty. Without a
-        // (readable) Content-Type header the body is read as JSON.
-        let media_type = request
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .map(|v| v.split(';').next().unwrap_or("").trim())
-            .filter(|kind| !kind.eq_ignore_ascii_case("application/json"))
-            .map(str::to_ascii_lowercase);
-        let body =
-            Bytes::from_request(request, state)
-                .await
-                .map_err(|rejection| match rejection.status().as_u16() {
-                    413 => ApiError::PayloadTooLarge,
-                    _ => ApiError::BadRequest("the request body could not be read".to_owned()),
-                })?;
-        if body.iter().all(u8::is_ascii_whitespace) {
-            return Ok(Self(SignatureRequest::default()));
-        }
-        if let Some(kind) = media_type {
-            return Err(ApiError::BadRequest(format!(
-                "the body must be JSON; send Content-Type: application/json (got {kind})"
-            )));
-        }
-        parse_json_request(&body).map(Self)
+/// The request fields of a `POST`: its (optional) JSON body; the query string must be
+/// empty. Malformed input becomes a 40001 naming the field.
+async fn body_fields(request: Request) -> Result<SignatureRequest, ApiError> {
+    if request.uri().query().is_some_and(|q| !q.is_empty()) {
+        return Err(ApiError::BadRequest(
+            "a POST takes its fields in the JSON body, not in the query string".to_owned(),
+        ));
     }
+    // A media type other than JSON, refused below unless the body is empty. Without a
+    // (readable) Content-Type header the body is read as JSON.
+    let media_type = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.split(';').next().unwrap_or("").trim())
+        .filter(|kind| !kind.eq_ignore_ascii_case("application/json"))
+        .map(str::to_ascii_lowercase);
+    let body = Bytes::from_request(request, &())
+        .await
+        .map_err(|rejection| match rejection.status().as_u16() {
+            413 => ApiError::PayloadTooLarge,
+            _ => ApiError::BadRequest("the request body could not be read".to_owned()),
+        })?;
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(SignatureRequest::default());
+    }
+    if let Some(kind) = media_type {
+        return Err(ApiError::BadRequest(format!(
+            "the body must be JSON; send Content-Type: application/json (got {kind})"
+        )));
+    }
+    parse_json_request(&body)
 }
 
 /// Reads the request fields of a `GET` from its query string (form encoding). Public so
@@ -242,7 +230,7 @@ pub async fn issue_by_query(
     principal: &Principal,
     request: Request,
 ) -> Result<(Response, Issuance), ApiError> {
-    let RequestFields(fields) = RequestFields::from_request(request, state).await?;
+    let fields = parse_query_request(request.uri().query().unwrap_or(""))?;
     issue(state, principal, &fields).await
 }
 
@@ -261,7 +249,7 @@ pub async fn issue_by_body(
     principal: &Principal,
     request: Request,
 ) -> Result<(Response, Issuance), ApiError> {
-    let RequestFields(fields) = RequestFields::from_request(request, state).await?;
+    let fields = body_fields(request).await?;
     issue(state, principal, &fields).await
 }
 
