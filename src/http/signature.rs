@@ -150,7 +150,7 @@ enum SignatureResponses {
 ///
 /// Load shedding wraps it (see [`crate::http`]). The steps are plain calls in one future:
 /// as four `from_fn` layers they cost a clone of the route below and a boxed future each,
-/// per request, about a sixth of a signature request's CPU (docs/performance.md).
+/// per request: about an eighth of a signature request's instructions (docs/performance.md).
 #[derive(Clone)]
 pub struct Endpoint {
     state: AppState,
