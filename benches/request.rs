@@ -81,15 +81,20 @@ fn requests(c: &mut Criterion<BenchClock>) {
     }
 
     let mut group = c.benchmark_group("router");
-    group.bench_function("signature_api_key/no_logs", |b| {
-        b.iter(|| runtime.block_on(send(&router, black_box(signature_request(&key)))))
-    });
-    group.bench_function("signature_jwt_es256/no_logs", |b| {
-        b.iter(|| runtime.block_on(send(&router, black_box(signature_request(&es256)))))
-    });
-    group.bench_function("healthz/no_logs", |b| {
-        b.iter(|| runtime.block_on(send(&router, black_box(healthz_request()))))
-    });
+    // The three requests, named `<request>/<logs>`.
+    let mut bench_all = |logs: &str| {
+        let requests: [(&str, &dyn Fn() -> Request<Body>); 3] = [
+            ("signature_api_key", &|| signature_request(&key)),
+            ("signature_jwt_es256", &|| signature_request(&es256)),
+            ("healthz", &healthz_request),
+        ];
+        for (name, request) in requests {
+            group.bench_function(format!("{name}/{logs}"), |b| {
+                b.iter(|| runtime.block_on(send(&router, black_box(request()))))
+            });
+        }
+    };
+    bench_all("no_logs");
 
     // The same with the service's real JSON subscriber (writing to a sink), so the
     // cost of the per-request span and log line shows.
@@ -99,15 +104,7 @@ fn requests(c: &mut Criterion<BenchClock>) {
         vodsign::telemetry::init(&ServerSettings::default(), std::io::sink),
         "no subscriber was installed before"
     );
-    group.bench_function("signature_api_key/json_logs", |b| {
-        b.iter(|| runtime.block_on(send(&router, black_box(signature_request(&key)))))
-    });
-    group.bench_function("signature_jwt_es256/json_logs", |b| {
-        b.iter(|| runtime.block_on(send(&router, black_box(signature_request(&es256)))))
-    });
-    group.bench_function("healthz/json_logs", |b| {
-        b.iter(|| runtime.block_on(send(&router, black_box(healthz_request()))))
-    });
+    bench_all("json_logs");
     group.finish();
 }
 

@@ -37,6 +37,12 @@ impl Exchange {
         }
     }
 
+    /// The client's address, as the audit event will name it (and the auth-check counts
+    /// failures against).
+    pub fn client_ip(&self) -> Option<IpAddr> {
+        self.client_ip
+    }
+
     /// A signature was issued to `principal`: counts it and writes the event.
     pub fn issued(self, state: &AppState, principal: &Principal, issuance: &Issuance) {
         state

@@ -19,7 +19,6 @@ use crate::audit::Issuance;
 use crate::audit::exchange::Exchange;
 use crate::auth::Principal;
 use crate::auth::middleware::require_principal;
-use crate::http::client_ip::client_ip;
 use crate::policy::SignatureRequest;
 
 /// The request fields of a `POST`: its (optional) JSON body; the query string must be
@@ -191,7 +190,7 @@ async fn answer(state: &AppState, request: Request) -> Response {
         }
     };
     let exchange = Exchange::begin(&request);
-    let principal = match require_principal(state, request.headers(), client_ip(&request)).await {
+    let principal = match require_principal(state, request.headers(), exchange.client_ip()).await {
         Ok(principal) => principal,
         Err(error) => {
             exchange.refused(state, None, &error);
