@@ -5,23 +5,35 @@
 //! writer thread (`tracing-appender`) made a wake-up per request: on two cores either one
 //! cost as much CPU as the rest of a `/healthz` request (docs/performance.md). Here a
 //! request only appends its line to a shared buffer under a short lock; a background
-//! thread writes whatever has gathered every [`FLUSH_EVERY`], in one `write`.
+//! thread writes whatever has gathered every [`FLUSH_EVERY`], in one `write`, or sooner
+//! when [`WAKE_AT`] bytes are waiting: one wake-up per few dozen requests under load.
 //!
-//! Nothing is dropped: a request that finds [`FLUSH_AT`] bytes waiting writes them itself
-//! (the same back-pressure as writing directly), and dropping the [`FlushGuard`] writes
-//! what is left. Batches are written under the output's lock in the order they were
-//! taken, so lines keep their order.
+//! The writes themselves stay on that thread. A request thread writing a batch into a pipe
+//! (stdout in a container) blocks whenever the reader is behind, and a tokio worker that
+//! blocks stalls every connection it serves. Under load that was 7 % of the workers'
+//! context switches (docs/performance.md, session 4).
+//!
+//! Nothing is dropped: a request that finds [`FLUSH_AT`] bytes waiting, because the
+//! output is slower than the lines coming in, writes them itself (the same back-pressure
+//! as writing directly), and dropping the [`FlushGuard`] writes what is left. Batches are
+//! written under the output's lock in the order they were taken, so lines keep their
+//! order.
 
 use std::io::{self, Write};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
-use std::thread::JoinHandle;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
+use std::thread::{JoinHandle, Thread};
 use std::time::Duration;
 
 use tracing_subscriber::fmt::MakeWriter;
 
 /// How long a line may wait in the buffer.
 pub const FLUSH_EVERY: Duration = Duration::from_millis(20);
-/// A request that finds this much waiting writes it out itself.
+/// This much waiting wakes the flushing thread before its time: half a pipe's default
+/// capacity, so that a batch usually fits in the pipe in one `write`.
+pub const WAKE_AT: usize = 32 * 1024;
+/// A request that finds this much waiting writes it out itself: the flushing thread is
+/// behind, because the output is.
 pub const FLUSH_AT: usize = 256 * 1024;
 
 /// What the buffer starts with, and what a spare keeps between flushes.
@@ -30,8 +42,9 @@ const INITIAL_CAPACITY: usize = 64 * 1024;
 struct Shared {
     buffer: Mutex<Vec<u8>>,
     out: Mutex<Output>,
-    stopping: Mutex<bool>,
-    wake: Condvar,
+    stopping: AtomicBool,
+    /// The flushing thread, to wake early (set once it is spawned).
+    flusher: OnceLock<Thread>,
 }
 
 /// The output, and the buffer that takes the place of the one being written: the two
@@ -69,13 +82,20 @@ impl Shared {
     }
 
     fn append(&self, line: &[u8]) {
-        let full = {
+        let (before, after) = {
             let mut buffer = lock(&self.buffer);
+            let before = buffer.len();
             buffer.extend_from_slice(line);
-            buffer.len() >= FLUSH_AT
+            (before, buffer.len())
         };
-        if full {
+        if after >= FLUSH_AT {
             self.flush();
+        } else if before < WAKE_AT && after >= WAKE_AT {
+            // Only the line that crosses the mark wakes it. (`unpark` is never lost: a
+            // thread not yet parked returns from its next park at once.)
+            if let Some(flusher) = self.flusher.get() {
+                flusher.unpark();
+            }
         }
     }
 }
@@ -98,25 +118,21 @@ pub fn batched(out: Box<dyn Write + Send>) -> io::Result<(BatchedWriter, FlushGu
             sink: out,
             spare: Vec::with_capacity(INITIAL_CAPACITY),
         }),
-        stopping: Mutex::new(false),
-        wake: Condvar::new(),
+        stopping: AtomicBool::new(false),
+        flusher: OnceLock::new(),
     });
     let worker = shared.clone();
     let thread = std::thread::Builder::new()
         .name("vodsign-log".to_owned())
         .spawn(move || {
-            let mut stopping = lock(&worker.stopping);
-            while !*stopping {
-                stopping = worker
-                    .wake
-                    .wait_timeout(stopping, FLUSH_EVERY)
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .0;
-                drop(stopping);
+            while !worker.stopping.load(Ordering::Acquire) {
+                // Returns after FLUSH_EVERY, when woken, or (rarely) for no reason: each
+                // only means an early flush.
+                std::thread::park_timeout(FLUSH_EVERY);
                 worker.flush();
-                stopping = lock(&worker.stopping);
             }
         })?;
+    let _ = shared.flusher.set(thread.thread().clone());
     Ok((
         BatchedWriter(shared.clone()),
         FlushGuard {
@@ -142,9 +158,9 @@ pub fn stdout() -> io::Result<(BatchedWriter, FlushGuard)> {
 
 impl Drop for FlushGuard {
     fn drop(&mut self) {
-        *lock(&self.shared.stopping) = true;
-        self.shared.wake.notify_all();
+        self.shared.stopping.store(true, Ordering::Release);
         if let Some(thread) = self.thread.take() {
+            thread.thread().unpark();
             let _ = thread.join();
         }
         self.shared.flush();
@@ -261,6 +277,44 @@ mod tests {
             5 * 100 * line.len(),
             "every byte written once"
         );
+    }
+
+    /// An output that records which thread wrote each batch.
+    #[derive(Clone, Default)]
+    struct Writers(Arc<Mutex<Vec<(String, usize)>>>);
+
+    impl Write for Writers {
+        fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+            let name = std::thread::current().name().unwrap_or("").to_owned();
+            lock(&self.0).push((name, data.len()));
+            Ok(data.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn batches_below_the_cap_are_written_by_the_flushing_thread() {
+        let sink = Writers::default();
+        let (writer, _guard) = batched(Box::new(sink.clone())).expect("thread starts");
+        let line = vec![b'x'; 1024];
+        // Past the wake-up mark, below the cap: the request only appends.
+        for _ in 0..(WAKE_AT / line.len() + 8) {
+            writer.make_writer().write_all(&line).expect("append");
+        }
+        for _ in 0..100 {
+            let batches = lock(&sink.0).clone();
+            if batches.iter().map(|(_, n)| n).sum::<usize>() == WAKE_AT + 8 * line.len() {
+                assert!(
+                    batches.iter().all(|(name, _)| name == "vodsign-log"),
+                    "written by {batches:?}"
+                );
+                return;
+            }
+            std::thread::sleep(FLUSH_EVERY);
+        }
+        panic!("the lines were not written within 100 flush periods");
     }
 
     #[test]
