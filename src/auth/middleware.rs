@@ -136,7 +136,5 @@ pub async fn require_principal(
     if let Err(AuthError::Invalid(_)) = &verified {
         limiter.record_auth_failure(client).await;
     }
-    let principal = verified?;
-    tracing::Span::current().record("principal", principal.credential_id.as_str());
-    Ok(principal)
+    verified.map_err(ApiError::from)
 }

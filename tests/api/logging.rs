@@ -29,7 +29,11 @@ async fn the_request_line_names_id_method_route_status_latency_client_and_princi
         "the template, not the raw path"
     );
     assert_eq!(span["client_ip"], "203.0.113.7");
-    assert_eq!(span["principal"], "test", "the credential id");
+    assert_eq!(line["principal"], "test", "the credential id");
+    assert!(
+        span.get("principal").is_none(),
+        "a field of the line: {line}"
+    );
     assert_eq!(line["status"], 200);
     assert!(line["latency_us"].as_u64().is_some(), "{line}");
     let text = line.to_string();
