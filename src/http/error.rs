@@ -17,6 +17,9 @@ use crate::auth::AuthError;
 use crate::limits::{Decision, LimitError};
 use crate::policy::PolicyError;
 
+/// The media type of every JSON answer.
+pub(crate) const APPLICATION_JSON: HeaderValue = HeaderValue::from_static("application/json");
+
 /// Every error the API answers with. The `code` and HTTP status of each variant are the
 /// table in the README.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -255,10 +258,7 @@ pub async fn finish_errors(request: Request, next: Next) -> Response {
     // Keep the headers the error carried (Allow, Retry-After, WWW-Authenticate, ...), but
     // describe the new body.
     parts.headers.remove(header::CONTENT_LENGTH);
-    parts.headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
+    parts.headers.insert(header::CONTENT_TYPE, APPLICATION_JSON);
     rendered.headers_mut().extend(parts.headers);
     rendered
 }

@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use tower::Service;
 
-use super::error::{ApiError, Envelope};
+use super::error::{APPLICATION_JSON, ApiError, Envelope};
 use crate::app::{AppState, unix_now};
 use crate::audit::Issuance;
 use crate::audit::exchange::Exchange;
@@ -187,9 +187,6 @@ impl Endpoint {
     }
 }
 
-/// The media type of every answer.
-const APPLICATION_JSON: HeaderValue = HeaderValue::from_static("application/json");
-
 /// The methods the endpoint answers, for the `Allow` header of a 405.
 const ALLOWED: HeaderValue = HeaderValue::from_static("GET,HEAD,POST");
 
@@ -311,7 +308,7 @@ pub async fn issue(
     // A signature is for one caller: no shared cache may keep it.
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     if let Some(decision) = limits {
-        decision.write_headers(response.headers_mut());
+        decision.write_headers(headers);
     }
     Ok((response, issuance))
 }
