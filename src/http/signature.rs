@@ -56,17 +56,44 @@ async fn body_fields(request: Request) -> Result<SignatureRequest, ApiError> {
 
 /// Reads the request fields of a `GET` from its query string (form encoding). Public so
 /// the fuzz targets and the fuzz fallback test can reach it without a router.
+///
+/// Percent-decoded bytes must be UTF-8: a `%FF` is refused, not turned into U+FFFD and
+/// signed. (Separators `&`, `=` and `+` are ASCII, so checking the whole decoded string
+/// checks every name and value.)
 pub fn parse_query_request(query: &str) -> Result<SignatureRequest, ApiError> {
+    if percent_encoding::percent_decode(query.as_bytes())
+        .decode_utf8()
+        .is_err()
+    {
+        return Err(ApiError::BadRequest(
+            "the query string is not valid UTF-8 once percent-decoded; encode text as UTF-8"
+                .to_owned(),
+        ));
+    }
     let deserializer =
         serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
     serde_path_to_error::deserialize(deserializer).map_err(|e| field_error("query", e))
 }
 
-/// Reads the request fields of a `POST` from its JSON body. Public for the same reason as
+/// Reads the request fields of a `POST` from its JSON body: exactly one JSON object,
+/// with nothing but whitespace after it. Public for the same reason as
 /// [`parse_query_request`].
 pub fn parse_json_request(body: &[u8]) -> Result<SignatureRequest, ApiError> {
+    // serde reads a JSON array into a struct by position; only an object names its fields.
+    if body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return Err(ApiError::BadRequest(
+            "the JSON body must be one object, such as {\"validitySeconds\":600}".to_owned(),
+        ));
+    }
     let mut deserializer = serde_json::Deserializer::from_slice(body);
-    serde_path_to_error::deserialize(&mut deserializer).map_err(|e| field_error("JSON body", e))
+    let request = serde_path_to_error::deserialize(&mut deserializer)
+        .map_err(|e| field_error("JSON body", e))?;
+    deserializer.end().map_err(|_| {
+        ApiError::BadRequest(
+            "the JSON body has data after its object; send exactly one object".to_owned(),
+        )
+    })?;
+    Ok(request)
 }
 
 fn field_error<E: std::fmt::Display>(
@@ -166,7 +193,7 @@ enum SignatureResponses {
 
 /// `GET|POST /v1/signature` as one service. In order, for every request:
 ///
-/// 1. the method: `GET` (and `HEAD`) or `POST`, else 405 (40501) with `Allow`;
+/// 1. the method: `GET` or `POST`, else 405 (40501) with `Allow` (`HEAD` included);
 /// 2. the auth-check ([`require_principal`]): a [`Principal`], or 401/403/429/503;
 /// 3. the request fields, the caller's policy, its rate limits and quota, then the pure
 ///    signer ([`issue_by_query`], [`issue_by_body`]);
@@ -187,8 +214,9 @@ impl Endpoint {
     }
 }
 
-/// The methods the endpoint answers, for the `Allow` header of a 405.
-const ALLOWED: HeaderValue = HeaderValue::from_static("GET,HEAD,POST");
+/// The methods the endpoint answers, for the `Allow` header of a 405. Not `HEAD`: a
+/// signature whose body the client never reads would still spend its rate and quota.
+const ALLOWED: HeaderValue = HeaderValue::from_static("GET, POST");
 
 impl Service<Request> for Endpoint {
     type Response = Response;
@@ -206,16 +234,18 @@ impl Service<Request> for Endpoint {
 }
 
 async fn answer(state: &AppState, request: Request) -> Response {
+    let exchange = Exchange::begin(&request);
     let by_body = match *request.method() {
-        Method::GET | Method::HEAD => false,
+        Method::GET => false,
         Method::POST => true,
         _ => {
-            let mut response = ApiError::MethodNotAllowed.into_response();
+            let error = ApiError::MethodNotAllowed;
+            exchange.refused(state, None, &error);
+            let mut response = error.into_response();
             response.headers_mut().insert(header::ALLOW, ALLOWED);
             return response;
         }
     };
-    let exchange = Exchange::begin(&request);
     let principal = match require_principal(state, request.headers(), exchange.client_ip()).await {
         Ok(principal) => principal,
         Err(error) => {

@@ -12,4 +12,5 @@ mod openapi;
 mod policies;
 mod secrets;
 mod server;
+mod strictness;
 mod tokens;
