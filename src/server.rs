@@ -57,6 +57,12 @@ pub fn validate(server: &ServerSettings) -> Result<(), ConfigError> {
             "must be at least 1 millisecond",
         ));
     }
+    if server.body_timeout_ms == 0 || server.body_timeout_ms > server.request_timeout_ms {
+        return Err(ConfigError::key(
+            "server.body_timeout_ms",
+            "must be from 1 millisecond to server.request_timeout_ms",
+        ));
+    }
     Ok(())
 }
 

@@ -39,7 +39,7 @@ pub use decision::{
     Decision, LimitError, RATELIMIT_LIMIT, RATELIMIT_REMAINING, RATELIMIT_RESET, ceil_seconds,
 };
 pub use health::LimiterStats;
-pub use shed::{LoadShed, LoadShedLayer};
+pub use shed::{CallerPermit, LoadShed, LoadShedLayer, PerCaller};
 
 use crate::auth::Principal;
 use health::Health;

@@ -2,6 +2,7 @@
 
 mod audit;
 mod errors;
+mod fairness;
 mod helpers;
 mod issuance;
 mod limits;
