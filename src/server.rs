@@ -257,3 +257,31 @@ impl Connection {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_body_timeout_is_at_least_1_ms_and_at_most_the_request_timeout() {
+        let defaults = ServerSettings::default();
+        assert!(validate(&defaults).is_ok());
+        assert!(defaults.body_timeout_ms < defaults.request_timeout_ms);
+        for body_timeout_ms in [0, defaults.request_timeout_ms + 1] {
+            let settings = ServerSettings {
+                body_timeout_ms,
+                ..ServerSettings::default()
+            };
+            let error = validate(&settings).expect_err("refused");
+            assert!(
+                error.to_string().contains("server.body_timeout_ms"),
+                "{error}"
+            );
+        }
+        let equal = ServerSettings {
+            body_timeout_ms: defaults.request_timeout_ms,
+            ..ServerSettings::default()
+        };
+        assert!(validate(&equal).is_ok());
+    }
+}

@@ -72,13 +72,16 @@ impl<F> LoadShedLayer<F> {
     }
 }
 
+/// Requests in progress, by caller.
+type Counts = Arc<Mutex<HashMap<String, usize>>>;
+
 /// Requests in progress per caller, at most `max` each (`0`: no limit). Clones share the
 /// counts; a caller's entry is removed when its last request ends, so the map holds only
 /// callers with a request in progress.
 #[derive(Clone, Debug)]
 pub struct PerCaller {
     max: usize,
-    counts: Arc<Mutex<HashMap<String, usize>>>,
+    counts: Counts,
 }
 
 impl PerCaller {
@@ -116,7 +119,7 @@ impl PerCaller {
 /// One request's slot in [`PerCaller`]; dropping it frees the slot.
 #[derive(Debug)]
 pub struct CallerPermit {
-    slot: Option<(Arc<Mutex<HashMap<String, usize>>>, String)>,
+    slot: Option<(Counts, String)>,
 }
 
 impl Drop for CallerPermit {
