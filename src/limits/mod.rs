@@ -2,13 +2,16 @@
 //! load shedding.
 //!
 //! Where each check belongs in a request:
-//! 1. [`LoadShedLayer`] outermost: past `max_in_flight`, 503 at once.
+//! 1. [`LoadShedLayer`] outermost: past `max_in_flight`, 503 at once. The signature endpoint
+//!    holds its slot ([`LoadShedLayer::try_enter`]) for the auth-check and the limit check,
+//!    never while a body uploads; [`PerCaller`] bounds each caller's requests in progress.
 //! 2. Before authentication: [`Limiter::client_ip`], then [`Limiter::ip_blocked`]; a blocked
 //!    address gets 429 (42901) and no token is examined. A failed authentication calls
 //!    [`Limiter::record_auth_failure`].
-//! 3. After the policy accepted the request and right before signing:
-//!    [`Limiter::check_principal`]. So a rate token and a quota unit are spent only on a
-//!    signature that is then issued; refused or malformed requests cost nothing.
+//! 3. Right after authentication, before the body is read: [`Limiter::check_principal`].
+//!    So a rate token and a quota unit are spent by every authenticated request as it
+//!    arrives, whether or not it completes: a caller cannot flood with requests that never
+//!    finish, or that the policy refuses, for free.
 //!
 //! Backends: [`memory`] (one instance) and [`redis`] (shared by replicas). When the backend
 //! cannot be reached, `on_backend_error` decides: refuse (503, 50301) or serve unlimited,
@@ -95,7 +98,7 @@ impl Limiter {
     }
 
     /// Spends one signature of `principal_key`'s rate and quota, or says why not.
-    /// Call it right before signing; see the module docs.
+    /// Call it right after authentication; see the module docs.
     pub async fn check_principal(
         &self,
         principal_key: &str,
