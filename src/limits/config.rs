@@ -44,7 +44,8 @@ pub struct LimitsConfig {
     /// Requests handled at once before new ones get 503 (code 50301). Default `512`.
     pub max_in_flight: usize,
     /// Signature requests one caller (credential and subject) may have in progress at once,
-    /// body upload included; the next gets 429 (code 42903). `0` turns it off. Default `32`.
+    /// body upload included; the next gets 429 (code 42903). `0` turns it off; at most
+    /// 1000000. Default `32`.
     pub max_in_flight_per_principal: usize,
     /// Memory backend only: most keys kept per table (rate buckets, quota counters, failure
     /// counters); the least useful are evicted beyond it. Default `100000`, i.e. at most
@@ -166,10 +167,10 @@ impl LimitsConfig {
                 return Err(LimitsConfigError::new(key, "must be at least 1"));
             }
         }
-        if self.max_in_flight_per_principal > tokio::sync::Semaphore::MAX_PERMITS {
+        if self.max_in_flight_per_principal > 1_000_000 {
             return Err(LimitsConfigError::new(
                 "limits.max_in_flight_per_principal",
-                "must be at most a few hundred thousand; 0 turns it off",
+                "must be from 0 (no limit) to 1000000; keep it well below max_in_flight",
             ));
         }
         if self.auth_failures.ipv6_prefix > 128 {
