@@ -323,3 +323,161 @@ async fn auth_failure_limit_uses_the_socket_peer_over_a_real_socket() {
     stop.send(()).expect("server still running");
     let _ = tokio::time::timeout(Duration::from_secs(5), server).await;
 }
+
+/// An introspection endpoint on loopback that counts the connections it gets and answers
+/// none of them (so a token it is asked about is `unavailable`).
+async fn counting_endpoint() -> (
+    String,
+    std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    tokio::task::JoinHandle<()>,
+) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let url = format!(
+        "http://{}/introspect",
+        listener.local_addr().expect("address")
+    );
+    let hits = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = hits.clone();
+    let task = tokio::spawn(async move {
+        while let Ok((socket, _)) = listener.accept().await {
+            counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            drop(socket);
+        }
+    });
+    (url, hits, task)
+}
+
+#[tokio::test]
+async fn damped_address_gets_429_for_introspection_tokens_without_a_remote_call() {
+    let (url, hits, endpoint) = counting_endpoint().await;
+    let auth: vodsign::auth::AuthConfig = serde_json::from_value(serde_json::json!({
+        "introspection": [{
+            "name": "opaque", "introspection_url": url, "client_id": "vodsign",
+            // Any variable the environment always has: this endpoint checks no secret.
+            "client_secret_env": "PATH", "timeout_ms": 500,
+            "access": {"default_policy": "default"}
+        }]
+    }))
+    .expect("auth config");
+    let app = spawn_app_with(|s| {
+        s.auth = auth;
+        s.limits.auth_failures.max = 3;
+    })
+    .await;
+    let shared = "203.0.113.7:4000";
+    for _ in 0..3 {
+        assert_error(
+            &get_from(&app, shared, "vsk_test_wrong", None).await,
+            401,
+            40102,
+        );
+    }
+    let opaque = "opaque-token-from-a-damped-address";
+    let refused = get_from(&app, shared, opaque, None).await;
+    assert_error(&refused, 429, 42901);
+    assert_eq!(
+        hits.load(std::sync::atomic::Ordering::SeqCst),
+        0,
+        "refused before the endpoint was called"
+    );
+    // The valid API key from the same address is still served.
+    assert_eq!(get_from(&app, shared, &app.api_key, None).await.0, 200);
+    // From an address that is not damped, the same token is introspected.
+    let elsewhere = get_from(&app, "198.51.100.2:4000", opaque, None).await;
+    assert_ne!(elsewhere.0, 429, "{:?}", elsewhere.2);
+    assert!(hits.load(std::sync::atomic::Ordering::SeqCst) >= 1);
+    endpoint.abort();
+}
+
+#[allow(dead_code, unused_imports)]
+#[path = "../limits/support.rs"]
+mod redis_support;
+
+async fn redis_command(url: &str, args: &[&str]) -> redis::Value {
+    let mut conn = redis::Client::open(url)
+        .expect("url")
+        .get_multiplexed_async_connection()
+        .await
+        .expect("connects");
+    let mut cmd = redis::cmd(args[0]);
+    for a in &args[1..] {
+        cmd.arg(*a);
+    }
+    cmd.query_async(&mut conn).await.expect("command")
+}
+
+#[tokio::test]
+async fn redis_damped_address_serves_valid_keys_and_corrupt_keys_are_repaired() {
+    let test = "redis_damped_address_serves_valid_keys_and_corrupt_keys_are_repaired";
+    let Some(server) = redis_support::RedisServer::start(test) else {
+        return;
+    };
+    let app = spawn_app_with(|s| {
+        s.limits.backend = vodsign::limits::BackendKind::Redis;
+        s.limits.redis_url = Some(server.url().into());
+        s.limits.key_prefix = "vodsign-api:".into();
+        s.limits.auth_failures.max = 3;
+        with_limits(s, PolicyLimits::per_minute(1, 5).expect("valid"));
+    })
+    .await;
+    let shared = "203.0.113.8:4000";
+    for _ in 0..3 {
+        assert_error(
+            &get_from(&app, shared, "vsk_test_wrong", None).await,
+            401,
+            40102,
+        );
+    }
+    assert_error(
+        &get_from(&app, shared, "vsk_test_wrong", None).await,
+        429,
+        42901,
+    );
+    assert_eq!(
+        get_from(&app, shared, &app.api_key, None).await.0,
+        200,
+        "a valid key from a damped address is served"
+    );
+
+    // The address's failure counter turned into a hash: repaired and counted afresh.
+    let fail_key = "vodsign-api:authfail:203.0.113.8";
+    redis_command(&server.url(), &["DEL", fail_key]).await;
+    redis_command(&server.url(), &["HSET", fail_key, "n", "1"]).await;
+    assert_error(
+        &get_from(&app, shared, "vsk_test_wrong", None).await,
+        401,
+        40102,
+    );
+
+    // The principal's rate cell holding 1e300 without an expiry: repaired, not a 429 forever.
+    let redis::Value::Array(keys) =
+        redis_command(&server.url(), &["KEYS", "vodsign-api:rate:*"]).await
+    else {
+        panic!("KEYS answers an array");
+    };
+    let [redis::Value::BulkString(rate_key)] = &keys[..] else {
+        panic!("one rate key: {keys:?}");
+    };
+    let rate_key = String::from_utf8(rate_key.clone()).expect("utf-8 key");
+    redis_command(&server.url(), &["SET", &rate_key, "1e300"]).await;
+    let served = get_from(&app, shared, &app.api_key, None).await;
+    assert_eq!(served.0, 200, "{:?}", served.2);
+    assert_eq!(header(&served.1, "ratelimit-remaining"), "4");
+
+    let ready = app
+        .call(
+            Request::get("/readyz")
+                .body(Body::empty())
+                .expect("request"),
+        )
+        .await;
+    assert_eq!(
+        ready.0, 200,
+        "one bad key does not make the service unready: {:?}",
+        ready.2
+    );
+    let repairs = app.state.limiter().stats().repairs;
+    assert!(repairs >= 2, "{repairs}");
+}
