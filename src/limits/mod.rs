@@ -10,14 +10,19 @@
 //!    A credential verified locally (API key, JWT) is verified first, so a valid one is
 //!    served even from a damped address; only its failure takes a slot (or, damped, gets
 //!    429). Check and record are one atomic step, so at most `auth_failures.max` failures
-//!    per window are evaluated however many arrive at once.
+//!    per window are counted, and at most that many introspection calls are made from one
+//!    address at once, however many attempts arrive together. Other refusals (no
+//!    credential, an unavailable verifier) only ask [`Limiter::ip_blocked`].
 //! 3. After the policy accepted the request and right before signing:
 //!    [`Limiter::check_principal`]. So a rate token and a quota unit are spent only on a
 //!    signature that is then issued; refused or malformed requests cost nothing.
 //!
 //! Backends: [`memory`] (one instance) and [`redis`] (shared by replicas). When the backend
 //! cannot be reached, `on_backend_error` decides: refuse (503, 50301) or serve unlimited,
-//! counting it in [`LimiterStats::allowed_on_backend_error`].
+//! counting it in [`LimiterStats::allowed_on_backend_error`]. A Redis key holding state this
+//! service never writes (another type, an impossible value or expiry) is repaired, not
+//! obeyed: deleted and counted afresh, counted in [`LimiterStats::repairs`], so one corrupt
+//! key can neither refuse a caller for ever nor mark the backend unhealthy.
 
 mod client_ip;
 mod config;
@@ -114,8 +119,8 @@ impl Limiter {
         self.degrade(outcome, Ok(unknown))?
     }
 
-    /// `Some(seconds)` to wait if `ip` has too many failed authentications (answer 429, 42901,
-    /// with `Retry-After`), before looking at any credential.
+    /// `Some(seconds)` to wait if `ip` has no failure slot left (answer 429, 42901, with
+    /// `Retry-After`). Only looks: takes no slot.
     pub async fn ip_blocked(&self, ip: IpAddr) -> Result<Option<u64>, LimitError> {
         let key = self.ip_key(ip);
         let (max, window) = self.failure_limit();
