@@ -395,6 +395,105 @@ async fn damped_address_gets_429_for_introspection_tokens_without_a_remote_call(
 #[path = "../limits/support.rs"]
 mod redis_support;
 
+/// An introspection endpoint on loopback that calls every token inactive and counts the
+/// calls it answered.
+async fn inactive_endpoint() -> (
+    String,
+    std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    tokio::task::JoinHandle<()>,
+) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let url = format!(
+        "http://{}/introspect",
+        listener.local_addr().expect("address")
+    );
+    let hits = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = hits.clone();
+    let answer = axum::routing::post(move || {
+        counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        async { axum::Json(serde_json::json!({"active": false})) }
+    });
+    let app = axum::Router::new().route("/introspect", answer);
+    let task = tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    (url, hits, task)
+}
+
+/// `attempts` different bad opaque tokens at once from one address, `auth_failures.max` 20:
+/// exactly 20 reach the introspection endpoint (and get 401), the others get 429 at once.
+async fn concurrent_bad_tokens_are_introspected_exactly_max_times(
+    redis_url: Option<String>,
+    attempts: usize,
+) {
+    let (url, hits, endpoint) = inactive_endpoint().await;
+    let auth: vodsign::auth::AuthConfig = serde_json::from_value(serde_json::json!({
+        "introspection": [{
+            "name": "opaque", "introspection_url": url, "client_id": "vodsign",
+            // Any variable the environment always has: this endpoint checks no secret.
+            "client_secret_env": "PATH", "timeout_ms": 5000,
+            "access": {"default_policy": "default"}
+        }]
+    }))
+    .expect("auth config");
+    let app = spawn_app_with(|s| {
+        s.auth = auth;
+        s.limits.auth_failures.max = 20;
+        // All of them in flight at once: none is shed.
+        s.limits.max_in_flight = attempts;
+        if let Some(url) = redis_url {
+            s.limits.backend = vodsign::limits::BackendKind::Redis;
+            s.limits.redis_url = Some(url.into());
+            s.limits.call_timeout_ms = 5_000;
+        }
+    })
+    .await;
+    let peer: SocketAddr = "203.0.113.9:4000".parse().expect("peer address");
+    let tasks: Vec<_> = (0..attempts)
+        .map(|i| {
+            let router = app.router.clone();
+            tokio::spawn(async move {
+                let mut request = Request::get("/v1/signature")
+                    .header("authorization", format!("Bearer bad-opaque-token-{i}"))
+                    .body(Body::empty())
+                    .expect("request");
+                request.extensions_mut().insert(ConnectInfo(peer));
+                tower::ServiceExt::oneshot(router, request)
+                    .await
+                    .expect("infallible")
+                    .status()
+            })
+        })
+        .collect();
+    let (mut refused, mut damped) = (0, 0);
+    for task in tasks {
+        match task.await.expect("task") {
+            StatusCode::UNAUTHORIZED => refused += 1,
+            StatusCode::TOO_MANY_REQUESTS => damped += 1,
+            other => panic!("unexpected {other}"),
+        }
+    }
+    assert_eq!((refused, damped), (20, attempts - 20));
+    assert_eq!(hits.load(std::sync::atomic::Ordering::SeqCst), 20);
+    endpoint.abort();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn memory_concurrent_bad_tokens_are_introspected_exactly_max_times() {
+    concurrent_bad_tokens_are_introspected_exactly_max_times(None, 1_000).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_concurrent_bad_tokens_are_introspected_exactly_max_times() {
+    let test = "redis_concurrent_bad_tokens_are_introspected_exactly_max_times";
+    let Some(server) = redis_support::RedisServer::start(test) else {
+        return;
+    };
+    concurrent_bad_tokens_are_introspected_exactly_max_times(Some(server.url()), 1_000).await;
+}
+
 async fn redis_command(url: &str, args: &[&str]) -> redis::Value {
     let mut conn = redis::Client::open(url)
         .expect("url")
