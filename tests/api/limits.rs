@@ -588,3 +588,39 @@ async fn redis_damped_address_serves_valid_keys_and_corrupt_keys_are_repaired() 
         "{text}"
     );
 }
+
+#[allow(dead_code)]
+#[path = "../auth_tokens/support/keys.rs"]
+mod keys;
+
+#[tokio::test]
+async fn damped_address_still_serves_valid_jwts_and_refuses_forged_ones() {
+    let key = keys::TestKey::es256("corp-1");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let jwks = dir.path().join("jwks.json");
+    std::fs::write(&jwks, keys::jwks(&[&key]).to_string()).expect("write JWKS");
+    let auth: vodsign::auth::AuthConfig = serde_json::from_value(serde_json::json!({"jwt": [
+        {"name": "corp", "issuer": keys::ISSUER, "audiences": [keys::AUDIENCE],
+         "algorithms": ["ES256"], "jwks_file": jwks,
+         "access": {"default_policy": "default"}},
+    ]}))
+    .expect("auth config");
+    let app = spawn_app_with(|s| {
+        s.auth = auth;
+        s.limits.auth_failures.max = 3;
+    })
+    .await;
+    let shared = "203.0.113.10:4000";
+    let forged = keys::TestKey::es256("corp-1").sign(&keys::good_claims("mallory"));
+    for _ in 0..3 {
+        assert_error(&get_from(&app, shared, &forged, None).await, 401, 40102);
+    }
+    assert_error(&get_from(&app, shared, &forged, None).await, 429, 42901);
+    let valid = key.sign(&keys::good_claims("alice"));
+    let served = get_from(&app, shared, &valid, None).await;
+    assert_eq!(
+        served.0, 200,
+        "a valid JWT from a damped address: {:?}",
+        served.2
+    );
+}
