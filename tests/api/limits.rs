@@ -589,7 +589,8 @@ async fn redis_damped_address_serves_valid_keys_and_corrupt_keys_are_repaired() 
     );
 }
 
-#[allow(dead_code)]
+// The same file `tokens` includes; kept private there, so included again here.
+#[allow(dead_code, clippy::duplicate_mod)]
 #[path = "../auth_tokens/support/keys.rs"]
 mod keys;
 
