@@ -463,3 +463,29 @@ fn bad_json_templates_are_refused_at_start_up_naming_the_key() {
         assert!(text.contains(says), "{template}: {text}");
     }
 }
+
+proptest::proptest! {
+    #[test]
+    fn no_client_text_changes_a_json_context_s_keys_or_uid(client in "[^\\p{Cc}]{1,80}") {
+        let p = policy(|s| s.source_context = r#"{{"uid":"{subject}","c":"{client}"}}"#.into());
+        if let Ok(grant) = p.grant(&principal(), &with_client(&client)) {
+            let context = grant.source_context.expect("a sourceContext");
+            let parsed: serde_json::Value =
+                serde_json::from_str(context.as_str()).expect("the context is JSON");
+            proptest::prop_assert_eq!(&parsed["uid"], "user-42");
+            proptest::prop_assert_eq!(&parsed["c"], client.as_str());
+            proptest::prop_assert_eq!(keys_of(context.as_str()), ["c", "uid"]);
+        }
+    }
+
+    #[test]
+    fn no_client_text_adds_a_separator_to_a_plain_context(client in "[^\\p{Cc}]{1,80}") {
+        let p = policy(|s| s.source_context = "uid={subject}|c={client}".into());
+        if let Ok(grant) = p.grant(&principal(), &with_client(&client)) {
+            let context = grant.source_context.expect("a sourceContext");
+            proptest::prop_assert_eq!(context.as_str().matches('|').count(), 1);
+            proptest::prop_assert_eq!(context.as_str().matches('=').count(), 2);
+            proptest::prop_assert!(context.as_str().starts_with("uid=user-42|c="));
+        }
+    }
+}
