@@ -16,6 +16,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::limits::{LimitsConfig, PolicyLimits};
 
+mod load_error;
+
 /// Environment variable naming the configuration file (same as `--config`).
 pub const CONFIG_ENV: &str = "VODSIGN_CONFIG";
 
@@ -297,13 +299,11 @@ impl Settings {
     /// Reads settings from TOML text alone (defaults, then the text; no file, no
     /// environment). For tools and the fuzz targets; the service uses [`Settings::load`].
     pub fn from_toml_str(text: &str) -> Result<Self, ConfigError> {
+        load_error::check_toml_syntax("the TOML text", text)?;
         Figment::from(Serialized::defaults(Settings::default()))
             .merge(Toml::string(text))
             .extract()
-            .map_err(|e| {
-                let errors: Vec<String> = e.into_iter().map(|e| e.to_string()).collect();
-                ConfigError(errors.join("; "))
-            })
+            .map_err(|e| load_error::from_figment(e, None))
     }
 
     fn load_with_env(path: Option<&Path>, env: Env) -> Result<Self, ConfigError> {
@@ -315,17 +315,20 @@ impl Settings {
                     path.display()
                 )));
             }
-            figment = figment.merge(Toml::file_exact(path));
+            // Read once and checked here, so no parser message quotes a line of it.
+            let text = std::fs::read_to_string(path).map_err(|e| {
+                ConfigError(format!("cannot read config file {}: {e}", path.display()))
+            })?;
+            load_error::check_toml_syntax(&format!("config file {}", path.display()), &text)?;
+            figment = figment.merge(Toml::string(&text));
         }
         let env = env
             .ignore(&NOT_SETTINGS)
             .filter(|key| !crate::credentials::is_secret_variable(key.as_str()));
         figment = figment.merge(env.split("__"));
-        figment.extract().map_err(|e| {
-            // figment's message names the key path and the expected type.
-            let errors: Vec<String> = e.into_iter().map(|e| e.to_string()).collect();
-            ConfigError(errors.join("; "))
-        })
+        figment
+            .extract()
+            .map_err(|e| load_error::from_figment(e, path))
     }
 }
 

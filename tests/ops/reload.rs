@@ -217,3 +217,69 @@ async fn secret_files_that_are_not_small_regular_files_are_refused_on_reload() {
     );
     assert!(!service.logs().contains("next-key"));
 }
+
+/// A secret pasted into the config file, on a line that does not parse.
+const PASTED: &str = "sk-PASTED-e41b7d09";
+
+#[test]
+fn check_config_locates_a_bad_line_without_repeating_it_and_names_a_bad_template() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let check = |config: &str| {
+        let path = dir.path().join("vodsign.toml");
+        std::fs::write(&path, config).expect("write config");
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_vodsign"))
+            .arg("check-config")
+            .arg("--config")
+            .arg(&path)
+            .env_clear()
+            .env("VODSIGN_SECRET_ID", "AKIDcheck")
+            .env("VODSIGN_SECRET_KEY", "check-key")
+            .output()
+            .expect("check-config runs");
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (out.status.code(), text)
+    };
+    let (code, text) = check(&format!(
+        "[policies.default]\nvalidity_seconds = 60\nsecret_key {PASTED}\n"
+    ));
+    assert_eq!(code, Some(2), "{text}");
+    assert!(text.contains("line 3, column 12"), "{text}");
+    assert!(!text.contains("PASTED"), "{text}");
+
+    let (code, text) = check(&format!(
+        "[policies.default]\nvalidity_seconds = \"{PASTED}\"\n"
+    ));
+    assert_eq!(code, Some(2), "{text}");
+    assert!(text.contains("policies.default.validity_seconds"), "{text}");
+    assert!(!text.contains("PASTED"), "{text}");
+
+    let (code, text) = check("[policies.default]\nsource_context = '{{\"uid\":{subject}}}'\n");
+    assert_eq!(code, Some(2), "{text}");
+    assert!(text.contains("policies.default.source_context"), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reload_refusing_a_bad_line_does_not_log_it() {
+    let vod = TestKey::new("pasted");
+    let (_, entry) = api_key_entry();
+    let service = Service::start(
+        tempfile::tempdir().expect("tempdir"),
+        &config(&entry, "", ""),
+        &[
+            ("VODSIGN_SECRET_ID", vod.id.clone()),
+            ("VODSIGN_SECRET_KEY", vod.key.clone()),
+        ],
+    );
+    service.write_config(&config(&entry, &format!("secret_key = \"{PASTED}"), ""));
+    service.signal("HUP");
+    let refused = service
+        .wait_for_log("reload refused")
+        .unwrap_or_else(|| panic!("not refused:\n{}", service.logs()));
+    assert!(refused.contains("not valid TOML"), "{refused}");
+    assert!(refused.contains("line "), "{refused}");
+    assert!(!service.logs().contains("PASTED"), "{}", service.logs());
+}
