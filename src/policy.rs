@@ -13,8 +13,7 @@ use crate::signature::{
     ClassId, InvalidParam, Procedure, SecretId, SessionContext, SignParams, SourceContext,
     StorageRegion, TaskNotifyMode, TaskPriority, Validity, VodSubAppId,
 };
-pub use template::Template;
-use template::Values;
+pub use template::{Template, Values};
 
 /// What a client may ask for: the body of `POST /v1/signature` or the query of `GET`.
 /// Every field is optional; an unknown field is refused, so a typo never silently does

@@ -20,7 +20,11 @@ pub fn check_toml_syntax(source: &str, text: &str) -> Result<(), ConfigError> {
     };
     let place = match e.span() {
         Some(span) => {
-            let before = &text[..span.start.min(text.len())];
+            let mut end = span.start.min(text.len());
+            while !text.is_char_boundary(end) {
+                end -= 1;
+            }
+            let before = &text[..end];
             let line = before.matches('\n').count() + 1;
             let column = before
                 .rsplit('\n')
