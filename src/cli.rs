@@ -176,7 +176,8 @@ async fn load(config: Option<PathBuf>) -> Result<App, ConfigError> {
 }
 
 fn serve(args: ServeArgs) -> Result<ExitCode, ConfigError> {
-    runtime()?.block_on(async move {
+    let runtime = runtime()?;
+    let outcome = runtime.block_on(async move {
         let source = args.source();
         let settings = source.settings()?;
         // Held until `serve` returns: dropping it writes the last lines.
@@ -203,7 +204,10 @@ fn serve(args: ServeArgs) -> Result<ExitCode, ConfigError> {
                 Err(e)
             }
         }
-    })
+    });
+    // Whatever still runs (a reload stuck reading a file) must not hold up the exit.
+    runtime.shutdown_background();
+    outcome
 }
 
 /// Exit 0 when ready, 1 for anything else (including a configuration it cannot read).

@@ -16,6 +16,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::limits::{LimitsConfig, PolicyLimits};
 
+mod load_error;
+
 /// Environment variable naming the configuration file (same as `--config`).
 pub const CONFIG_ENV: &str = "VODSIGN_CONFIG";
 
@@ -301,13 +303,11 @@ impl Settings {
     /// Reads settings from TOML text alone (defaults, then the text; no file, no
     /// environment). For tools and the fuzz targets; the service uses [`Settings::load`].
     pub fn from_toml_str(text: &str) -> Result<Self, ConfigError> {
+        load_error::check_toml_syntax("the TOML text", text)?;
         Figment::from(Serialized::defaults(Settings::default()))
             .merge(Toml::string(text))
             .extract()
-            .map_err(|e| {
-                let errors: Vec<String> = e.into_iter().map(|e| e.to_string()).collect();
-                ConfigError(errors.join("; "))
-            })
+            .map_err(|e| load_error::from_figment(e, None))
     }
 
     fn load_with_env(path: Option<&Path>, env: Env) -> Result<Self, ConfigError> {
@@ -319,17 +319,20 @@ impl Settings {
                     path.display()
                 )));
             }
-            figment = figment.merge(Toml::file_exact(path));
+            // Read once and checked here, so no parser message quotes a line of it.
+            let text = std::fs::read_to_string(path).map_err(|e| {
+                ConfigError(format!("cannot read config file {}: {e}", path.display()))
+            })?;
+            load_error::check_toml_syntax(&format!("config file {}", path.display()), &text)?;
+            figment = figment.merge(Toml::string(&text));
         }
         let env = env
             .ignore(&NOT_SETTINGS)
             .filter(|key| !crate::credentials::is_secret_variable(key.as_str()));
         figment = figment.merge(env.split("__"));
-        figment.extract().map_err(|e| {
-            // figment's message names the key path and the expected type.
-            let errors: Vec<String> = e.into_iter().map(|e| e.to_string()).collect();
-            ConfigError(errors.join("; "))
-        })
+        figment
+            .extract()
+            .map_err(|e| load_error::from_figment(e, path))
     }
 }
 
@@ -360,18 +363,77 @@ pub fn secret_from_lookup(
         )),
         (Some(value), None) => non_empty(name, value).map(Some),
         (None, Some(path)) => {
-            let text = std::fs::read_to_string(&path).map_err(|e| {
-                ConfigError::key(
-                    &file_var,
-                    format!("cannot read {}: {e}", Path::new(&path).display()),
-                )
-            })?;
+            let text = read_secret_text(&file_var, Path::new(&path))?;
             let value = text.strip_suffix('\n').unwrap_or(&text);
             let value = value.strip_suffix('\r').unwrap_or(value);
             non_empty(&file_var, value.to_owned()).map(Some)
         }
         (None, None) => Ok(None),
     }
+}
+
+/// Largest secret file read (`*_FILE` variables, credential files, the TLS private key):
+/// a key or a token is a few hundred bytes, so anything larger is a wrong path.
+pub const SECRET_FILE_MAX_BYTES: u64 = 64 * 1024;
+
+/// Reads a secret file named by setting `key`: [`read_bounded_file`] with
+/// [`SECRET_FILE_MAX_BYTES`]. Every secret file goes through here.
+pub fn read_secret_file(key: &str, path: &Path) -> Result<Vec<u8>, ConfigError> {
+    read_bounded_file(key, path, SECRET_FILE_MAX_BYTES)
+}
+
+/// Reads a file named by setting `key`: [`read_bounded`], the message prefixed with the key.
+pub fn read_bounded_file(key: &str, path: &Path, max: u64) -> Result<Vec<u8>, ConfigError> {
+    read_bounded(path, max).map_err(|rule| ConfigError::key(key, rule))
+}
+
+/// Reads a file: regular files only (a FIFO, device, socket or directory is refused before
+/// it is opened, so nothing blocks or streams forever), and at most `max` bytes (at most
+/// `max + 1` are ever read). The error names the path, never the content.
+pub fn read_bounded(path: &Path, max: u64) -> Result<Vec<u8>, String> {
+    use std::io::Read;
+    let cannot = |e: std::io::Error| {
+        format!(
+            "cannot read {}: {e}; check the path and its permissions",
+            path.display()
+        )
+    };
+    let not_regular = || {
+        format!(
+            "{} is not a regular file (a directory, FIFO, socket or device); point it at a file",
+            path.display()
+        )
+    };
+    let too_large = || {
+        format!(
+            "{} is larger than {max} bytes; check the path",
+            path.display()
+        )
+    };
+    let metadata = std::fs::metadata(path).map_err(cannot)?;
+    if !metadata.is_file() {
+        return Err(not_regular());
+    }
+    if metadata.len() > max {
+        return Err(too_large());
+    }
+    let file = std::fs::File::open(path).map_err(cannot)?;
+    // The path may have been replaced between the check and the open.
+    if !file.metadata().map_err(cannot)?.is_file() {
+        return Err(not_regular());
+    }
+    let mut bytes = Vec::new();
+    file.take(max + 1).read_to_end(&mut bytes).map_err(cannot)?;
+    if bytes.len() as u64 > max {
+        return Err(too_large());
+    }
+    Ok(bytes)
+}
+
+/// [`read_secret_file`] as UTF-8 text.
+pub fn read_secret_text(key: &str, path: &Path) -> Result<String, ConfigError> {
+    String::from_utf8(read_secret_file(key, path)?)
+        .map_err(|_| ConfigError::key(key, format!("{} is not UTF-8 text", path.display())))
 }
 
 fn non_empty(name: &str, value: String) -> Result<SecretString, ConfigError> {
@@ -461,5 +523,69 @@ mod tests {
     fn wrong_types_name_the_key() {
         let err = load_str("[server]\nrequest_timeout_ms = \"soon\"\n", &[]).unwrap_err();
         assert!(err.to_string().contains("request_timeout_ms"), "{err}");
+    }
+}
+
+#[cfg(test)]
+mod secret_file_tests {
+    use super::*;
+
+    fn refused(path: &Path) -> String {
+        let lookup =
+            |var: &str| (var == "VODSIGN_TEST_SECRET_FILE").then(|| path.display().to_string());
+        let started = std::time::Instant::now();
+        let e = secret_from_lookup("VODSIGN_TEST_SECRET", &lookup)
+            .expect_err("refused")
+            .to_string();
+        assert!(started.elapsed() < std::time::Duration::from_secs(1), "{e}");
+        assert!(e.contains("VODSIGN_TEST_SECRET_FILE"), "{e}");
+        assert!(e.contains(&path.display().to_string()), "{e}");
+        e
+    }
+
+    #[test]
+    fn secret_file_refuses_a_device() {
+        let e = refused(Path::new("/dev/zero"));
+        assert!(e.contains("not a regular file"), "{e}");
+    }
+
+    #[test]
+    fn secret_file_refuses_a_fifo_without_blocking() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let fifo = dir.path().join("fifo");
+        let status = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .expect("mkfifo runs");
+        assert!(status.success());
+        let e = refused(&fifo);
+        assert!(e.contains("not a regular file"), "{e}");
+    }
+
+    #[test]
+    fn secret_file_refuses_a_directory() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let e = refused(dir.path());
+        assert!(e.contains("not a regular file"), "{e}");
+    }
+
+    #[test]
+    fn secret_file_refuses_more_than_64_kib_without_echoing_it() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let big = dir.path().join("big");
+        std::fs::write(&big, "s3cr3t".repeat(100 * 1024 / 6)).expect("write");
+        let e = refused(&big);
+        assert!(e.contains("larger than 65536 bytes"), "{e}");
+        assert!(!e.contains("s3cr3t"), "{e}");
+    }
+
+    #[test]
+    fn secret_file_of_64_kib_is_read() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("ok");
+        let text = "k".repeat(64 * 1024);
+        std::fs::write(&path, &text).expect("write");
+        let bytes = read_secret_file("k", &path).expect("read");
+        assert_eq!(bytes.len(), text.len());
     }
 }

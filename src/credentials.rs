@@ -15,7 +15,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
 use crate::app::VodCredentials;
-use crate::config::{ConfigError, Settings, secret_from_env};
+use crate::config::{ConfigError, Settings, read_secret_text, secret_from_env};
 use crate::signature::{SecretId, Signer};
 
 /// The credential a policy signs with when it names none.
@@ -242,15 +242,7 @@ fn part(
         )),
         (Some(value), None) => Ok(Some(value)),
         (None, Some(path)) => {
-            let text = std::fs::read_to_string(path).map_err(|e| {
-                ConfigError::key(
-                    format!("credentials.{name}.{file_key}"),
-                    format!(
-                        "cannot read {}: {e}; check the path and its permissions",
-                        path.display()
-                    ),
-                )
-            })?;
+            let text = read_secret_text(&format!("credentials.{name}.{file_key}"), path)?;
             let value = text.trim_end_matches(['\n', '\r']);
             if value.trim().is_empty() {
                 return Err(ConfigError::key(

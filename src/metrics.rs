@@ -9,9 +9,10 @@
 //!
 //! The recording functions are the interface for the other parts of the service:
 //! [`Metrics::auth_result`] (auth-check), [`Metrics::jwks_age`] (JWKS refresher),
-//! [`Metrics::rate_limit_backend_errors`] (rate-limit backends), [`Metrics::config_reload`]
-//! (reload); [`Metrics::sample`] copies the JWKS ages and the limiter's error count on a
-//! timer. Reach them through `state.metrics()`, or keep a clone (it is an `Arc`).
+//! [`Metrics::rate_limit_backend_errors`] and [`Metrics::rate_limit_repairs`] (rate-limit
+//! backends), [`Metrics::config_reload`] (reload); [`Metrics::sample`] copies the JWKS ages
+//! and the limiter's error and repair counts on a timer. Reach them through
+//! `state.metrics()`, or keep a clone (it is an `Arc`).
 
 use std::collections::HashMap;
 use std::hash::Hash;
@@ -194,6 +195,10 @@ impl Metrics {
                 "Errors talking to a rate-limit backend, by backend"
             );
             describe_counter!(
+                "vodsign_rate_limit_repairs_total",
+                "Rate-limit keys found corrupt (wrong type, impossible value or expiry) and reset, by backend"
+            );
+            describe_counter!(
                 "vodsign_config_reloads_total",
                 "Configuration reloads, by outcome (ok, failed)"
             );
@@ -317,14 +322,26 @@ impl Metrics {
         });
     }
 
+    /// Rate-limit keys the `backend` found corrupt and reset since start: the limiter
+    /// counts them; this copies its running total.
+    pub fn rate_limit_repairs(&self, backend: &str, total: u64) {
+        let backend = backend.to_owned();
+        self.record(|| {
+            counter!("vodsign_rate_limit_repairs_total", "backend" => backend).absolute(total);
+        });
+    }
+
     /// Copies what other components count themselves (JWKS age, rate-limit backend
-    /// errors) into the registry; called on a timer, so a scrape is never older than that.
+    /// errors and repairs) into the registry; called on a timer, so a scrape is never older
+    /// than that.
     pub fn sample(&self, state: &crate::app::AppState) {
         for (provider, age) in state.authenticator().jwks_ages() {
             self.jwks_age(&provider, age);
         }
         let backend = state.settings.limits.backend_name();
-        self.rate_limit_backend_errors(backend, state.limiter().stats().backend_errors);
+        let stats = state.limiter().stats();
+        self.rate_limit_backend_errors(backend, stats.backend_errors);
+        self.rate_limit_repairs(backend, stats.repairs);
     }
 
     /// One configuration reload attempt.

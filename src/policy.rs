@@ -13,6 +13,7 @@ use crate::signature::{
     ClassId, InvalidParam, Procedure, SecretId, SessionContext, SignParams, SourceContext,
     StorageRegion, TaskNotifyMode, TaskPriority, Validity, VodSubAppId,
 };
+pub use template::{Template, Values};
 
 /// What a client may ask for: the body of `POST /v1/signature` or the query of `GET`.
 /// Every field is optional; an unknown field is refused, so a typo never silently does
@@ -175,86 +176,6 @@ impl<T: PartialEq + Clone + std::fmt::Display> Choice<T> {
                 )
             },
         ))
-    }
-}
-
-/// One piece of a sourceContext template.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Piece {
-    Text(String),
-    Subject,
-    CredentialId,
-    PolicyName,
-    Client,
-}
-
-/// A parsed sourceContext template: `{subject}`, `{credential_id}`, `{policy}`, `{client}`,
-/// with `{{` and `}}` for literal braces (so JSON templates are possible).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Template(Vec<Piece>);
-
-impl Template {
-    pub fn parse(text: &str) -> Result<Self, String> {
-        let mut pieces = Vec::new();
-        let mut literal = String::new();
-        let mut rest = text;
-        while let Some(c) = rest.chars().next() {
-            if let Some(after) = rest.strip_prefix("{{") {
-                literal.push('{');
-                rest = after;
-            } else if let Some(after) = rest.strip_prefix("}}") {
-                literal.push('}');
-                rest = after;
-            } else if c == '{' {
-                let end = rest.find('}').ok_or_else(|| {
-                    "a '{' is not closed; write {{ for a literal brace".to_owned()
-                })?;
-                let piece = match &rest[1..end] {
-                    "subject" => Piece::Subject,
-                    "credential_id" => Piece::CredentialId,
-                    "policy" => Piece::PolicyName,
-                    "client" => Piece::Client,
-                    other => {
-                        return Err(format!(
-                            "unknown placeholder {{{other}}}; use {{subject}}, {{credential_id}}, {{policy}} or {{client}}"
-                        ));
-                    }
-                };
-                if !literal.is_empty() {
-                    pieces.push(Piece::Text(std::mem::take(&mut literal)));
-                }
-                pieces.push(piece);
-                rest = &rest[end + 1..];
-            } else if c == '}' {
-                return Err("a lone '}'; write }} for a literal brace".to_owned());
-            } else {
-                literal.push(c);
-                rest = &rest[c.len_utf8()..];
-            }
-        }
-        if !literal.is_empty() {
-            pieces.push(Piece::Text(literal));
-        }
-        Ok(Self(pieces))
-    }
-
-    /// Whether the template has room for a client's own context.
-    pub fn accepts_client(&self) -> bool {
-        self.0.contains(&Piece::Client)
-    }
-
-    pub fn render(&self, principal: &Principal, client: Option<&str>) -> String {
-        let mut out = String::new();
-        for piece in &self.0 {
-            match piece {
-                Piece::Text(text) => out.push_str(text),
-                Piece::Subject => out.push_str(&principal.subject),
-                Piece::CredentialId => out.push_str(&principal.credential_id),
-                Piece::PolicyName => out.push_str(&principal.policy),
-                Piece::Client => out.push_str(client.unwrap_or("")),
-            }
-        }
-        out
     }
 }
 
@@ -496,7 +417,12 @@ impl Policy {
         let Some(template) = &self.source_context else {
             return Ok(None);
         };
-        let rendered = template.render(principal, client);
+        let rendered = template.render(Values {
+            subject: &principal.subject,
+            credential_id: &principal.credential_id,
+            policy: &principal.policy,
+            client,
+        });
         if rendered.is_empty() {
             return Ok(None);
         }
@@ -519,5 +445,6 @@ impl Policy {
     }
 }
 
+mod template;
 #[cfg(test)]
 mod tests;

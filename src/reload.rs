@@ -23,6 +23,9 @@ use crate::credentials::Credentials;
 use crate::lifecycle::ReloadSignal;
 use crate::tls::{self, SharedTlsConfig};
 
+/// Longest a reload may spend reading the configuration and secret files.
+const READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// What requests are served with: an app and its router, replaced as one.
 pub struct Live {
     pub state: AppState,
@@ -126,7 +129,24 @@ impl Reloader {
     }
 
     async fn try_reload(&self) -> Result<(), ConfigError> {
-        let (settings, credentials) = self.source.load()?;
+        // Files are read on a blocking thread with a deadline: a file that never answers
+        // cannot hold up the runtime, later reloads or the shutdown.
+        let source = self.source.clone();
+        let read = tokio::task::spawn_blocking(move || source.load());
+        let (settings, credentials) = match tokio::time::timeout(READ_TIMEOUT, read).await {
+            Ok(Ok(loaded)) => loaded?,
+            Ok(Err(e)) => {
+                return Err(ConfigError(format!(
+                    "reading the configuration failed: {e}"
+                )));
+            }
+            Err(_) => {
+                return Err(ConfigError(format!(
+                    "reading the configuration and secret files took longer than {} s",
+                    READ_TIMEOUT.as_secs()
+                )));
+            }
+        };
         let old = self.current();
         // Everything is built and checked before anything is swapped.
         let app: App = old.rebuild(settings, credentials).await?;
@@ -161,8 +181,12 @@ impl Reloader {
 fn warn_restart_only(old: &Settings, new: &Settings) {
     // The limiter keeps its buckets across reloads, so its backend settings stay too.
     let limits_changed = format!("{:?}", old.limits) != format!("{:?}", new.limits);
+    let admin = [
+        ("admin.enabled", old.admin.enabled != new.admin.enabled),
+        ("admin.listen", old.admin.listen != new.admin.listen),
+    ];
     let (old, new) = (&old.server, &new.server);
-    let changed = [
+    let server = [
         ("limits", limits_changed),
         ("server.listen", old.listen != new.listen),
         (
@@ -180,7 +204,7 @@ fn warn_restart_only(old: &Settings, new: &Settings) {
         ("server.log_format", old.log_format != new.log_format),
         ("server.log_level", old.log_level != new.log_level),
     ];
-    for (key, differs) in changed {
+    for (key, differs) in admin.into_iter().chain(server) {
         if differs {
             tracing::warn!(
                 key,

@@ -29,16 +29,15 @@ pub struct TlsSettings {
 /// The server configuration every new TLS handshake uses; replaced on reload.
 pub type SharedTlsConfig = Arc<ArcSwap<ServerConfig>>;
 
+/// Largest certificate chain read: a chain of a few certificates is a few KiB.
+const CERT_FILE_MAX_BYTES: u64 = 1024 * 1024;
+
 fn read(key: &str, path: &Path) -> Result<Vec<u8>, ConfigError> {
-    std::fs::read(path).map_err(|e| {
-        ConfigError::key(
-            key,
-            format!(
-                "cannot read {}: {e}; check the path and its permissions",
-                path.display()
-            ),
-        )
-    })
+    if key.ends_with("key_file") {
+        crate::config::read_secret_file(key, path)
+    } else {
+        crate::config::read_bounded_file(key, path, CERT_FILE_MAX_BYTES)
+    }
 }
 
 /// Reads the certificate chain and key and builds the rustls configuration (ring provider,

@@ -259,10 +259,8 @@ fn key_source(
                 .map_err(|m| AuthConfigError::new(key("public_key_file"), m))?,
         )),
         (None, None, Some(path), None) => {
-            let json = std::fs::read(path).map_err(|e| {
-                let message = format!("cannot read {}: {e}", path.display());
-                AuthConfigError::new(key("jwks_file"), message)
-            })?;
+            let json = crate::config::read_bounded(path, KEY_FILE_MAX_BYTES)
+                .map_err(|message| AuthConfigError::new(key("jwks_file"), message))?;
             let set = KeySet::from_jwks(&json, &cfg.algorithms)
                 .map_err(|m| AuthConfigError::new(key("jwks_file"), m))?;
             Ok(Keys::Fixed(set))
@@ -357,6 +355,9 @@ fn refusal(kind: &ErrorKind) -> &'static str {
     }
 }
 
+/// Largest JWKS or PEM public-key file read: a key set of a few keys is a few KiB.
+const KEY_FILE_MAX_BYTES: u64 = 1024 * 1024;
+
 /// Reads a PEM public key of the family the configured algorithms share.
 fn pem_key_set(path: &std::path::Path, algorithms: &[Algorithm]) -> Result<KeySet, String> {
     let Some(family) = algorithms.first().map(|a| a.family()) else {
@@ -367,7 +368,7 @@ fn pem_key_set(path: &std::path::Path, algorithms: &[Algorithm]) -> Result<KeySe
             "one PEM key serves one algorithm family; list only RS*/PS*, ES* or EdDSA".into(),
         );
     }
-    let pem = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let pem = crate::config::read_bounded(path, KEY_FILE_MAX_BYTES)?;
     let key = match family {
         AlgorithmFamily::Rsa => DecodingKey::from_rsa_pem(&pem),
         AlgorithmFamily::Ec => DecodingKey::from_ec_pem(&pem),

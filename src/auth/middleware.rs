@@ -37,6 +37,15 @@ impl Authenticator {
         self.tokens.verify(credential).await
     }
 
+    /// Whether `credential` is verified here without a remote call: an API key, or a JWT
+    /// (its provider's keys are held; an unknown `kid` refetches at most once per cooldown,
+    /// for all callers together). Anything else goes to introspection.
+    pub fn verifies_locally(&self, credential: &str) -> bool {
+        credential.starts_with(api_key::PREFIX)
+            || self.tokens.is_empty()
+            || credential.split('.').count() == 3
+    }
+
     /// Problems that keep the service from authenticating anyone (empty = ready): a JWT
     /// provider whose keys never loaded, an introspection endpoint whose last call failed.
     pub fn readiness(&self) -> Vec<String> {
@@ -103,10 +112,16 @@ fn record_auth(
 /// The auth-check of a protected route: the first step after load shedding. Returns the
 /// proven [`Principal`], or the refusal to answer (401, 403, 429 or 503).
 ///
-/// An address with too many failed authentications is refused (42901) before its
-/// credential is looked at; each invalid credential counts against its address. The
-/// address is the client as [`crate::http::client_ip`] resolved it (through the trusted
-/// proxies); a request without a socket (tests) counts as the unspecified address.
+/// Each invalid credential takes one of its address's `auth_failures.max` slots; an address
+/// without a free slot is *damped*. While damped, a credential verified locally (API key,
+/// JWT) is still verified and served when valid, so one address shared by many clients
+/// (carrier-grade NAT, an untrusted proxy) does not lock out its valid users; a credential
+/// that would cost an introspection call is refused (42901) before it is examined, and so is
+/// any failure. A credential that costs a remote call holds its slot while it is evaluated
+/// (check and record are one atomic step), so at most `max` of them are evaluated at once or
+/// fail per window, however many arrive together. The address is the client as
+/// [`crate::http::client_ip`] resolved it (through the trusted proxies); a request without
+/// a socket (tests) counts as the unspecified address.
 pub async fn require_principal(
     state: &AppState,
     headers: &HeaderMap,
@@ -114,14 +129,17 @@ pub async fn require_principal(
 ) -> Result<Principal, ApiError> {
     let limiter = state.limiter();
     let client = client.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
-    if let Some(retry_after) = limiter.ip_blocked(client).await? {
-        return Err(ApiError::RateLimited {
-            retry_after,
-            decision: None,
-        });
+    let damped = |retry_after| ApiError::RateLimited {
+        retry_after,
+        decision: None,
+    };
+    let credential = bearer(headers);
+    let remote = matches!(credential, Ok(c) if !state.authenticator().verifies_locally(c));
+    if remote && let Some(retry_after) = limiter.reserve_auth_attempt(client).await? {
+        return Err(damped(retry_after));
     }
     let started = Instant::now();
-    let (verified, form) = match bearer(headers) {
+    let (verified, form) = match credential {
         Ok(credential) => (
             state.authenticator().authenticate(credential).await,
             if credential.starts_with(api_key::PREFIX) {
@@ -133,8 +151,21 @@ pub async fn require_principal(
         Err(e) => (Err(e), "none"),
     };
     record_auth(state, &verified, form, started.elapsed());
-    if let Err(AuthError::Invalid(_)) = &verified {
-        limiter.record_auth_failure(client).await;
+    match (&verified, remote) {
+        // The slot taken before evaluating is the failure's record.
+        (Err(AuthError::Invalid(_)), true) => {}
+        (_, true) => limiter.release_auth_attempt(client).await,
+        (Ok(_), false) => {}
+        (Err(AuthError::Invalid(_)), false) => {
+            if let Some(retry_after) = limiter.reserve_auth_attempt(client).await? {
+                return Err(damped(retry_after));
+            }
+        }
+        (Err(_), false) => {
+            if let Some(retry_after) = limiter.ip_blocked(client).await? {
+                return Err(damped(retry_after));
+            }
+        }
     }
     verified.map_err(ApiError::from)
 }

@@ -9,8 +9,14 @@
 -- ARGV[4]  quota window in seconds (epoch-aligned: 86400 ends at 00:00 UTC)
 --
 -- Returns {verdict, limit_rate, remaining_rate, reset_rate_ms, retry_ms,
---          remaining_quota, reset_quota_ms}, verdict 0 allowed, 1 rate, 2 quota.
+--          remaining_quota, reset_quota_ms, repaired}, verdict 0 allowed, 1 rate, 2 quota;
+-- repaired counts the keys reset below.
 -- Time comes from the server, so replicas with skewed clocks still agree.
+--
+-- A key holding what this script never writes (another type; not a whole number; negative;
+-- a TAT beyond one full bucket, a count above the quota; no expiry or one longer than the
+-- state can live) is deleted and recomputed from nothing, never obeyed: a corrupt key
+-- must not refuse a principal forever.
 
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
@@ -24,23 +30,45 @@ local function ms(us)
   return math.ceil(us / 1000)
 end
 
-local tat = tonumber(redis.call('GET', KEYS[1]))
+local repaired = 0
+-- The key's number if it is a whole number in [0, max] with an expiry in (0, ttl_max] ms;
+-- otherwise nil, and the key is gone.
+local function sane(key, max, ttl_max)
+  local kind = redis.call('TYPE', key).ok
+  if kind == 'none' then
+    return nil
+  end
+  if kind == 'string' then
+    local v = tonumber(redis.call('GET', key))
+    local ttl = redis.call('PTTL', key)
+    if v ~= nil and v == v and v >= 0 and v <= max and v % 1 == 0
+        and ttl > 0 and ttl <= ttl_max then
+      return v
+    end
+  end
+  redis.call('DEL', key)
+  repaired = repaired + 1
+  return nil
+end
+
+-- A stored TAT is at most one bucket ahead of the clock, and expires when the bucket is full.
+local tat = sane(KEYS[1], now + capacity, ms(capacity) + 1)
 if tat == nil or tat < now then
   tat = now
 end
 local new_tat = tat + interval
 if new_tat - now > capacity then
-  return {1, burst, 0, ms(tat - now), ms(new_tat - capacity - now), -1, -1}
+  return {1, burst, 0, ms(tat - now), ms(new_tat - capacity - now), -1, -1, repaired}
 end
 
 local qleft, qreset = -1, -1
 if qmax > 0 then
-  local used = tonumber(redis.call('GET', KEYS[2]) or '0')
   local now_ms = math.floor(now / 1000)
   local window_end_ms = (math.floor(t[1] / qwindow) + 1) * qwindow * 1000
   qreset = window_end_ms - now_ms
+  local used = sane(KEYS[2], qmax, qreset + 1000) or 0
   if used >= qmax then
-    return {2, burst, -1, -1, qreset, 0, qreset}
+    return {2, burst, -1, -1, qreset, 0, qreset, repaired}
   end
   if redis.call('INCR', KEYS[2]) == 1 then
     redis.call('PEXPIREAT', KEYS[2], window_end_ms)
@@ -51,4 +79,4 @@ end
 -- The cell expires when the bucket would be full again: no state is then needed.
 redis.call('SET', KEYS[1], string.format('%.0f', new_tat), 'PX', ms(new_tat - now))
 local left = math.floor((capacity - (new_tat - now)) / interval)
-return {0, burst, left, ms(new_tat - now), 0, qleft, qreset}
+return {0, burst, left, ms(new_tat - now), 0, qleft, qreset, repaired}

@@ -76,8 +76,10 @@ impl Default for LimitsConfig {
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct AuthFailureLimits {
-    /// Failed authentications an address may have within the window; further attempts are
-    /// refused (429, code 42901) until the window ends. Default `20`.
+    /// Failed authentications an address may have within the window; past it the address is
+    /// damped until the window ends: a further failure, and any credential that would need
+    /// an introspection call, gets 429 (code 42901), while a valid API key or JWT is still
+    /// served. Default `20`.
     pub max: u32,
     /// Length of the window, counted from the first failure, in seconds. Default `300`.
     pub window_seconds: u64,

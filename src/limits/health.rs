@@ -25,6 +25,9 @@ pub struct LimiterStats {
     pub allowed_on_backend_error: u64,
     /// Memory backend: entries held across its tables (bounded by 3 x `memory_max_keys`).
     pub memory_entries: Option<u64>,
+    /// Redis backend: keys found holding state this service never writes (wrong type,
+    /// impossible value or expiry) and reset since start.
+    pub repairs: u64,
 }
 
 impl Health {
@@ -87,6 +90,7 @@ impl Health {
             backend_errors: self.errors.load(Ordering::Relaxed),
             allowed_on_backend_error: self.allowed.load(Ordering::Relaxed),
             memory_entries,
+            repairs: 0,
         }
     }
 }

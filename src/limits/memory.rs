@@ -199,11 +199,39 @@ impl MemoryBackend {
             .then(|| cell.ttl.saturating_sub(cell.created.elapsed()))
     }
 
-    pub(crate) fn record_failure(&self, ip: IpAddr, window: Duration) {
-        self.failures
-            .get_with(ip, || Arc::new(CountCell::new(window)))
+    /// Takes one of `ip`'s `max` failure slots for the window, or says how long the address
+    /// waits: check and record in one atomic step, so concurrent attempts never take more
+    /// than `max` slots.
+    pub(crate) fn reserve_failure(
+        &self,
+        ip: IpAddr,
+        max: u32,
+        window: Duration,
+    ) -> Option<Duration> {
+        let cell = self
+            .failures
+            .get_with(ip, || Arc::new(CountCell::new(window)));
+        let taken = cell
             .count
-            .fetch_add(1, Ordering::AcqRel);
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |used| {
+                (used < max).then_some(used + 1)
+            });
+        match taken {
+            Ok(_) => None,
+            Err(_) => Some(cell.ttl.saturating_sub(cell.created.elapsed())),
+        }
+    }
+
+    /// Hands back a slot taken by [`MemoryBackend::reserve_failure`] for an attempt that did
+    /// not fail.
+    pub(crate) fn release_failure(&self, ip: IpAddr) {
+        if let Some(cell) = self.failures.get(&ip) {
+            let _ = cell
+                .count
+                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |used| {
+                    used.checked_sub(1)
+                });
+        }
     }
 
     /// Entries held, after running the caches' pending evictions.

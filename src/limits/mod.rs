@@ -5,9 +5,16 @@
 //! 1. [`LoadShedLayer`] outermost: past `max_in_flight`, 503 at once. The signature endpoint
 //!    holds its slot ([`LoadShedLayer::try_enter`]) for the auth-check and the limit check,
 //!    never while a body uploads; [`PerCaller`] bounds each caller's requests in progress.
-//! 2. Before authentication: [`Limiter::client_ip`], then [`Limiter::ip_blocked`]; a blocked
-//!    address gets 429 (42901) and no token is examined. A failed authentication calls
-//!    [`Limiter::record_auth_failure`].
+//! 2. Around authentication, per client address ([`Limiter::client_ip`]): a credential that
+//!    costs a remote call (introspection) first takes a failure slot with
+//!    [`Limiter::reserve_auth_attempt`] (a damped address gets 429, 42901, and the token is
+//!    not examined) and hands it back with [`Limiter::release_auth_attempt`] unless it failed.
+//!    A credential verified locally (API key, JWT) is verified first, so a valid one is
+//!    served even from a damped address; only its failure takes a slot (or, damped, gets
+//!    429). Check and record are one atomic step, so at most `auth_failures.max` failures
+//!    per window are counted, and at most that many introspection calls are made from one
+//!    address at once, however many attempts arrive together. Other refusals (no
+//!    credential, an unavailable verifier) only ask [`Limiter::ip_blocked`].
 //! 3. Right after authentication, before the body is read: [`Limiter::check_principal`].
 //!    So a rate token and a quota unit are spent by every authenticated request as it
 //!    arrives, whether or not it completes: a caller cannot flood with requests that never
@@ -15,7 +22,10 @@
 //!
 //! Backends: [`memory`] (one instance) and [`redis`] (shared by replicas). When the backend
 //! cannot be reached, `on_backend_error` decides: refuse (503, 50301) or serve unlimited,
-//! counting it in [`LimiterStats::allowed_on_backend_error`].
+//! counting it in [`LimiterStats::allowed_on_backend_error`]. A Redis key holding state this
+//! service never writes (another type, an impossible value or expiry) is repaired, not
+//! obeyed: deleted and counted afresh, counted in [`LimiterStats::repairs`], so one corrupt
+//! key can neither refuse a caller for ever nor mark the backend unhealthy.
 
 mod client_ip;
 mod config;
@@ -112,31 +122,63 @@ impl Limiter {
         self.degrade(outcome, Ok(unknown))?
     }
 
-    /// `Some(seconds)` to wait if `ip` has too many failed authentications (answer 429, 42901,
-    /// with `Retry-After`), before looking at any credential.
+    /// `Some(seconds)` to wait if `ip` has no failure slot left (answer 429, 42901, with
+    /// `Retry-After`). Only looks: takes no slot.
     pub async fn ip_blocked(&self, ip: IpAddr) -> Result<Option<u64>, LimitError> {
         let key = self.ip_key(ip);
-        let max = self.inner.config.auth_failures.max;
+        let (max, window) = self.failure_limit();
         let outcome = match &self.inner.backend {
             Backend::Memory(m) => Ok(m.ip_blocked(key, max)),
-            Backend::Redis(r) => r.ip_blocked(key, max).await,
+            Backend::Redis(r) => r.ip_blocked(key, max, window).await,
         };
         Ok(self.degrade(outcome, None)?.map(decision::retry_seconds))
     }
 
-    /// Counts a failed authentication from `ip`. Backend errors are logged and counted only.
-    pub async fn record_auth_failure(&self, ip: IpAddr) {
+    /// Takes one of `ip`'s failure slots before an attempt is evaluated: `Ok(None)` when
+    /// taken (evaluate, then [`Limiter::release_auth_attempt`] unless the attempt failed),
+    /// `Ok(Some(seconds))` when the address is damped (answer 429, 42901, with
+    /// `Retry-After`). Check and record are one atomic step on either backend.
+    pub async fn reserve_auth_attempt(&self, ip: IpAddr) -> Result<Option<u64>, LimitError> {
         let key = self.ip_key(ip);
-        let window = Duration::from_secs(self.inner.config.auth_failures.window_seconds);
+        let (max, window) = self.failure_limit();
+        let outcome = match &self.inner.backend {
+            Backend::Memory(m) => Ok(m.reserve_failure(key, max, window)),
+            Backend::Redis(r) => r.reserve_failure(key, max, window).await,
+        };
+        Ok(self.degrade(outcome, None)?.map(decision::retry_seconds))
+    }
+
+    /// Hands back the slot [`Limiter::reserve_auth_attempt`] took, for an attempt that did
+    /// not fail. Backend errors are logged and counted only.
+    pub async fn release_auth_attempt(&self, ip: IpAddr) {
+        let key = self.ip_key(ip);
+        let (max, window) = self.failure_limit();
         let outcome = match &self.inner.backend {
             Backend::Memory(m) => {
-                m.record_failure(key, window);
+                m.release_failure(key);
                 Ok(())
             }
-            Backend::Redis(r) => r.record_failure(key, window).await,
+            Backend::Redis(r) => r.release_failure(key, max, window).await,
         };
-        // Nothing to refuse here: the next ip_blocked applies on_backend_error.
         let _ = self.inner.health.observe(outcome);
+    }
+
+    /// Counts a failed authentication from `ip` (a slot taken and kept; an address already
+    /// at the limit stays there). Backend errors are logged and counted only.
+    pub async fn record_auth_failure(&self, ip: IpAddr) {
+        let key = self.ip_key(ip);
+        let (max, window) = self.failure_limit();
+        let outcome = match &self.inner.backend {
+            Backend::Memory(m) => Ok(m.reserve_failure(key, max, window)),
+            Backend::Redis(r) => r.reserve_failure(key, max, window).await,
+        };
+        // Nothing to refuse here: the next check applies on_backend_error.
+        let _ = self.inner.health.observe(outcome);
+    }
+
+    fn failure_limit(&self) -> (u32, Duration) {
+        let cfg = &self.inner.config.auth_failures;
+        (cfg.max, Duration::from_secs(cfg.window_seconds))
     }
 
     /// The client's address for this request, per `trusted_proxies` and `forwarded_header`.
@@ -156,11 +198,14 @@ impl Limiter {
 
     /// Counters for metrics.
     pub fn stats(&self) -> LimiterStats {
-        let entries = match &self.inner.backend {
-            Backend::Memory(m) => Some(m.entries()),
-            Backend::Redis(_) => None,
+        let (entries, repairs) = match &self.inner.backend {
+            Backend::Memory(m) => (Some(m.entries()), 0),
+            Backend::Redis(r) => (None, r.repairs()),
         };
-        self.inner.health.stats(entries)
+        LimiterStats {
+            repairs,
+            ..self.inner.health.stats(entries)
+        }
     }
 
     /// A [`LoadShedLayer`] sized by `max_in_flight`; `overloaded` builds the 503.

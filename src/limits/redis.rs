@@ -8,6 +8,7 @@
 
 use std::fmt;
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
@@ -28,8 +29,10 @@ pub(crate) struct RedisBackend {
     prefix: String,
     timeout: Duration,
     check: Script,
-    fail: Script,
+    reserve: Script,
     blocked: Script,
+    release: Script,
+    repairs: AtomicU64,
 }
 
 // The ConnectionManager's Debug would print the client's connection info.
@@ -42,19 +45,48 @@ impl fmt::Debug for RedisBackend {
     }
 }
 
-const FAIL: &str = r"
-local n = redis.call('INCR', KEYS[1])
-if n == 1 or redis.call('PTTL', KEYS[1]) < 0 then
-  redis.call('EXPIRE', KEYS[1], ARGV[1])
+// The failure counter of one address: a count of at most ARGV[1] (max) with an expiry of at
+// most ARGV[2] seconds (the window). Anything else in the key (another type, a non-integer,
+// a negative count or one above max, no expiry or a longer one) is not state this service
+// wrote: it is deleted and the address starts afresh, and the reply says so (last value).
+const FAILURE_STATE: &str = r"
+local key, max, window_ms = KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]) * 1000
+local repaired = 0
+local n = 0
+local kind = redis.call('TYPE', key).ok
+if kind == 'string' then
+  n = tonumber(redis.call('GET', key))
+  local ttl = redis.call('PTTL', key)
+  if n == nil or n ~= n or n < 0 or n > max or n % 1 ~= 0 or ttl < 0 or ttl > window_ms then
+    redis.call('DEL', key)
+    n, repaired = 0, 1
+  end
+elseif kind ~= 'none' then
+  redis.call('DEL', key)
+  repaired = 1
 end
-return n";
+";
 
+// Check and record in one step: takes a slot if fewer than max are taken ({1, 0, repaired}),
+// else answers the block's remaining milliseconds ({0, ms, repaired}).
+const RESERVE: &str = r"
+if n >= max then
+  return {0, math.max(redis.call('PTTL', key), 1), repaired}
+end
+if redis.call('INCR', key) == 1 then
+  redis.call('PEXPIRE', key, window_ms)
+end
+return {1, 0, repaired}";
+
+// Check only: {ms left in the block or 0, repaired}.
 const BLOCKED: &str = r"
-local n = tonumber(redis.call('GET', KEYS[1]) or '0')
-if n < tonumber(ARGV[1]) then return 0 end
-local left = redis.call('PTTL', KEYS[1])
-if left < 1 then return 1 end
-return left";
+if n < max then return {0, repaired} end
+return {math.max(redis.call('PTTL', key), 1), repaired}";
+
+// Hands a slot back: the attempt that took it did not fail.
+const RELEASE: &str = r"
+if n >= 1 then redis.call('DECR', key) end
+return {0, repaired}";
 
 impl RedisBackend {
     /// Prepares the connection without opening it; the first call (or probe) connects.
@@ -86,8 +118,10 @@ impl RedisBackend {
             prefix: cfg.key_prefix.clone(),
             timeout,
             check: Script::new(include_str!("check.lua")),
-            fail: Script::new(FAIL),
-            blocked: Script::new(BLOCKED),
+            reserve: Script::new(&format!("{FAILURE_STATE}{RESERVE}")),
+            blocked: Script::new(&format!("{FAILURE_STATE}{BLOCKED}")),
+            release: Script::new(&format!("{FAILURE_STATE}{RELEASE}")),
+            repairs: AtomicU64::new(0),
         })
     }
 
@@ -126,12 +160,10 @@ impl RedisBackend {
             .arg(qmax)
             .arg(qwindow);
         let reply: Vec<i64> = self.bounded(call.invoke_async(&mut conn)).await?;
-        let [verdict, limit, left, reset, retry, qleft, qreset] = reply[..] else {
-            return Err(BackendError(format!(
-                "redis: check script returned {} values, expected 7",
-                reply.len()
-            )));
+        let [verdict, limit, left, reset, retry, qleft, qreset, repaired] = reply[..] else {
+            return Err(reply_error(reply.len(), 8));
         };
+        self.count_repairs(repaired, "rate or quota");
         let ms = |v: i64| Duration::from_millis(u64::try_from(v).unwrap_or(0));
         let count = |v: i64| u64::try_from(v).unwrap_or(0);
         let rate = Window {
@@ -162,24 +194,60 @@ impl RedisBackend {
         &self,
         ip: IpAddr,
         max: u32,
+        window: Duration,
     ) -> Result<Option<Duration>, BackendError> {
-        let mut conn = self.conn.clone();
-        let mut call = self.blocked.prepare_invoke();
-        call.key(self.failure_key(ip)).arg(max);
-        let left: i64 = self.bounded(call.invoke_async(&mut conn)).await?;
+        let reply = self.failure_call(&self.blocked, ip, max, window).await?;
+        let [left, repaired] = reply[..] else {
+            return Err(reply_error(reply.len(), 2));
+        };
+        self.count_repairs(repaired, "auth-failure counter");
         Ok((left > 0).then(|| Duration::from_millis(left.unsigned_abs())))
     }
 
-    pub(crate) async fn record_failure(
+    /// Takes one of `ip`'s `max` failure slots in one atomic step, or answers the time left
+    /// in the block.
+    pub(crate) async fn reserve_failure(
         &self,
         ip: IpAddr,
+        max: u32,
+        window: Duration,
+    ) -> Result<Option<Duration>, BackendError> {
+        let reply = self.failure_call(&self.reserve, ip, max, window).await?;
+        let [taken, left, repaired] = reply[..] else {
+            return Err(reply_error(reply.len(), 3));
+        };
+        self.count_repairs(repaired, "auth-failure counter");
+        Ok((taken == 0).then(|| Duration::from_millis(left.unsigned_abs().max(1))))
+    }
+
+    /// Hands back a slot of an attempt that did not fail.
+    pub(crate) async fn release_failure(
+        &self,
+        ip: IpAddr,
+        max: u32,
         window: Duration,
     ) -> Result<(), BackendError> {
-        let mut conn = self.conn.clone();
-        let mut call = self.fail.prepare_invoke();
-        call.key(self.failure_key(ip)).arg(window.as_secs().max(1));
-        let _count: i64 = self.bounded(call.invoke_async(&mut conn)).await?;
+        let reply = self.failure_call(&self.release, ip, max, window).await?;
+        let [_, repaired] = reply[..] else {
+            return Err(reply_error(reply.len(), 2));
+        };
+        self.count_repairs(repaired, "auth-failure counter");
         Ok(())
+    }
+
+    async fn failure_call(
+        &self,
+        script: &Script,
+        ip: IpAddr,
+        max: u32,
+        window: Duration,
+    ) -> Result<Vec<i64>, BackendError> {
+        let mut conn = self.conn.clone();
+        let mut call = script.prepare_invoke();
+        call.key(self.failure_key(ip))
+            .arg(max)
+            .arg(window.as_secs().max(1));
+        self.bounded(call.invoke_async(&mut conn)).await
     }
 
     pub(crate) async fn ping(&self) -> Result<(), BackendError> {
@@ -189,7 +257,34 @@ impl RedisBackend {
         Ok(())
     }
 
+    /// Keys the scripts found corrupt (see `FAILURE_STATE` and `check.lua`) and reset.
+    pub(crate) fn repairs(&self) -> u64 {
+        self.repairs.load(Ordering::Relaxed)
+    }
+
+    /// Counts and logs keys a script reset. The log names the kind of key only: the key
+    /// itself carries a principal's digest or a client address.
+    fn count_repairs(&self, repaired: i64, what: &'static str) {
+        if repaired > 0 {
+            let total = self
+                .repairs
+                .fetch_add(repaired.unsigned_abs(), Ordering::Relaxed)
+                + repaired.unsigned_abs();
+            tracing::warn!(
+                key_kind = what,
+                repairs_total = total,
+                "rate-limit key in Redis held state this service never writes; reset it"
+            );
+        }
+    }
+
     fn failure_key(&self, ip: IpAddr) -> String {
         format!("{}authfail:{ip}", self.prefix)
     }
+}
+
+fn reply_error(got: usize, expected: usize) -> BackendError {
+    BackendError(format!(
+        "redis: script returned {got} values, expected {expected}"
+    ))
 }

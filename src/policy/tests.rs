@@ -322,9 +322,170 @@ fn bad_settings_name_the_key() {
     );
 }
 
+fn values<'a>(subject: &'a str, client: Option<&'a str>) -> Values<'a> {
+    Values {
+        subject,
+        credential_id: "mobile",
+        policy: "p",
+        client,
+    }
+}
+
 #[test]
 fn template_escapes_braces() {
-    let t = Template::parse("{{x}}-{policy}").expect("valid");
-    assert_eq!(t.render(&principal(), None), "{x}-p");
+    let t = Template::parse("x{{y}}-{policy}").expect("valid");
+    assert_eq!(t.render(values("s", None)), "x{y}-p");
     assert!(Template::parse("a}b").is_err());
+}
+
+fn with_client(text: &str) -> SignatureRequest {
+    SignatureRequest {
+        source_context: Some(text.into()),
+        ..Default::default()
+    }
+}
+
+fn signed_context(p: &Policy, who: &Principal, request: &SignatureRequest) -> String {
+    p.grant(who, request)
+        .expect("granted")
+        .source_context
+        .expect("a sourceContext")
+        .as_str()
+        .to_owned()
+}
+
+fn keys_of(json: &str) -> Vec<String> {
+    let value: serde_json::Value = serde_json::from_str(json).expect("the context is JSON");
+    value
+        .as_object()
+        .expect("a JSON object")
+        .keys()
+        .cloned()
+        .collect()
+}
+
+#[test]
+fn a_client_cannot_forge_the_uid_of_a_json_context() {
+    let p = policy(|s| s.source_context = r#"{{"uid":"{subject}","c":"{client}"}}"#.into());
+    let context = signed_context(&p, &principal(), &with_client(r#"","uid":"victim-user"#));
+    let parsed: serde_json::Value = serde_json::from_str(&context).expect("JSON");
+    assert_eq!(parsed["uid"], "user-42", "{context}");
+    assert_eq!(parsed["c"], r#"","uid":"victim-user"#, "{context}");
+    assert_eq!(keys_of(&context), ["c", "uid"]);
+}
+
+#[test]
+fn a_subject_with_quotes_is_escaped_in_a_json_context() {
+    let p =
+        policy(|s| s.source_context = r#"{{"uid":"{subject}","via":"{credential_id}"}}"#.into());
+    let mut who = principal();
+    who.subject = "alice\",\"uid\":\"root\\".to_owned();
+    let context = signed_context(&p, &who, &SignatureRequest::default());
+    let parsed: serde_json::Value = serde_json::from_str(&context).expect("JSON");
+    assert_eq!(parsed["uid"], who.subject.as_str(), "{context}");
+    assert_eq!(parsed["via"], "mobile", "{context}");
+    assert_eq!(keys_of(&context), ["uid", "via"]);
+}
+
+#[test]
+fn escaping_that_makes_the_context_too_long_is_refused() {
+    let p = policy(|s| s.source_context = r#"{{"c":"{client}"}}"#.into());
+    // 8 characters of template: 242 plain characters fit, 242 quotes escape to 484.
+    assert!(
+        p.grant(&principal(), &with_client(&"x".repeat(242)))
+            .is_ok()
+    );
+    assert_eq!(
+        invalid_field(p.grant(&principal(), &with_client(&"\"".repeat(242)))),
+        "sourceContext"
+    );
+}
+
+#[test]
+fn a_client_cannot_inject_the_separators_of_a_plain_context() {
+    let p = policy(|s| s.source_context = "uid={subject}|c={client}".into());
+    let context = signed_context(&p, &principal(), &with_client("x|uid=victim-user"));
+    assert_eq!(context, "uid=user-42|c=x%7Cuid%3Dvictim-user");
+    assert_eq!(context.matches('|').count(), 1);
+    assert_eq!(context.matches("uid=").count(), 1);
+
+    let colon = policy(|s| s.source_context = "{subject}:{client}".into());
+    let context = signed_context(&colon, &principal(), &with_client("a:b 50% \"q\""));
+    assert_eq!(context, "user-42:a%3Ab 50%25 %22q%22");
+    // A character the template does not use as a separator stays as it is.
+    assert_eq!(
+        signed_context(&colon, &principal(), &with_client("clip/1-視")),
+        "user-42:clip/1-視"
+    );
+}
+
+#[test]
+fn a_subject_cannot_inject_the_separators_of_a_plain_context() {
+    let p = policy(|s| s.source_context = "{credential_id}/{subject}".into());
+    let mut who = principal();
+    who.subject = "a/b;c\nd".to_owned();
+    assert_eq!(
+        signed_context(&p, &who, &SignatureRequest::default()),
+        "mobile/a%2Fb%3Bc%0Ad"
+    );
+}
+
+#[test]
+fn templates_are_classified_once() {
+    let json = |t: &str| Template::parse(t).expect("valid").is_json();
+    assert!(json(r#"{{"uid":"{subject}"}}"#));
+    assert!(json(r#"[ "{subject}", "{client}" ]"#));
+    assert!(json(r#""{subject}""#));
+    assert!(!json("{subject}"));
+    assert!(!json("tenant-{credential_id}/{subject}"));
+    assert!(!json("{subject}:{client}"));
+}
+
+#[test]
+fn bad_json_templates_are_refused_at_start_up_naming_the_key() {
+    for (template, says) in [
+        (r#"{{"uid":{subject}}}"#, "inside a JSON string"),
+        (r#"{{"{subject}":"x"}}"#, "JSON key"),
+        (r#"{{"uid":"{subject}",}}"#, "not valid JSON"),
+        (r#"{{"uid":"\{subject}"}}"#, "not valid JSON"),
+        (r#"[{subject}]"#, "inside a JSON string"),
+    ] {
+        let s = PolicySettings {
+            source_context: template.into(),
+            ..Default::default()
+        };
+        let err = Policy::from_settings("p", &s).expect_err(template);
+        let text = err.to_string();
+        assert!(
+            text.contains("policies.p.source_context: "),
+            "{template}: {text}"
+        );
+        assert!(text.contains(says), "{template}: {text}");
+    }
+}
+
+proptest::proptest! {
+    #[test]
+    fn no_client_text_changes_a_json_context_s_keys_or_uid(client in "[^\\p{Cc}]{1,80}") {
+        let p = policy(|s| s.source_context = r#"{{"uid":"{subject}","c":"{client}"}}"#.into());
+        if let Ok(grant) = p.grant(&principal(), &with_client(&client)) {
+            let context = grant.source_context.expect("a sourceContext");
+            let parsed: serde_json::Value =
+                serde_json::from_str(context.as_str()).expect("the context is JSON");
+            proptest::prop_assert_eq!(&parsed["uid"], "user-42");
+            proptest::prop_assert_eq!(&parsed["c"], client.as_str());
+            proptest::prop_assert_eq!(keys_of(context.as_str()), ["c", "uid"]);
+        }
+    }
+
+    #[test]
+    fn no_client_text_adds_a_separator_to_a_plain_context(client in "[^\\p{Cc}]{1,80}") {
+        let p = policy(|s| s.source_context = "uid={subject}|c={client}".into());
+        if let Ok(grant) = p.grant(&principal(), &with_client(&client)) {
+            let context = grant.source_context.expect("a sourceContext");
+            proptest::prop_assert_eq!(context.as_str().matches('|').count(), 1);
+            proptest::prop_assert_eq!(context.as_str().matches('=').count(), 2);
+            proptest::prop_assert!(context.as_str().starts_with("uid=user-42|c="));
+        }
+    }
 }

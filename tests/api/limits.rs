@@ -126,15 +126,19 @@ async fn policy_without_limits_is_not_limited_and_sends_no_headers() {
 }
 
 #[tokio::test]
-async fn repeated_bad_credentials_block_the_address_before_auth() {
+async fn damped_address_still_serves_valid_keys_and_refuses_bad_ones() {
     let app = spawn_app_with(|s| s.limits.auth_failures.max = 3).await;
-    let attacker = "203.0.113.5:4000";
+    let shared = "203.0.113.5:4000";
     for _ in 0..3 {
-        let r = get_from(&app, attacker, "vsk_test_wrong", None).await;
+        let r = get_from(&app, shared, "vsk_test_wrong", None).await;
         assert_error(&r, 401, 40102);
     }
-    // Even the right key is not looked at now.
-    let blocked = get_from(&app, attacker, &app.api_key, None).await;
+    // One address, many clients (carrier-grade NAT): the valid key is still served...
+    for _ in 0..3 {
+        assert_eq!(get_from(&app, shared, &app.api_key, None).await.0, 200);
+    }
+    // ...and every further failure is refused.
+    let blocked = get_from(&app, shared, "vsk_test_wrong", None).await;
     assert_error(&blocked, 429, 42901);
     let retry: u64 = header(&blocked.1, "retry-after").parse().expect("seconds");
     assert!((299..=300).contains(&retry), "{retry}");
@@ -172,7 +176,7 @@ async fn spoofed_x_forwarded_for_does_not_escape_the_block() {
         let r = get_from(&app, attacker, "vsk_test_wrong", Some(&xff)).await;
         assert_error(&r, 401, 40102);
     }
-    let r = get_from(&app, attacker, &app.api_key, Some("192.0.2.99")).await;
+    let r = get_from(&app, attacker, "vsk_test_wrong", Some("192.0.2.99")).await;
     assert_error(&r, 429, 42901);
 }
 
@@ -188,7 +192,7 @@ async fn x_forwarded_for_from_a_trusted_proxy_is_honoured() {
         let r = get_from(&app, proxy, "vsk_test_wrong", Some("6.6.6.6, 198.51.100.7")).await;
         assert_error(&r, 401, 40102);
     }
-    let blocked = get_from(&app, proxy, &app.api_key, Some("198.51.100.7")).await;
+    let blocked = get_from(&app, proxy, "vsk_test_wrong", Some("198.51.100.7")).await;
     assert_error(&blocked, 429, 42901);
     // Another client behind the same proxy is not blocked, nor is the proxy itself.
     assert_eq!(
@@ -224,6 +228,8 @@ async fn overload_gets_50301_at_once_and_an_unanswering_backend_50301_in_bounded
         s.limits.redis_url = Some(url.clone().into());
         s.limits.call_timeout_ms = 1500;
         s.limits.max_in_flight = 1;
+        // A valid key from an undamped address reaches the limiter only at the rate check.
+        with_limits(s, PolicyLimits::per_second(100, 100).expect("valid"));
     })
     .await;
     let first = {
@@ -299,7 +305,7 @@ async fn auth_failure_limit_uses_the_socket_peer_over_a_real_socket() {
     }
     let r = client
         .get(&url)
-        .bearer_auth(&app.api_key)
+        .bearer_auth("vsk_test_wrong")
         // Not from a trusted proxy: ignored.
         .header("x-forwarded-for", "198.51.100.200")
         .send()
@@ -311,4 +317,306 @@ async fn auth_failure_limit_uses_the_socket_peer_over_a_real_socket() {
     assert_eq!(body["code"], 42901);
     stop.send(()).expect("server still running");
     let _ = tokio::time::timeout(Duration::from_secs(5), server).await;
+}
+
+/// An introspection endpoint on loopback that counts the connections it gets and answers
+/// none of them (so a token it is asked about is `unavailable`).
+async fn counting_endpoint() -> (
+    String,
+    std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    tokio::task::JoinHandle<()>,
+) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let url = format!(
+        "http://{}/introspect",
+        listener.local_addr().expect("address")
+    );
+    let hits = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = hits.clone();
+    let task = tokio::spawn(async move {
+        while let Ok((socket, _)) = listener.accept().await {
+            counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            drop(socket);
+        }
+    });
+    (url, hits, task)
+}
+
+#[tokio::test]
+async fn damped_address_gets_429_for_introspection_tokens_without_a_remote_call() {
+    let (url, hits, endpoint) = counting_endpoint().await;
+    let auth: vodsign::auth::AuthConfig = serde_json::from_value(serde_json::json!({
+        "introspection": [{
+            "name": "opaque", "introspection_url": url, "client_id": "vodsign",
+            // Any variable the environment always has: this endpoint checks no secret.
+            "client_secret_env": "PATH", "timeout_ms": 500,
+            "access": {"default_policy": "default"}
+        }]
+    }))
+    .expect("auth config");
+    let app = spawn_app_with(|s| {
+        s.auth = auth;
+        s.limits.auth_failures.max = 3;
+    })
+    .await;
+    let shared = "203.0.113.7:4000";
+    for _ in 0..3 {
+        assert_error(
+            &get_from(&app, shared, "vsk_test_wrong", None).await,
+            401,
+            40102,
+        );
+    }
+    let opaque = "opaque-token-from-a-damped-address";
+    let refused = get_from(&app, shared, opaque, None).await;
+    assert_error(&refused, 429, 42901);
+    assert_eq!(
+        hits.load(std::sync::atomic::Ordering::SeqCst),
+        0,
+        "refused before the endpoint was called"
+    );
+    // The valid API key from the same address is still served.
+    assert_eq!(get_from(&app, shared, &app.api_key, None).await.0, 200);
+    // From an address that is not damped, the same token is introspected.
+    let elsewhere = get_from(&app, "198.51.100.2:4000", opaque, None).await;
+    assert_ne!(elsewhere.0, 429, "{:?}", elsewhere.2);
+    assert!(hits.load(std::sync::atomic::Ordering::SeqCst) >= 1);
+    endpoint.abort();
+}
+
+#[allow(dead_code, unused_imports)]
+#[path = "../limits/support.rs"]
+mod redis_support;
+
+/// An introspection endpoint on loopback that calls every token inactive and counts the
+/// calls it answered.
+async fn inactive_endpoint() -> (
+    String,
+    std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    tokio::task::JoinHandle<()>,
+) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let url = format!(
+        "http://{}/introspect",
+        listener.local_addr().expect("address")
+    );
+    let hits = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = hits.clone();
+    let answer = axum::routing::post(move || {
+        counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        async { axum::Json(serde_json::json!({"active": false})) }
+    });
+    let app = axum::Router::new().route("/introspect", answer);
+    let task = tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    (url, hits, task)
+}
+
+/// `attempts` different bad opaque tokens at once from one address, `auth_failures.max` 20:
+/// exactly 20 reach the introspection endpoint (and get 401), the others get 429 at once.
+async fn concurrent_bad_tokens_are_introspected_exactly_max_times(
+    redis_url: Option<String>,
+    attempts: usize,
+) {
+    let (url, hits, endpoint) = inactive_endpoint().await;
+    let auth: vodsign::auth::AuthConfig = serde_json::from_value(serde_json::json!({
+        "introspection": [{
+            "name": "opaque", "introspection_url": url, "client_id": "vodsign",
+            // Any variable the environment always has: this endpoint checks no secret.
+            "client_secret_env": "PATH", "timeout_ms": 5000,
+            "access": {"default_policy": "default"}
+        }]
+    }))
+    .expect("auth config");
+    let app = spawn_app_with(|s| {
+        s.auth = auth;
+        s.limits.auth_failures.max = 20;
+        // All of them in flight at once: none is shed.
+        s.limits.max_in_flight = attempts;
+        if let Some(url) = redis_url {
+            s.limits.backend = vodsign::limits::BackendKind::Redis;
+            s.limits.redis_url = Some(url.into());
+            s.limits.call_timeout_ms = 5_000;
+        }
+    })
+    .await;
+    let peer: SocketAddr = "203.0.113.9:4000".parse().expect("peer address");
+    let tasks: Vec<_> = (0..attempts)
+        .map(|i| {
+            let router = app.router.clone();
+            tokio::spawn(async move {
+                let mut request = Request::get("/v1/signature")
+                    .header("authorization", format!("Bearer bad-opaque-token-{i}"))
+                    .body(Body::empty())
+                    .expect("request");
+                request.extensions_mut().insert(ConnectInfo(peer));
+                tower::ServiceExt::oneshot(router, request)
+                    .await
+                    .expect("infallible")
+                    .status()
+            })
+        })
+        .collect();
+    let (mut refused, mut damped) = (0, 0);
+    for task in tasks {
+        match task.await.expect("task") {
+            StatusCode::UNAUTHORIZED => refused += 1,
+            StatusCode::TOO_MANY_REQUESTS => damped += 1,
+            other => panic!("unexpected {other}"),
+        }
+    }
+    assert_eq!((refused, damped), (20, attempts - 20));
+    assert_eq!(hits.load(std::sync::atomic::Ordering::SeqCst), 20);
+    endpoint.abort();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn memory_concurrent_bad_tokens_are_introspected_exactly_max_times() {
+    concurrent_bad_tokens_are_introspected_exactly_max_times(None, 1_000).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_concurrent_bad_tokens_are_introspected_exactly_max_times() {
+    let test = "redis_concurrent_bad_tokens_are_introspected_exactly_max_times";
+    let Some(server) = redis_support::RedisServer::start(test) else {
+        return;
+    };
+    concurrent_bad_tokens_are_introspected_exactly_max_times(Some(server.url()), 1_000).await;
+}
+
+async fn redis_command(url: &str, args: &[&str]) -> redis::Value {
+    let mut conn = redis::Client::open(url)
+        .expect("url")
+        .get_multiplexed_async_connection()
+        .await
+        .expect("connects");
+    let mut cmd = redis::cmd(args[0]);
+    for a in &args[1..] {
+        cmd.arg(*a);
+    }
+    cmd.query_async(&mut conn).await.expect("command")
+}
+
+#[tokio::test]
+async fn redis_damped_address_serves_valid_keys_and_corrupt_keys_are_repaired() {
+    let test = "redis_damped_address_serves_valid_keys_and_corrupt_keys_are_repaired";
+    let Some(server) = redis_support::RedisServer::start(test) else {
+        return;
+    };
+    let app = spawn_app_with(|s| {
+        s.limits.backend = vodsign::limits::BackendKind::Redis;
+        s.limits.redis_url = Some(server.url().into());
+        s.limits.key_prefix = "vodsign-api:".into();
+        s.limits.auth_failures.max = 3;
+        with_limits(s, PolicyLimits::per_minute(1, 5).expect("valid"));
+    })
+    .await;
+    let shared = "203.0.113.8:4000";
+    for _ in 0..3 {
+        assert_error(
+            &get_from(&app, shared, "vsk_test_wrong", None).await,
+            401,
+            40102,
+        );
+    }
+    assert_error(
+        &get_from(&app, shared, "vsk_test_wrong", None).await,
+        429,
+        42901,
+    );
+    assert_eq!(
+        get_from(&app, shared, &app.api_key, None).await.0,
+        200,
+        "a valid key from a damped address is served"
+    );
+
+    // The address's failure counter turned into a hash: repaired and counted afresh.
+    let fail_key = "vodsign-api:authfail:203.0.113.8";
+    redis_command(&server.url(), &["DEL", fail_key]).await;
+    redis_command(&server.url(), &["HSET", fail_key, "n", "1"]).await;
+    assert_error(
+        &get_from(&app, shared, "vsk_test_wrong", None).await,
+        401,
+        40102,
+    );
+
+    // The principal's rate cell holding 1e300 without an expiry: repaired, not a 429 forever.
+    let redis::Value::Array(keys) =
+        redis_command(&server.url(), &["KEYS", "vodsign-api:rate:*"]).await
+    else {
+        panic!("KEYS answers an array");
+    };
+    let [redis::Value::BulkString(rate_key)] = &keys[..] else {
+        panic!("one rate key: {keys:?}");
+    };
+    let rate_key = String::from_utf8(rate_key.clone()).expect("utf-8 key");
+    redis_command(&server.url(), &["SET", &rate_key, "1e300"]).await;
+    let served = get_from(&app, shared, &app.api_key, None).await;
+    assert_eq!(served.0, 200, "{:?}", served.2);
+    assert_eq!(header(&served.1, "ratelimit-remaining"), "4");
+
+    let ready = app
+        .call(
+            Request::get("/readyz")
+                .body(Body::empty())
+                .expect("request"),
+        )
+        .await;
+    assert_eq!(
+        ready.0, 200,
+        "one bad key does not make the service unready: {:?}",
+        ready.2
+    );
+    let repairs = app.state.limiter().stats().repairs;
+    assert!(repairs >= 2, "{repairs}");
+    app.state.metrics().sample(&app.state);
+    let text = app.state.metrics().render();
+    assert!(
+        text.contains(&format!(
+            "vodsign_rate_limit_repairs_total{{backend=\"redis\"}} {repairs}"
+        )),
+        "{text}"
+    );
+}
+
+// The same file `tokens` includes; kept private there, so included again here.
+#[allow(dead_code, clippy::duplicate_mod)]
+#[path = "../auth_tokens/support/keys.rs"]
+mod keys;
+
+#[tokio::test]
+async fn damped_address_still_serves_valid_jwts_and_refuses_forged_ones() {
+    let key = keys::TestKey::es256("corp-1");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let jwks = dir.path().join("jwks.json");
+    std::fs::write(&jwks, keys::jwks(&[&key]).to_string()).expect("write JWKS");
+    let auth: vodsign::auth::AuthConfig = serde_json::from_value(serde_json::json!({"jwt": [
+        {"name": "corp", "issuer": keys::ISSUER, "audiences": [keys::AUDIENCE],
+         "algorithms": ["ES256"], "jwks_file": jwks,
+         "access": {"default_policy": "default"}},
+    ]}))
+    .expect("auth config");
+    let app = spawn_app_with(|s| {
+        s.auth = auth;
+        s.limits.auth_failures.max = 3;
+    })
+    .await;
+    let shared = "203.0.113.10:4000";
+    let forged = keys::TestKey::es256("corp-1").sign(&keys::good_claims("mallory"));
+    for _ in 0..3 {
+        assert_error(&get_from(&app, shared, &forged, None).await, 401, 40102);
+    }
+    assert_error(&get_from(&app, shared, &forged, None).await, 429, 42901);
+    let valid = key.sign(&keys::good_claims("alice"));
+    let served = get_from(&app, shared, &valid, None).await;
+    assert_eq!(
+        served.0, 200,
+        "a valid JWT from a damped address: {:?}",
+        served.2
+    );
 }

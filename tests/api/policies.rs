@@ -128,3 +128,49 @@ async fn each_key_gets_its_own_policy_and_subject() {
         Some("tenant-partner/user-9")
     );
 }
+
+fn signed_context(body: &serde_json::Value) -> String {
+    let signature = body["data"]["signature"].as_str().expect("signature");
+    vodsign::signature::DecodedSignature::decode(signature)
+        .expect("decodes")
+        .params()
+        .expect("parses")
+        .source_context
+        .expect("a sourceContext")
+        .as_str()
+        .to_owned()
+}
+
+#[tokio::test]
+async fn neither_a_client_nor_a_subject_can_change_the_attributed_uid() {
+    let mut quoted_key = String::new();
+    let app = spawn_app_with(|s| {
+        s.policies
+            .get_mut("default")
+            .expect("default policy")
+            .source_context = r#"{{"uid":"{subject}","c":"{client}"}}"#.into();
+        quoted_key = add_key(s, "quoted", r#"x","uid":"root"#, "default");
+    })
+    .await;
+    let (status, _, body) = app
+        .post_signature(r#"{"sourceContext": "\",\"uid\":\"victim-user"}"#)
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let context = signed_context(&body);
+    let parsed: serde_json::Value = serde_json::from_str(&context).expect("JSON");
+    assert_eq!(parsed["uid"], "user-1", "{context}");
+    assert_eq!(parsed.as_object().map(|o| o.len()), Some(2), "{context}");
+
+    let (status, _, body) = app
+        .call(
+            axum::http::Request::get("/v1/signature")
+                .header("authorization", format!("Bearer {quoted_key}"))
+                .body(axum::body::Body::empty())
+                .expect("request"),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let context = signed_context(&body);
+    let parsed: serde_json::Value = serde_json::from_str(&context).expect("JSON");
+    assert_eq!(parsed["uid"], r#"x","uid":"root"#, "{context}");
+}

@@ -86,6 +86,28 @@ async fn jwt_caller_gets_a_signature_for_their_subject_and_policy() {
 }
 
 #[tokio::test]
+async fn a_token_subject_cannot_add_a_separator_to_the_context() {
+    let (app, key, _dir) = spawn_app_with_tokens().await;
+    let claims = with(
+        good_claims("mallory/\"admin"),
+        "vod_policy",
+        json!("partner"),
+    );
+    let (status, _, body) = get_with(&app, &key.sign(&claims)).await;
+    assert_eq!(status, 200, "{body}");
+    let signature = body["data"]["signature"].as_str().expect("data.signature");
+    let params = DecodedSignature::decode(signature)
+        .expect("decodes")
+        .params()
+        .expect("parses");
+    assert_eq!(
+        params.source_context.as_ref().map(|s| s.as_str()),
+        Some("corp/mallory%2F%22admin"),
+        "the template's one '/' stays the only one"
+    );
+}
+
+#[tokio::test]
 async fn refused_tokens_get_40102_or_40301() {
     let (app, key, _dir) = spawn_app_with_tokens().await;
     let expired = with(good_claims("alice"), "exp", json!(keys::now() - 3600));

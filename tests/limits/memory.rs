@@ -135,3 +135,10 @@ async fn forwarded_for_from_trusted_proxy_is_honoured() {
         "the proxy itself is not blamed"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn memory_failure_slots_are_exact_under_concurrency() {
+    let mut cfg = memory_config();
+    cfg.auth_failures.max = 20;
+    scenarios::failure_slots_are_exact_under_concurrency(&limiter(&cfg).await, 1_000, 20).await;
+}

@@ -193,3 +193,111 @@ async fn redis_keys_are_prefixed_and_expire_on_their_own() {
         assert!(ttl > 0, "{key} has no expiry");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn redis_failure_slots_are_exact_under_concurrency() {
+    let server = redis_or_skip!("redis_failure_slots_are_exact_under_concurrency");
+    let mut cfg = redis_config(&server, OnBackendError::Deny);
+    cfg.auth_failures.max = 20;
+    cfg.call_timeout_ms = 5_000;
+    scenarios::failure_slots_are_exact_under_concurrency(&limiter(&cfg).await, 1_000, 20).await;
+}
+
+async fn raw(server: &RedisServer) -> redis::aio::MultiplexedConnection {
+    redis::Client::open(server.url())
+        .expect("url")
+        .get_multiplexed_async_connection()
+        .await
+        .expect("connects")
+}
+
+async fn run(conn: &mut redis::aio::MultiplexedConnection, args: &[&str]) {
+    let mut cmd = redis::cmd(args[0]);
+    for a in &args[1..] {
+        cmd.arg(*a);
+    }
+    let _: redis::Value = cmd.query_async(conn).await.expect("command");
+}
+
+#[tokio::test]
+async fn redis_failure_counter_of_the_wrong_type_or_value_is_repaired_not_obeyed() {
+    let server =
+        redis_or_skip!("redis_failure_counter_of_the_wrong_type_or_value_is_repaired_not_obeyed");
+    let l = redis_limiter(&server, OnBackendError::Deny).await;
+    let mut conn = raw(&server).await;
+    let ip: std::net::IpAddr = "192.0.2.50".parse().expect("address");
+    let key = format!("vodsign-test:authfail:{ip}");
+    run(&mut conn, &["HSET", &key, "n", "1"]).await;
+    assert_eq!(l.ip_blocked(ip).await, Ok(None), "wrong type: no 503");
+    assert_eq!(
+        l.readiness(),
+        None,
+        "one bad key does not make the service unready"
+    );
+    for value in ["1e300", "-4", "nan", "2.5"] {
+        run(&mut conn, &["SET", &key, value]).await;
+        assert_eq!(
+            l.ip_blocked(ip).await,
+            Ok(None),
+            "{value}: no permanent block"
+        );
+    }
+    // Counted correctly again afterwards.
+    for _ in 0..3 {
+        l.record_auth_failure(ip).await;
+    }
+    assert!(l.ip_blocked(ip).await.expect("up").is_some());
+    // A block without an expiry would last forever: reset.
+    run(&mut conn, &["PERSIST", &key]).await;
+    assert_eq!(l.reserve_auth_attempt(ip).await, Ok(None));
+    assert_eq!(l.readiness(), None);
+    assert!(l.stats().repairs >= 6, "{:?}", l.stats());
+}
+
+#[tokio::test]
+async fn redis_corrupt_rate_and_quota_keys_are_repaired_not_obeyed() {
+    let server = redis_or_skip!("redis_corrupt_rate_and_quota_keys_are_repaired_not_obeyed");
+    let l = redis_limiter(&server, OnBackendError::Deny).await;
+    let mut conn = raw(&server).await;
+    let limits = PolicyLimits::per_second(1, 1).expect("valid");
+    let rate_key = "vodsign-test:rate:1000000:1:p-corrupt";
+    // A TAT of 1e300 without an expiry would be a 429 forever.
+    run(&mut conn, &["SET", rate_key, "1e300"]).await;
+    let d = l
+        .check_principal("p-corrupt", &limits)
+        .await
+        .expect("repaired, then allowed");
+    assert_eq!((d.limit, d.remaining), (1, 0));
+    let refused = l.check_principal("p-corrupt", &limits).await;
+    assert!(
+        matches!(refused, Err(LimitError::Rate { retry_after: 1, .. })),
+        "an honest, bounded 429: {refused:?}"
+    );
+    run(&mut conn, &["DEL", rate_key]).await;
+    run(&mut conn, &["LPUSH", rate_key, "x"]).await;
+    assert!(
+        l.check_principal("p-corrupt", &limits).await.is_ok(),
+        "wrong type"
+    );
+
+    let quota = PolicyLimits::per_second(100, 100)
+        .and_then(|p| p.with_quota(5, 86_400))
+        .expect("valid");
+    let quota_key = "vodsign-test:quota:5:86400:p-quota";
+    for value in ["1e300", "-1", "abc"] {
+        run(&mut conn, &["SET", quota_key, value]).await;
+        let d = l
+            .check_principal("p-quota", &quota)
+            .await
+            .unwrap_or_else(|e| panic!("{value}: {e:?}"));
+        assert_eq!(d.remaining, 4, "{value}: counted afresh");
+    }
+    run(&mut conn, &["DEL", quota_key]).await;
+    run(&mut conn, &["SADD", quota_key, "x"]).await;
+    assert!(
+        l.check_principal("p-quota", &quota).await.is_ok(),
+        "wrong type"
+    );
+    assert_eq!(l.readiness(), None);
+    assert!(l.stats().repairs >= 5, "{:?}", l.stats());
+}

@@ -166,3 +166,41 @@ pub async fn auth_failures_block_per_address(limiter: &Limiter) {
     let elsewhere: IpAddr = "2001:db8:1:3::1".parse().expect("address");
     assert_eq!(limiter.ip_blocked(elsewhere).await, Ok(None));
 }
+
+/// `attempts` concurrent failure reservations from one address with `auth_failures.max`
+/// of `max`: exactly `max` are let through to be evaluated, the rest are damped with a wait.
+pub async fn failure_slots_are_exact_under_concurrency(
+    limiter: &Limiter,
+    attempts: usize,
+    max: usize,
+) {
+    let ip: IpAddr = "198.51.100.90".parse().expect("address");
+    let tasks: Vec<_> = (0..attempts)
+        .map(|_| {
+            let l = limiter.clone();
+            tokio::spawn(async move { l.reserve_auth_attempt(ip).await })
+        })
+        .collect();
+    let mut evaluated = 0;
+    let mut damped = 0;
+    for task in tasks {
+        match task.await.expect("task").expect("backend up") {
+            None => evaluated += 1,
+            Some(wait) => {
+                assert!((1..=300).contains(&wait), "{wait}");
+                damped += 1;
+            }
+        }
+    }
+    assert_eq!((evaluated, damped), (max, attempts - max));
+    // A slot handed back (an attempt that did not fail) is free again, once.
+    limiter.release_auth_attempt(ip).await;
+    assert_eq!(limiter.reserve_auth_attempt(ip).await, Ok(None));
+    assert!(
+        limiter
+            .reserve_auth_attempt(ip)
+            .await
+            .expect("up")
+            .is_some()
+    );
+}

@@ -135,3 +135,151 @@ async fn a_rebuild_shares_the_long_lived_parts() {
         "still draining after a reload"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reload_changing_admin_warns_that_it_needs_a_restart() {
+    let vod = TestKey::new("admin");
+    let (_, entry) = api_key_entry();
+    let service = Service::start(
+        tempfile::tempdir().expect("tempdir"),
+        &config(&entry, "", ""),
+        &[
+            ("VODSIGN_SECRET_ID", vod.id.clone()),
+            ("VODSIGN_SECRET_KEY", vod.key.clone()),
+        ],
+    );
+    service.write_config(&config(&entry, "", "[admin]\nenabled = false\n"));
+    service.signal("HUP");
+    let warning = service
+        .wait_for_log("takes effect only after a restart")
+        .unwrap_or_else(|| panic!("no restart warning:\n{}", service.logs()));
+    assert!(warning.contains("admin.enabled"), "{warning}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn secret_files_that_are_not_small_regular_files_are_refused_on_reload() {
+    let vod = TestKey::new("files");
+    let (_, entry) = api_key_entry();
+    let mut service = Service::start(
+        tempfile::tempdir().expect("tempdir"),
+        &config(&entry, "", ""),
+        &[
+            ("VODSIGN_SECRET_ID", vod.id.clone()),
+            ("VODSIGN_SECRET_KEY", vod.key.clone()),
+        ],
+    );
+    let fifo = service.dir.path().join("fifo");
+    let status = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("mkfifo runs");
+    assert!(status.success());
+    let big = service.dir.path().join("big");
+    std::fs::write(&big, "x".repeat(100 * 1024)).expect("write");
+    let id_file = service.dir.path().join("id");
+    std::fs::write(&id_file, "AKIDnext\n").expect("write");
+    let table = |key_file: &std::path::Path| {
+        format!(
+            "[credentials.next]\nsecret_id_file = {:?}\nsecret_key_file = {:?}\n",
+            id_file, key_file
+        )
+    };
+    for (n, bad) in [std::path::Path::new("/dev/zero"), &fifo, &big]
+        .into_iter()
+        .enumerate()
+    {
+        service.write_config(&config(&entry, "", &table(bad)));
+        let sent = Instant::now();
+        service.signal("HUP");
+        let refused = service
+            .wait_for_nth_log("reload refused", n + 1)
+            .unwrap_or_else(|| panic!("not refused:\n{}", service.logs()));
+        assert!(sent.elapsed() < Duration::from_secs(2), "refused quickly");
+        assert!(
+            refused.contains("credentials.next.secret_key_file"),
+            "{refused}"
+        );
+    }
+    let good = service.dir.path().join("key");
+    std::fs::write(&good, "next-key\n").expect("write");
+    service.write_config(&config(&entry, "", &table(&good)));
+    service.signal("HUP");
+    assert!(
+        service.wait_for_log("configuration reloaded").is_some(),
+        "the next good reload applies:\n{}",
+        service.logs()
+    );
+    service.signal("TERM");
+    service.signal("TERM");
+    assert!(
+        service.wait_exit(Duration::from_secs(15)).is_some(),
+        "SIGTERM ends the process"
+    );
+    assert!(!service.logs().contains("next-key"));
+}
+
+/// A secret pasted into the config file, on a line that does not parse.
+const PASTED: &str = "sk-PASTED-e41b7d09";
+
+#[test]
+fn check_config_locates_a_bad_line_without_repeating_it_and_names_a_bad_template() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let check = |config: &str| {
+        let path = dir.path().join("vodsign.toml");
+        std::fs::write(&path, config).expect("write config");
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_vodsign"))
+            .arg("check-config")
+            .arg("--config")
+            .arg(&path)
+            .env_clear()
+            .env("VODSIGN_SECRET_ID", "AKIDcheck")
+            .env("VODSIGN_SECRET_KEY", "check-key")
+            .output()
+            .expect("check-config runs");
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (out.status.code(), text)
+    };
+    let (code, text) = check(&format!(
+        "[policies.default]\nvalidity_seconds = 60\nsecret_key {PASTED}\n"
+    ));
+    assert_eq!(code, Some(2), "{text}");
+    assert!(text.contains("line 3, column 12"), "{text}");
+    assert!(!text.contains("PASTED"), "{text}");
+
+    let (code, text) = check(&format!(
+        "[policies.default]\nvalidity_seconds = \"{PASTED}\"\n"
+    ));
+    assert_eq!(code, Some(2), "{text}");
+    assert!(text.contains("policies.default.validity_seconds"), "{text}");
+    assert!(!text.contains("PASTED"), "{text}");
+
+    let (code, text) = check("[policies.default]\nsource_context = '{{\"uid\":{subject}}}'\n");
+    assert_eq!(code, Some(2), "{text}");
+    assert!(text.contains("policies.default.source_context"), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reload_refusing_a_bad_line_does_not_log_it() {
+    let vod = TestKey::new("pasted");
+    let (_, entry) = api_key_entry();
+    let service = Service::start(
+        tempfile::tempdir().expect("tempdir"),
+        &config(&entry, "", ""),
+        &[
+            ("VODSIGN_SECRET_ID", vod.id.clone()),
+            ("VODSIGN_SECRET_KEY", vod.key.clone()),
+        ],
+    );
+    service.write_config(&config(&entry, &format!("secret_key = \"{PASTED}"), ""));
+    service.signal("HUP");
+    let refused = service
+        .wait_for_log("reload refused")
+        .unwrap_or_else(|| panic!("not refused:\n{}", service.logs()));
+    assert!(refused.contains("not valid TOML"), "{refused}");
+    assert!(refused.contains("line "), "{refused}");
+    assert!(!service.logs().contains("PASTED"), "{}", service.logs());
+}
