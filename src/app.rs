@@ -285,7 +285,7 @@ impl App {
         &self.long_lived.limiter
     }
 
-    /// Spends one signature of the caller's rate and quota: call right before signing.
+    /// Spends one signature of the caller's rate and quota: call right after authentication.
     /// `Ok(None)` when the caller's policy has no limits.
     pub async fn check_limits(
         &self,

@@ -77,6 +77,9 @@ pub struct ServerSettings {
     pub listen: SocketAddr,
     /// Longest time a request may take before it is answered with 50301. Default 10 s.
     pub request_timeout_ms: u64,
+    /// Longest time a signature request's body may take to arrive once the caller is
+    /// authenticated; later gets 408 (40801). At most `request_timeout_ms`. Default 5 s.
+    pub body_timeout_ms: u64,
     /// Largest request body accepted, in bytes; larger gets 41301. Default 16 KiB.
     pub body_limit_bytes: usize,
     /// `json` (one object per line, for log shippers) or `text`. Default `json`.
@@ -106,6 +109,7 @@ impl Default for ServerSettings {
         Self {
             listen: SocketAddr::from(([0, 0, 0, 0], 8080)),
             request_timeout_ms: 10_000,
+            body_timeout_ms: 5_000,
             body_limit_bytes: 16 * 1024,
             log_format: LogFormat::Json,
             log_level: "info".to_owned(),

@@ -57,6 +57,12 @@ pub fn validate(server: &ServerSettings) -> Result<(), ConfigError> {
             "must be at least 1 millisecond",
         ));
     }
+    if server.body_timeout_ms == 0 || server.body_timeout_ms > server.request_timeout_ms {
+        return Err(ConfigError::key(
+            "server.body_timeout_ms",
+            "must be from 1 millisecond to server.request_timeout_ms",
+        ));
+    }
     Ok(())
 }
 
@@ -249,5 +255,33 @@ impl Connection {
         if let Err(e) = watcher.watch(connection).await {
             tracing::debug!(%peer, error = %e, "connection closed with an error");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_body_timeout_is_at_least_1_ms_and_at_most_the_request_timeout() {
+        let defaults = ServerSettings::default();
+        assert!(validate(&defaults).is_ok());
+        assert!(defaults.body_timeout_ms < defaults.request_timeout_ms);
+        for body_timeout_ms in [0, defaults.request_timeout_ms + 1] {
+            let settings = ServerSettings {
+                body_timeout_ms,
+                ..ServerSettings::default()
+            };
+            let error = validate(&settings).expect_err("refused");
+            assert!(
+                error.to_string().contains("server.body_timeout_ms"),
+                "{error}"
+            );
+        }
+        let equal = ServerSettings {
+            body_timeout_ms: defaults.request_timeout_ms,
+            ..ServerSettings::default()
+        };
+        assert!(validate(&equal).is_ok());
     }
 }

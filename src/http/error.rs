@@ -40,6 +40,8 @@ pub enum ApiError {
     MethodNotAllowed,
     #[error("the request body is too large")]
     PayloadTooLarge,
+    #[error("the request body did not arrive in time; send it together with the request")]
+    BodyTimeout,
     /// `decision` fills the RateLimit headers; `None` for the per-IP auth-failure limit.
     #[error("too many requests; retry after {retry_after} seconds")]
     RateLimited {
@@ -51,6 +53,9 @@ pub enum ApiError {
         retry_after: u64,
         decision: Option<Decision>,
     },
+    /// Past `max_in_flight_per_principal`: the caller's own requests fill its share.
+    #[error("too many of your requests are in progress; wait for one to finish and retry")]
+    TooManyInFlight,
     #[error("internal error; retry, and report the requestId if it persists")]
     Internal,
     #[error("{0}; retry shortly")]
@@ -66,9 +71,10 @@ impl ApiError {
             ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            ApiError::RateLimited { .. } | ApiError::QuotaExhausted { .. } => {
-                StatusCode::TOO_MANY_REQUESTS
-            }
+            ApiError::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
+            ApiError::RateLimited { .. }
+            | ApiError::QuotaExhausted { .. }
+            | ApiError::TooManyInFlight => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
@@ -84,8 +90,10 @@ impl ApiError {
             ApiError::NotFound => 40401,
             ApiError::MethodNotAllowed => 40501,
             ApiError::PayloadTooLarge => 41301,
+            ApiError::BodyTimeout => 40801,
             ApiError::RateLimited { .. } => 42901,
             ApiError::QuotaExhausted { .. } => 42902,
+            ApiError::TooManyInFlight => 42903,
             ApiError::Internal => 50001,
             ApiError::Unavailable(_) => 50301,
         }
@@ -122,8 +130,9 @@ pub struct ErrorBody {
 pub struct Envelope<'a> {
     /// What went wrong, as a number to branch on: 40001 malformed request, 40101 no
     /// credential, 40102 invalid credential, 40301 may not upload, 40302 value not allowed by
-    /// the policy, 40401 no such endpoint, 40501 method not allowed, 41301 body too large,
-    /// 42901 rate limited, 42902 quota exhausted, 50001 internal error, 50301 unavailable.
+    /// the policy, 40401 no such endpoint, 40501 method not allowed, 40801 body too slow,
+    /// 41301 body too large, 42901 rate limited, 42902 quota exhausted, 42903 too many of the
+    /// caller's requests in progress, 50001 internal error, 50301 unavailable.
     #[schema(example = 40102, minimum = 40001, maximum = 59999)]
     code: u32,
     /// What went wrong and what to do, in one sentence.
@@ -178,6 +187,9 @@ impl IntoResponse for ApiError {
                 if let Some(decision) = decision {
                     decision.write_headers(headers);
                 }
+            }
+            ApiError::TooManyInFlight => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from(1));
             }
             _ => {}
         }

@@ -19,7 +19,7 @@ use axum::http::{HeaderName, Request, Response, StatusCode, header};
 use axum::middleware;
 use axum::response::IntoResponse;
 use axum::routing::get;
-use tower::{Layer as _, ServiceBuilder};
+use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
@@ -52,25 +52,17 @@ pub fn router(state: AppState) -> Router {
 
 /// The routes alone, without the layer stack.
 ///
-/// Load shedding guards the signature route, outside the auth-check, so an overloaded
-/// instance refuses (50301) before any work, audit included; health probes are never shed,
-/// so overload does not get the instance restarted by its liveness probe.
+/// Load shedding guards the signature route inside its endpoint ([`signature::Endpoint`]),
+/// around the auth-check and the limits but never around a wait for a body; health probes
+/// are never shed, so overload does not get the instance restarted by its liveness probe.
 fn routes(state: AppState) -> Router {
-    let shed = state.limiter().load_shed_layer(overloaded);
     Router::new()
-        .route_service(
-            "/v1/signature",
-            shed.layer(signature::Endpoint::new(state.clone())),
-        )
+        .route_service("/v1/signature", signature::Endpoint::new(state.clone()))
         .route("/healthz", get(health::live))
         .route("/readyz", get(health::ready))
         .route("/openapi.json", get(openapi::serve))
         .fallback(|| async { ApiError::NotFound })
         .with_state(state)
-}
-
-fn overloaded() -> axum::response::Response {
-    ApiError::Unavailable("the service is overloaded".to_owned()).into_response()
 }
 
 /// Wraps `routes` in the protective layer stack every public route gets. Public so tests

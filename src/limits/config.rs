@@ -43,6 +43,10 @@ pub struct LimitsConfig {
     pub auth_failures: AuthFailureLimits,
     /// Requests handled at once before new ones get 503 (code 50301). Default `512`.
     pub max_in_flight: usize,
+    /// Signature requests one caller (credential and subject) may have in progress at once,
+    /// body upload included; the next gets 429 (code 42903). `0` turns it off; at most
+    /// 1000000. Default `32`.
+    pub max_in_flight_per_principal: usize,
     /// Memory backend only: most keys kept per table (rate buckets, quota counters, failure
     /// counters); the least useful are evicted beyond it. Default `100000`, i.e. at most
     /// about 3 x 100000 entries of roughly 200 bytes, some 60 MB.
@@ -62,6 +66,7 @@ impl Default for LimitsConfig {
             forwarded_header: ForwardedHeader::XForwardedFor,
             auth_failures: AuthFailureLimits::default(),
             max_in_flight: 512,
+            max_in_flight_per_principal: 32,
             memory_max_keys: 100_000,
         }
     }
@@ -163,6 +168,12 @@ impl LimitsConfig {
             if value == 0 {
                 return Err(LimitsConfigError::new(key, "must be at least 1"));
             }
+        }
+        if self.max_in_flight_per_principal > 1_000_000 {
+            return Err(LimitsConfigError::new(
+                "limits.max_in_flight_per_principal",
+                "must be from 0 (no limit) to 1000000; keep it well below max_in_flight",
+            ));
         }
         if self.auth_failures.ipv6_prefix > 128 {
             return Err(LimitsConfigError::new(

@@ -2,7 +2,9 @@
 //! load shedding.
 //!
 //! Where each check belongs in a request:
-//! 1. [`LoadShedLayer`] outermost: past `max_in_flight`, 503 at once.
+//! 1. [`LoadShedLayer`] outermost: past `max_in_flight`, 503 at once. The signature endpoint
+//!    holds its slot ([`LoadShedLayer::try_enter`]) for the auth-check and the limit check,
+//!    never while a body uploads; [`PerCaller`] bounds each caller's requests in progress.
 //! 2. Around authentication, per client address ([`Limiter::client_ip`]): a credential that
 //!    costs a remote call (introspection) first takes a failure slot with
 //!    [`Limiter::reserve_auth_attempt`] (a damped address gets 429, 42901, and the token is
@@ -13,9 +15,10 @@
 //!    per window are counted, and at most that many introspection calls are made from one
 //!    address at once, however many attempts arrive together. Other refusals (no
 //!    credential, an unavailable verifier) only ask [`Limiter::ip_blocked`].
-//! 3. After the policy accepted the request and right before signing:
-//!    [`Limiter::check_principal`]. So a rate token and a quota unit are spent only on a
-//!    signature that is then issued; refused or malformed requests cost nothing.
+//! 3. Right after authentication, before the body is read: [`Limiter::check_principal`].
+//!    So a rate token and a quota unit are spent by every authenticated request as it
+//!    arrives, whether or not it completes: a caller cannot flood with requests that never
+//!    finish, or that the policy refuses, for free.
 //!
 //! Backends: [`memory`] (one instance) and [`redis`] (shared by replicas). When the backend
 //! cannot be reached, `on_backend_error` decides: refuse (503, 50301) or serve unlimited,
@@ -49,7 +52,7 @@ pub use decision::{
     Decision, LimitError, RATELIMIT_LIMIT, RATELIMIT_REMAINING, RATELIMIT_RESET, ceil_seconds,
 };
 pub use health::LimiterStats;
-pub use shed::{LoadShed, LoadShedLayer};
+pub use shed::{CallerPermit, LoadShed, LoadShedLayer, PerCaller};
 
 use crate::auth::Principal;
 use health::Health;
@@ -105,7 +108,7 @@ impl Limiter {
     }
 
     /// Spends one signature of `principal_key`'s rate and quota, or says why not.
-    /// Call it right before signing; see the module docs.
+    /// Call it right after authentication; see the module docs.
     pub async fn check_principal(
         &self,
         principal_key: &str,

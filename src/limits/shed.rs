@@ -2,15 +2,21 @@
 //! is answered at once by the caller's overload response (503, code 50301), never queued.
 //!
 //! A semaphore permit is taken without waiting and held until the inner service's response
-//! is ready (not while the body streams: bodies here are small JSON documents).
+//! is ready (not while the body streams: bodies here are small JSON documents). As a layer
+//! it guards a whole service; [`LoadShedLayer::try_enter`] guards one stretch of a handler
+//! (the signature endpoint holds it for its backend calls, not while a body uploads).
+//!
+//! [`PerCaller`] is the same idea per caller: at most `max_in_flight_per_principal`
+//! requests of one caller at once, so one caller cannot take every shared slot.
 
+use std::collections::HashMap;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 
 use axum::response::Response;
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tower::{Layer, Service};
 
 /// The layer; clone it freely, clones share one budget. Also the handle for metrics.
@@ -53,6 +59,81 @@ impl<F> LoadShedLayer<F> {
     /// Requests refused since start.
     pub fn shed_total(&self) -> u64 {
         self.budget.shed.load(Ordering::Relaxed)
+    }
+
+    /// One slot of the budget, held until the permit is dropped; `None` (counted as shed)
+    /// when every slot is taken. Never waits.
+    pub fn try_enter(&self) -> Option<OwnedSemaphorePermit> {
+        let permit = self.budget.permits.clone().try_acquire_owned().ok();
+        if permit.is_none() {
+            self.budget.shed.fetch_add(1, Ordering::Relaxed);
+        }
+        permit
+    }
+}
+
+/// Requests in progress, by caller.
+type Counts = Arc<Mutex<HashMap<String, usize>>>;
+
+/// Requests in progress per caller, at most `max` each (`0`: no limit). Clones share the
+/// counts; a caller's entry is removed when its last request ends, so the map holds only
+/// callers with a request in progress.
+#[derive(Clone, Debug)]
+pub struct PerCaller {
+    max: usize,
+    counts: Counts,
+}
+
+impl PerCaller {
+    pub fn new(max: usize) -> Self {
+        Self {
+            max,
+            counts: Arc::new(Mutex::new(HashMap::new())),
+        }
+    }
+
+    /// A slot for `caller`, released when the returned permit is dropped; `None` when the
+    /// caller already has `max` requests in progress. Never waits.
+    pub fn try_enter(&self, caller: String) -> Option<CallerPermit> {
+        if self.max == 0 {
+            return Some(CallerPermit { slot: None });
+        }
+        let mut counts = self.counts.lock().unwrap_or_else(|e| e.into_inner());
+        let count = counts.entry(caller.clone()).or_insert(0);
+        if *count >= self.max {
+            return None;
+        }
+        *count += 1;
+        Some(CallerPermit {
+            slot: Some((self.counts.clone(), caller)),
+        })
+    }
+
+    /// Requests of `caller` in progress now.
+    pub fn in_flight(&self, caller: &str) -> usize {
+        let counts = self.counts.lock().unwrap_or_else(|e| e.into_inner());
+        counts.get(caller).copied().unwrap_or(0)
+    }
+}
+
+/// One request's slot in [`PerCaller`]; dropping it frees the slot.
+#[derive(Debug)]
+pub struct CallerPermit {
+    slot: Option<(Counts, String)>,
+}
+
+impl Drop for CallerPermit {
+    fn drop(&mut self) {
+        let Some((counts, caller)) = self.slot.take() else {
+            return;
+        };
+        let mut counts = counts.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(count) = counts.get_mut(&caller) {
+            *count = count.saturating_sub(1);
+            if *count == 0 {
+                counts.remove(&caller);
+            }
+        }
     }
 }
 

@@ -2,6 +2,7 @@
 
 mod audit;
 mod errors;
+mod fairness;
 mod helpers;
 mod issuance;
 mod limits;
@@ -12,4 +13,5 @@ mod openapi;
 mod policies;
 mod secrets;
 mod server;
+mod strictness;
 mod tokens;

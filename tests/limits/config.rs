@@ -82,6 +82,10 @@ fn invalid_values_name_their_key() {
             "auth_failures = { ipv6_prefix = 129 }",
             "limits.auth_failures.ipv6_prefix",
         ),
+        (
+            "max_in_flight_per_principal = 1000001",
+            "limits.max_in_flight_per_principal",
+        ),
     ];
     for (body, key) in cases {
         let err = limits(&format!("[limits]\n{body}"))
@@ -91,6 +95,14 @@ fn invalid_values_name_their_key() {
         assert_eq!(err.key, key, "{body}");
         assert!(!err.to_string().contains(":pw@"), "{err}");
     }
+}
+
+#[test]
+fn the_per_caller_share_defaults_to_32_and_0_turns_it_off() {
+    assert_eq!(LimitsConfig::default().max_in_flight_per_principal, 32);
+    let off = limits("[limits]\nmax_in_flight_per_principal = 0").expect("parses");
+    assert_eq!(off.max_in_flight_per_principal, 0);
+    assert!(off.validate().is_ok());
 }
 
 #[tokio::test]

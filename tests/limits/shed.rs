@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use tokio::sync::Semaphore;
 use tower::ServiceExt;
-use vodsign::limits::LoadShedLayer;
+use vodsign::limits::{LoadShedLayer, PerCaller};
 
 fn overloaded() -> Response {
     (StatusCode::SERVICE_UNAVAILABLE, "overloaded").into_response()
@@ -58,4 +58,39 @@ async fn requests_past_max_in_flight_are_refused_at_once() {
     }
     assert_eq!(shed.in_flight(), 0);
     assert_eq!(call(app).await, StatusCode::OK);
+}
+
+#[test]
+fn each_caller_gets_its_own_share_and_gets_it_back() {
+    let per_caller = PerCaller::new(2);
+    let first = per_caller.try_enter("a".to_owned()).expect("a slot");
+    let second = per_caller.try_enter("a".to_owned()).expect("a slot");
+    assert!(per_caller.try_enter("a".to_owned()).is_none(), "a is full");
+    assert!(per_caller.try_enter("b".to_owned()).is_some(), "b is not");
+    assert_eq!(per_caller.in_flight("a"), 2);
+    drop(first);
+    assert_eq!(per_caller.in_flight("a"), 1);
+    let third = per_caller.try_enter("a".to_owned()).expect("a slot freed");
+    drop((second, third));
+    assert_eq!(per_caller.in_flight("a"), 0);
+}
+
+#[test]
+fn zero_per_caller_is_no_limit() {
+    let per_caller = PerCaller::new(0);
+    let held: Vec<_> = (0..100)
+        .map(|_| per_caller.try_enter("a".to_owned()).expect("never refused"))
+        .collect();
+    assert_eq!(held.len(), 100);
+}
+
+#[test]
+fn try_enter_takes_a_slot_or_counts_a_shed() {
+    let shed = LoadShedLayer::new(1, overloaded);
+    let held = shed.try_enter().expect("one slot");
+    assert_eq!(shed.in_flight(), 1);
+    assert!(shed.try_enter().is_none());
+    assert_eq!(shed.shed_total(), 1);
+    drop(held);
+    assert_eq!(shed.in_flight(), 0);
 }
