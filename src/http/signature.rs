@@ -204,7 +204,7 @@ enum SignatureResponses {
 
 /// `GET|POST /v1/signature` as one service. In order, for every request:
 ///
-/// 1. the method: `GET` or `POST`, else 405 (40501) with `Allow` (`HEAD` included);
+/// 1. the method: `GET` or `POST`, else 405 (40501) with `Allow: GET, POST` (`HEAD` too);
 /// 2. a shared load-shedding slot (`max_in_flight`, else 503, 50301), held while the
 ///    auth-check and the limits call their backends;
 /// 3. the auth-check ([`require_principal`]): a [`Principal`], or 401/403/429/503;
