@@ -1,0 +1,211 @@
+//! Connection deadlines and the per-address limit: a connection that sends nothing, part of
+//! the HTTP/2 preface, or nothing more after a request (HTTP/1 keep-alive, h2c, TLS) is
+//! closed by the server; one address cannot hold more than its share of the slots.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
+use tokio::sync::oneshot;
+use vodsign::app::{App, VodCredentials};
+use vodsign::config::{PolicySettings, Settings};
+
+/// The deadlines the tests configure; a closed connection must be seen well before
+/// `CLOSED_WITHIN`, and old code never closes one.
+const SHORT_MS: u64 = 300;
+const CLOSED_WITHIN: Duration = Duration::from_secs(4);
+const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+const EMPTY_SETTINGS: &[u8] = &[0, 0, 0, 4, 0, 0, 0, 0, 0];
+
+fn short_deadlines(settings: &mut Settings) {
+    let server = &mut settings.server;
+    server.first_byte_timeout_ms = SHORT_MS;
+    server.header_timeout_ms = SHORT_MS;
+    server.keepalive_idle_ms = SHORT_MS;
+    server.write_timeout_ms = SHORT_MS;
+    server.tls_handshake_timeout_ms = SHORT_MS;
+}
+
+async fn spawn(edit: impl FnOnce(&mut Settings)) -> (SocketAddr, oneshot::Sender<()>) {
+    let mut settings = Settings::default();
+    settings
+        .policies
+        .insert("default".into(), PolicySettings::default());
+    edit(&mut settings);
+    let state = App::build(settings, VodCredentials::placeholder())
+        .await
+        .expect("valid")
+        .into_state();
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let address = listener.local_addr().expect("address");
+    let (stop, stopped) = oneshot::channel::<()>();
+    tokio::spawn(vodsign::server::run(listener, state, async {
+        let _ = stopped.await;
+    }));
+    (address, stop)
+}
+
+async fn connect_from(local: [u8; 4], address: SocketAddr) -> TcpStream {
+    let socket = TcpSocket::new_v4().expect("socket");
+    socket
+        .bind(SocketAddr::from((local, 0)))
+        .expect("bind the client address");
+    socket.connect(address).await.expect("connect")
+}
+
+/// Reads (and discards) until the server closes; panics if it is still open after
+/// `CLOSED_WITHIN`.
+async fn assert_closed_by_server<S: tokio::io::AsyncRead + Unpin>(stream: &mut S) {
+    let started = Instant::now();
+    let mut sink = [0u8; 4096];
+    let closed = tokio::time::timeout(CLOSED_WITHIN, async {
+        loop {
+            match stream.read(&mut sink).await {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {}
+            }
+        }
+    })
+    .await;
+    assert!(closed.is_ok(), "still open after {:?}", started.elapsed());
+}
+
+async fn healthz_from(local: [u8; 4], address: SocketAddr) -> bool {
+    let attempt = async {
+        let mut stream = connect_from(local, address).await;
+        stream
+            .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            .await
+            .ok()?;
+        let mut answer = Vec::new();
+        stream.read_to_end(&mut answer).await.ok()?;
+        Some(answer.starts_with(b"HTTP/1.1 200"))
+    };
+    tokio::time::timeout(Duration::from_secs(2), attempt)
+        .await
+        .ok()
+        .flatten()
+        .unwrap_or(false)
+}
+
+#[tokio::test]
+async fn a_connection_that_sends_nothing_is_closed() {
+    let (address, _stop) = spawn(short_deadlines).await;
+    let mut stream = TcpStream::connect(address).await.expect("connect");
+    assert_closed_by_server(&mut stream).await;
+}
+
+#[tokio::test]
+async fn a_partial_http2_preface_is_closed() {
+    let (address, _stop) = spawn(short_deadlines).await;
+    let mut stream = TcpStream::connect(address).await.expect("connect");
+    stream.write_all(&PREFACE[..10]).await.expect("write");
+    assert_closed_by_server(&mut stream).await;
+}
+
+#[tokio::test]
+async fn an_idle_http1_keepalive_connection_is_closed() {
+    let (address, _stop) = spawn(short_deadlines).await;
+    let mut stream = TcpStream::connect(address).await.expect("connect");
+    stream
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .expect("write");
+    let mut head = [0u8; 12];
+    stream.read_exact(&mut head).await.expect("answered");
+    assert_eq!(&head, b"HTTP/1.1 200");
+    assert_closed_by_server(&mut stream).await;
+}
+
+/// One h2c request for /healthz (HPACK: indexed :method GET, :scheme http, literal :path
+/// and :authority), then nothing.
+#[tokio::test]
+async fn an_idle_h2c_connection_is_closed_after_its_request() {
+    let (address, _stop) = spawn(short_deadlines).await;
+    let mut stream = TcpStream::connect(address).await.expect("connect");
+    let mut block = vec![0x82, 0x86, 0x04, 8];
+    block.extend_from_slice(b"/healthz");
+    block.extend_from_slice(&[0x01, 1, b'x']);
+    let mut frames = PREFACE.to_vec();
+    frames.extend_from_slice(EMPTY_SETTINGS);
+    let length = u8::try_from(block.len()).expect("small");
+    // HEADERS, END_STREAM | END_HEADERS, stream 1.
+    frames.extend_from_slice(&[0, 0, length, 1, 0x05, 0, 0, 0, 1]);
+    frames.extend_from_slice(&block);
+    stream.write_all(&frames).await.expect("write");
+    // The answer: frames until a HEADERS frame on stream 1 (its status is not decoded).
+    let answered = tokio::time::timeout(CLOSED_WITHIN, async {
+        loop {
+            let mut header = [0u8; 9];
+            stream.read_exact(&mut header).await.expect("a frame");
+            let len =
+                usize::from(header[0]) << 16 | usize::from(header[1]) << 8 | usize::from(header[2]);
+            let mut payload = vec![0u8; len];
+            stream.read_exact(&mut payload).await.expect("its payload");
+            if header[3] == 1 && header[5..9] == [0, 0, 0, 1] {
+                break;
+            }
+        }
+    })
+    .await;
+    assert!(answered.is_ok(), "no response on stream 1");
+    assert_closed_by_server(&mut stream).await;
+}
+
+#[tokio::test]
+async fn one_address_past_its_limit_is_refused_while_another_is_served() {
+    let (address, _stop) = spawn(|s| s.server.max_connections_per_address = 2).await;
+    let _first = connect_from([127, 0, 0, 2], address).await;
+    let _second = connect_from([127, 0, 0, 2], address).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let mut third = connect_from([127, 0, 0, 2], address).await;
+    let mut buf = [0u8; 16];
+    let refused = tokio::time::timeout(Duration::from_secs(2), third.read(&mut buf)).await;
+    assert!(
+        matches!(refused, Ok(Ok(0) | Err(_))),
+        "the third connection from 127.0.0.2 was kept: {refused:?}"
+    );
+    assert!(
+        healthz_from([127, 0, 0, 1], address).await,
+        "127.0.0.1 not served"
+    );
+}
+
+#[tokio::test]
+async fn a_trusted_proxy_is_exempt_from_the_per_address_limit() {
+    let (address, _stop) = spawn(|s| {
+        s.server.max_connections_per_address = 1;
+        s.limits.trusted_proxies = vec!["127.0.0.2/32".parse().expect("network")];
+    })
+    .await;
+    let _held = connect_from([127, 0, 0, 2], address).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(
+        healthz_from([127, 0, 0, 2], address).await,
+        "the proxy was refused"
+    );
+}
+
+/// 300 idle connections from 127.0.0.2 against 64 slots: /healthz from 127.0.0.1 still
+/// answers. Bounded: 40 probes, 2 s each at most.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_flood_from_one_address_does_not_starve_another() {
+    let (address, _stop) = spawn(|s| {
+        s.server.max_connections = 64;
+        s.server.max_connections_per_address = 16;
+    })
+    .await;
+    let mut flood = Vec::new();
+    for _ in 0..300 {
+        flood.push(connect_from([127, 0, 0, 2], address).await);
+    }
+    let mut served = 0;
+    for _ in 0..40 {
+        if healthz_from([127, 0, 0, 1], address).await {
+            served += 1;
+        }
+    }
+    drop(flood);
+    assert!(served >= 38, "only {served} of 40 probes answered");
+}
