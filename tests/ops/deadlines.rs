@@ -3,13 +3,22 @@
 //! closed by the server; one address cannot hold more than its share of the slots.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::sync::oneshot;
+use tokio_rustls::TlsConnector;
+use tokio_rustls::rustls;
+use tokio_rustls::rustls::pki_types::pem::PemObject as _;
+use tokio_rustls::rustls::pki_types::{CertificateDer, ServerName};
 use vodsign::app::{App, VodCredentials};
 use vodsign::config::{PolicySettings, Settings};
+use vodsign::reload::{Reloader, Source};
+use vodsign::tls::TlsSettings;
+
+use crate::support::test_certificates;
 
 /// The deadlines the tests configure; a closed connection must be seen well before
 /// `CLOSED_WITHIN`, and old code never closes one.
@@ -27,6 +36,8 @@ fn short_deadlines(settings: &mut Settings) {
     server.tls_handshake_timeout_ms = SHORT_MS;
 }
 
+/// Serves on 127.0.0.1 with `edit` applied to the defaults (HTTPS when it sets
+/// `server.tls`); the server stops when the sender is dropped.
 async fn spawn(edit: impl FnOnce(&mut Settings)) -> (SocketAddr, oneshot::Sender<()>) {
     let mut settings = Settings::default();
     settings
@@ -37,13 +48,53 @@ async fn spawn(edit: impl FnOnce(&mut Settings)) -> (SocketAddr, oneshot::Sender
         .await
         .expect("valid")
         .into_state();
+    let reloader = Reloader::new(Source::default(), state).expect("TLS loads");
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let address = listener.local_addr().expect("address");
     let (stop, stopped) = oneshot::channel::<()>();
-    tokio::spawn(vodsign::server::run(listener, state, async {
-        let _ = stopped.await;
-    }));
+    tokio::spawn(vodsign::server::serve(
+        listener,
+        reloader.live(),
+        reloader.tls(),
+        async {
+            let _ = stopped.await;
+        },
+    ));
     (address, stop)
+}
+
+/// HTTPS with a fresh certificate and short deadlines; the directory holds the key files
+/// and the connector trusts the CA.
+async fn spawn_tls() -> (
+    SocketAddr,
+    oneshot::Sender<()>,
+    tempfile::TempDir,
+    TlsConnector,
+) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (ca, leaf, key) = test_certificates();
+    std::fs::write(dir.path().join("cert.pem"), leaf).expect("write cert");
+    std::fs::write(dir.path().join("key.pem"), key).expect("write key");
+    let tls = TlsSettings {
+        cert_file: dir.path().join("cert.pem"),
+        key_file: dir.path().join("key.pem"),
+    };
+    let (address, stop) = spawn(|s| {
+        short_deadlines(s);
+        s.server.tls = Some(tls);
+    })
+    .await;
+    let mut roots = rustls::RootCertStore::empty();
+    roots
+        .add(CertificateDer::from_pem_slice(ca.as_bytes()).expect("CA PEM"))
+        .expect("CA added");
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("TLS versions")
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    (address, stop, dir, TlsConnector::from(Arc::new(config)))
 }
 
 async fn connect_from(local: [u8; 4], address: SocketAddr) -> TcpStream {
@@ -104,9 +155,14 @@ async fn a_partial_http2_preface_is_closed() {
     assert_closed_by_server(&mut stream).await;
 }
 
+/// The request-head deadline is long here, so only the idle deadline can close it.
 #[tokio::test]
 async fn an_idle_http1_keepalive_connection_is_closed() {
-    let (address, _stop) = spawn(short_deadlines).await;
+    let (address, _stop) = spawn(|s| {
+        short_deadlines(s);
+        s.server.header_timeout_ms = 60_000;
+    })
+    .await;
     let mut stream = TcpStream::connect(address).await.expect("connect");
     stream
         .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
@@ -150,7 +206,50 @@ async fn an_idle_h2c_connection_is_closed_after_its_request() {
     })
     .await;
     assert!(answered.is_ok(), "no response on stream 1");
+    // A live client: every PING is answered, so only the idle deadline can close it.
+    let started = Instant::now();
+    let closed = tokio::time::timeout(CLOSED_WITHIN, async {
+        loop {
+            let mut header = [0u8; 9];
+            if stream.read_exact(&mut header).await.is_err() {
+                break;
+            }
+            let len =
+                usize::from(header[0]) << 16 | usize::from(header[1]) << 8 | usize::from(header[2]);
+            let mut payload = vec![0u8; len];
+            if stream.read_exact(&mut payload).await.is_err() {
+                break;
+            }
+            if header[3] == 6 && header[4] & 1 == 0 {
+                let mut ack = vec![0, 0, 8, 6, 1, 0, 0, 0, 0];
+                ack.extend_from_slice(&payload);
+                if stream.write_all(&ack).await.is_err() {
+                    break;
+                }
+            }
+        }
+    })
+    .await;
+    assert!(closed.is_ok(), "still open after {:?}", started.elapsed());
+}
+
+#[tokio::test]
+async fn a_tls_handshake_that_stalls_is_closed() {
+    let (address, _stop, _dir, _connector) = spawn_tls().await;
+    let mut stream = TcpStream::connect(address).await.expect("connect");
     assert_closed_by_server(&mut stream).await;
+}
+
+#[tokio::test]
+async fn an_idle_tls_connection_after_its_handshake_is_closed() {
+    let (address, _stop, _dir, connector) = spawn_tls().await;
+    let stream = TcpStream::connect(address).await.expect("connect");
+    let name = ServerName::try_from("localhost").expect("name");
+    let mut tls = connector
+        .connect(name, stream)
+        .await
+        .expect("TLS handshake");
+    assert_closed_by_server(&mut tls).await;
 }
 
 #[tokio::test]
