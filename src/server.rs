@@ -161,6 +161,8 @@ pub async fn serve(
     };
     let permits = Arc::new(Semaphore::new(server.max_connections));
     let per_address = PerAddress::new(server.max_connections_per_address);
+    // Read at start, like the rest of `[limits]`.
+    let trusted_proxies = live.load().state.settings.limits.trusted_proxies.clone();
     let graceful = GracefulShutdown::new();
     tokio::pin!(shutdown);
     loop {
@@ -186,15 +188,8 @@ pub async fn serve(
             },
         };
         let ip = peer.ip().to_canonical();
-        let trusted = live
-            .load()
-            .state
-            .settings
-            .limits
-            .trusted_proxies
-            .iter()
-            .any(|net| net.contains(&ip));
-        let slot = if trusted {
+        // A load balancer carries many clients: it is not held to one address's share.
+        let slot = if trusted_proxies.iter().any(|net| net.contains(&ip)) {
             None
         } else {
             match per_address.take(ip) {
@@ -206,6 +201,10 @@ pub async fn serve(
                         limit = server.max_connections_per_address,
                         "connection refused: too many from this address"
                     );
+                    live.load()
+                        .state
+                        .metrics()
+                        .connection_closed("per_address_limit");
                     drop(stream);
                     drop(permit);
                     continue;
@@ -230,7 +229,10 @@ pub async fn serve(
                     match tokio::time::timeout(handshake_timeout, acceptor.accept(stream)).await {
                         Ok(Ok(stream)) => connection.serve(stream).await,
                         Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
-                        Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
+                        Err(_) => {
+                            tracing::debug!(%peer, "TLS handshake timed out");
+                            connection.closed("tls_handshake");
+                        }
                     }
                 }
             }
@@ -284,6 +286,11 @@ struct Connection {
 }
 
 impl Connection {
+    /// Counts a connection the server closed before serving it.
+    fn closed(&self, reason: &'static str) {
+        self.live.load().state.metrics().connection_closed(reason);
+    }
+
     async fn serve<S>(self, stream: S)
     where
         S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
@@ -295,6 +302,7 @@ impl Connection {
             peer,
             watcher,
         } = self;
+        let metrics = live.load().state.metrics().clone();
         let activity = Activity::new();
         let io = Watched::new(stream, activity.clone());
         let requests = activity.clone();
@@ -318,6 +326,7 @@ impl Connection {
             },
             expired = activity.expired(deadlines) => {
                 tracing::debug!(%peer, deadline = expired.as_str(), "connection closed: deadline passed");
+                metrics.connection_closed(expired.label());
             }
         }
     }
@@ -378,5 +387,50 @@ impl Drop for AddressSlot {
                 open.remove(&self.ip);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_zero_deadline_is_refused_naming_its_key() {
+        let mut server = ServerSettings {
+            write_timeout_ms: 0,
+            ..ServerSettings::default()
+        };
+        let err = validate(&server).unwrap_err();
+        assert!(err.to_string().contains("server.write_timeout_ms"), "{err}");
+        server.write_timeout_ms = 1;
+        assert!(validate(&server).is_ok());
+    }
+
+    #[test]
+    fn an_address_gets_its_slots_back_when_connections_end() {
+        let per_address = PerAddress::new(2);
+        let a: IpAddr = [127, 0, 0, 2].into();
+        let b: IpAddr = [127, 0, 0, 1].into();
+        let first = per_address.take(a).expect("first");
+        let _second = per_address.take(a).expect("second");
+        assert!(
+            per_address.take(a).is_none(),
+            "a third from the same address"
+        );
+        assert!(
+            per_address.take(b).is_some(),
+            "another address is not counted"
+        );
+        drop(first);
+        assert!(per_address.take(a).is_some(), "a slot given back");
+    }
+
+    #[test]
+    fn a_zero_limit_counts_nothing() {
+        let per_address = PerAddress::new(0);
+        let ip: IpAddr = [127, 0, 0, 2].into();
+        let slots: Vec<_> = (0..1000).filter_map(|_| per_address.take(ip)).collect();
+        assert_eq!(slots.len(), 1000);
+        assert!(per_address.open.lock().expect("not poisoned").is_empty());
     }
 }

@@ -57,6 +57,16 @@ pub enum Expired {
 }
 
 impl Expired {
+    /// The `reason` label of `vodsign_connections_closed_total`.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::FirstByte => "first_byte",
+            Self::Header => "header",
+            Self::Idle => "idle",
+            Self::Write => "write",
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::FirstByte => "no first byte",

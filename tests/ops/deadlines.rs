@@ -13,7 +13,7 @@ use tokio_rustls::TlsConnector;
 use tokio_rustls::rustls;
 use tokio_rustls::rustls::pki_types::pem::PemObject as _;
 use tokio_rustls::rustls::pki_types::{CertificateDer, ServerName};
-use vodsign::app::{App, VodCredentials};
+use vodsign::app::{App, AppState, VodCredentials};
 use vodsign::config::{PolicySettings, Settings};
 use vodsign::reload::{Reloader, Source};
 use vodsign::tls::TlsSettings;
@@ -39,6 +39,14 @@ fn short_deadlines(settings: &mut Settings) {
 /// Serves on 127.0.0.1 with `edit` applied to the defaults (HTTPS when it sets
 /// `server.tls`); the server stops when the sender is dropped.
 async fn spawn(edit: impl FnOnce(&mut Settings)) -> (SocketAddr, oneshot::Sender<()>) {
+    let (address, stop, _state) = spawn_with_state(edit).await;
+    (address, stop)
+}
+
+/// [`spawn`], also giving the state (for its metrics).
+async fn spawn_with_state(
+    edit: impl FnOnce(&mut Settings),
+) -> (SocketAddr, oneshot::Sender<()>, AppState) {
     let mut settings = Settings::default();
     settings
         .policies
@@ -48,7 +56,7 @@ async fn spawn(edit: impl FnOnce(&mut Settings)) -> (SocketAddr, oneshot::Sender
         .await
         .expect("valid")
         .into_state();
-    let reloader = Reloader::new(Source::default(), state).expect("TLS loads");
+    let reloader = Reloader::new(Source::default(), state.clone()).expect("TLS loads");
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let address = listener.local_addr().expect("address");
     let (stop, stopped) = oneshot::channel::<()>();
@@ -60,7 +68,7 @@ async fn spawn(edit: impl FnOnce(&mut Settings)) -> (SocketAddr, oneshot::Sender
             let _ = stopped.await;
         },
     ));
-    (address, stop)
+    (address, stop, state)
 }
 
 /// HTTPS with a fresh certificate and short deadlines; the directory holds the key files
@@ -254,7 +262,8 @@ async fn an_idle_tls_connection_after_its_handshake_is_closed() {
 
 #[tokio::test]
 async fn one_address_past_its_limit_is_refused_while_another_is_served() {
-    let (address, _stop) = spawn(|s| s.server.max_connections_per_address = 2).await;
+    let (address, _stop, state) =
+        spawn_with_state(|s| s.server.max_connections_per_address = 2).await;
     let _first = connect_from([127, 0, 0, 2], address).await;
     let _second = connect_from([127, 0, 0, 2], address).await;
     tokio::time::sleep(Duration::from_millis(100)).await;
@@ -269,6 +278,24 @@ async fn one_address_past_its_limit_is_refused_while_another_is_served() {
         healthz_from([127, 0, 0, 1], address).await,
         "127.0.0.1 not served"
     );
+    let rendered = state.metrics().render();
+    assert!(
+        rendered.contains(r#"vodsign_connections_closed_total{reason="per_address_limit"} 1"#),
+        "{rendered}"
+    );
+}
+
+/// Closing a connection gives its address's slot back: the limit is on connections open,
+/// not on connections ever made.
+#[tokio::test]
+async fn a_closed_connection_gives_its_slot_back() {
+    let (address, _stop) = spawn(|s| s.server.max_connections_per_address = 1).await;
+    for _ in 0..5 {
+        assert!(
+            healthz_from([127, 0, 0, 2], address).await,
+            "a fresh connection after the last one closed was refused"
+        );
+    }
 }
 
 #[tokio::test]
