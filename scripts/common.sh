@@ -54,6 +54,9 @@ write_config() {
 listen = "127.0.0.1:$port"
 log_format = "json"
 log_level = "info"
+# The load generator is one address holding up to \$BIG_CONNECTIONS connections: the
+# per-address limit would refuse most of them.
+max_connections_per_address = 0
 
 # The metrics listener on its own free port (the default one may be held by a twin
 # instance or another vodsign on this machine), so the run includes its cost.

@@ -168,6 +168,9 @@ if [[ -n "${BASELINE_BIN:-}" || "${LOG_COMPARISON:-1}" == 1 ]]; then
     sed -e "s/127.0.0.1:$PORT\"/127.0.0.1:$QUIET_PORT\"/" -e "s/127.0.0.1:$ADMIN_PORT\"/127.0.0.1:$(free_port)\"/" \
         "$WORK/config.toml" >"$WORK/config-quiet.toml"
     if [[ -n "${BASELINE_BIN:-}" ]]; then
+        # An older baseline may not know this key; the twin's $CONNECTIONS stay within the
+        # default per-address limit.
+        sed -i '/^max_connections_per_address = /d' "$WORK/config-quiet.toml"
         TWIN_LABEL="api key, baseline binary"
         "$BASELINE_BIN" serve --config "$WORK/config-quiet.toml" > >(cat >>"$SERVICE_LOG") 2>>"$WORK/stderr.txt" &
     else

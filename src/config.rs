@@ -98,6 +98,23 @@ pub struct ServerSettings {
     /// Connections served at once; past it new connections wait in the listen backlog
     /// (and are refused by the kernel when that is full). Default 1024.
     pub max_connections: usize,
+    /// Connections served at once from one peer address (not `[limits] trusted_proxies`);
+    /// past it a new connection is closed at once. 0 turns it off. Default 64.
+    pub max_connections_per_address: usize,
+    /// A connection that sends nothing (after the TLS handshake, if any) is closed after
+    /// this long. Default 10 s.
+    pub first_byte_timeout_ms: u64,
+    /// Longest time from a connection's first byte to its first complete request head
+    /// (HTTP/2 preface included), and for each later HTTP/1 request head. Default 10 s.
+    pub header_timeout_ms: u64,
+    /// A connection (HTTP/1 keep-alive or HTTP/2) with no request in flight is closed after
+    /// this long; also the HTTP/2 keep-alive ping interval. Default 60 s.
+    pub keepalive_idle_ms: u64,
+    /// A connection whose writes make no progress (a client that stops reading) is closed
+    /// after this long; also the HTTP/2 ping answer timeout. Default 10 s.
+    pub write_timeout_ms: u64,
+    /// Longest TLS handshake. Default 10 s.
+    pub tls_handshake_timeout_ms: u64,
     /// `[server.tls]`: serve HTTPS (HTTP/2 by ALPN) instead of plain HTTP. Default: off.
     pub tls: Option<crate::tls::TlsSettings>,
     /// `[server.cors]`: which web origins may call the API from a browser. Default: none.
@@ -117,6 +134,12 @@ impl Default for ServerSettings {
             shutdown_grace_ms: 10_000,
             max_header_bytes: 16 * 1024,
             max_connections: 1024,
+            max_connections_per_address: 64,
+            first_byte_timeout_ms: 10_000,
+            header_timeout_ms: 10_000,
+            keepalive_idle_ms: 60_000,
+            write_timeout_ms: 10_000,
+            tls_handshake_timeout_ms: 10_000,
             tls: None,
             cors: crate::http::cors::CorsSettings::default(),
         }

@@ -202,6 +202,11 @@ impl Metrics {
                 "vodsign_config_reloads_total",
                 "Configuration reloads, by outcome (ok, failed)"
             );
+            describe_counter!(
+                "vodsign_connections_closed_total",
+                "Connections the server closed itself, by reason (per_address_limit, \
+                 tls_handshake, first_byte, header, idle, write)"
+            );
             describe_gauge!(
                 "vodsign_build_info",
                 "Always 1; the labels name the version and git commit"
@@ -349,6 +354,14 @@ impl Metrics {
         let outcome = if succeeded { "ok" } else { "failed" };
         self.record(|| {
             counter!("vodsign_config_reloads_total", "outcome" => outcome).increment(1);
+        });
+    }
+
+    /// One connection closed by the server: refused past the per-address limit, or past
+    /// one of its deadlines. `reason` is a constant of the transport.
+    pub fn connection_closed(&self, reason: &'static str) {
+        self.record(|| {
+            counter!("vodsign_connections_closed_total", "reason" => reason).increment(1);
         });
     }
 

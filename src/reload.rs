@@ -201,6 +201,30 @@ fn warn_restart_only(old: &Settings, new: &Settings) {
             "server.max_header_bytes",
             old.max_header_bytes != new.max_header_bytes,
         ),
+        (
+            "server.max_connections_per_address",
+            old.max_connections_per_address != new.max_connections_per_address,
+        ),
+        (
+            "server.first_byte_timeout_ms",
+            old.first_byte_timeout_ms != new.first_byte_timeout_ms,
+        ),
+        (
+            "server.header_timeout_ms",
+            old.header_timeout_ms != new.header_timeout_ms,
+        ),
+        (
+            "server.keepalive_idle_ms",
+            old.keepalive_idle_ms != new.keepalive_idle_ms,
+        ),
+        (
+            "server.write_timeout_ms",
+            old.write_timeout_ms != new.write_timeout_ms,
+        ),
+        (
+            "server.tls_handshake_timeout_ms",
+            old.tls_handshake_timeout_ms != new.tls_handshake_timeout_ms,
+        ),
         ("server.log_format", old.log_format != new.log_format),
         ("server.log_level", old.log_level != new.log_level),
     ];

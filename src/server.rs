@@ -7,11 +7,18 @@
 //! replaced between handshakes, and a router that a reload swaps under running connections.
 //! On stop, the listener is closed, every connection is told to finish its in-flight
 //! requests (HTTP/2 gets GOAWAY), and `server.shutdown_grace_ms` bounds the wait.
+//!
+//! Every connection state has a deadline ([`watchdog`]), and one peer address may hold at
+//! most `server.max_connections_per_address` connections, so neither silence nor a flood of
+//! reconnects from one address can take every slot.
 
+mod watchdog;
+
+use std::collections::HashMap;
 use std::convert::Infallible;
 use std::future::Future;
-use std::net::SocketAddr;
-use std::sync::Arc;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
@@ -31,6 +38,7 @@ use crate::config::{ConfigError, ServerSettings};
 use crate::lifecycle::{ReloadSignal, StopSignals, drain_on_signal};
 use crate::reload::{Live, Reloader, Source};
 use crate::tls::SharedTlsConfig;
+use watchdog::{Activity, Deadlines, Watched};
 
 /// hyper's floor for its read buffer, which bounds the request head.
 const MIN_HEADER_BYTES: usize = 8192;
@@ -51,11 +59,20 @@ pub fn validate(server: &ServerSettings) -> Result<(), ConfigError> {
             "must be from 1 to a few hundred thousand; the default is 1024",
         ));
     }
-    if server.request_timeout_ms == 0 {
-        return Err(ConfigError::key(
-            "server.request_timeout_ms",
-            "must be at least 1 millisecond",
-        ));
+    for (key, value) in [
+        ("server.request_timeout_ms", server.request_timeout_ms),
+        ("server.first_byte_timeout_ms", server.first_byte_timeout_ms),
+        ("server.header_timeout_ms", server.header_timeout_ms),
+        ("server.keepalive_idle_ms", server.keepalive_idle_ms),
+        ("server.write_timeout_ms", server.write_timeout_ms),
+        (
+            "server.tls_handshake_timeout_ms",
+            server.tls_handshake_timeout_ms,
+        ),
+    ] {
+        if value == 0 {
+            return Err(ConfigError::key(key, "must be at least 1 millisecond"));
+        }
     }
     if server.body_timeout_ms == 0 || server.body_timeout_ms > server.request_timeout_ms {
         return Err(ConfigError::key(
@@ -141,8 +158,17 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let server = live.load().state.settings.server.clone();
     let builder = connection_builder(&server);
-    let handshake_timeout = Duration::from_millis(server.request_timeout_ms);
+    let handshake_timeout = Duration::from_millis(server.tls_handshake_timeout_ms);
+    let deadlines = Deadlines {
+        first_byte: Duration::from_millis(server.first_byte_timeout_ms),
+        header: Duration::from_millis(server.header_timeout_ms),
+        idle: Duration::from_millis(server.keepalive_idle_ms),
+        write: Duration::from_millis(server.write_timeout_ms),
+    };
     let permits = Arc::new(Semaphore::new(server.max_connections));
+    let per_address = PerAddress::new(server.max_connections_per_address);
+    // Read at start, like the rest of `[limits]`.
+    let trusted_proxies = live.load().state.settings.limits.trusted_proxies.clone();
     let graceful = GracefulShutdown::new();
     tokio::pin!(shutdown);
     loop {
@@ -167,8 +193,33 @@ pub async fn serve(
                 }
             },
         };
+        let ip = peer.ip().to_canonical();
+        // A load balancer carries many clients: it is not held to one address's share.
+        let slot = if trusted_proxies.iter().any(|net| net.contains(&ip)) {
+            None
+        } else {
+            match per_address.take(ip) {
+                Some(slot) => Some(slot),
+                None => {
+                    // Closed at once: neither the socket nor the permit is kept.
+                    tracing::debug!(
+                        %peer,
+                        limit = server.max_connections_per_address,
+                        "connection refused: too many from this address"
+                    );
+                    live.load()
+                        .state
+                        .metrics()
+                        .connection_closed("per_address_limit");
+                    drop(stream);
+                    drop(permit);
+                    continue;
+                }
+            }
+        };
         let connection = Connection {
             builder: builder.clone(),
+            deadlines,
             live: live.clone(),
             peer,
             watcher: graceful.watcher(),
@@ -176,6 +227,7 @@ pub async fn serve(
         let tls = tls.as_ref().map(|cell| cell.load_full());
         tokio::spawn(async move {
             let _permit = permit;
+            let _slot = slot;
             match tls {
                 None => connection.serve(stream).await,
                 Some(config) => {
@@ -183,7 +235,10 @@ pub async fn serve(
                     match tokio::time::timeout(handshake_timeout, acceptor.accept(stream)).await {
                         Ok(Ok(stream)) => connection.serve(stream).await,
                         Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
-                        Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
+                        Err(_) => {
+                            tracing::debug!(%peer, "TLS handshake timed out");
+                            connection.closed("tls_handshake");
+                        }
                     }
                 }
             }
@@ -214,10 +269,14 @@ fn connection_builder(server: &ServerSettings) -> auto::Builder<TokioExecutor> {
         .http1()
         .timer(TokioTimer::new())
         .max_buf_size(server.max_header_bytes)
-        .header_read_timeout(Duration::from_millis(server.request_timeout_ms));
+        .header_read_timeout(Duration::from_millis(server.header_timeout_ms));
+    // Pings find dead peers of connections with streams open; a connection with none is
+    // closed by the idle deadline, which pings do not reset.
     builder
         .http2()
         .timer(TokioTimer::new())
+        .keep_alive_interval(Duration::from_millis(server.keepalive_idle_ms / 2 + 1))
+        .keep_alive_timeout(Duration::from_millis(server.write_timeout_ms))
         .max_concurrent_streams(MAX_STREAMS_PER_CONNECTION)
         .max_header_list_size(u32::try_from(server.max_header_bytes).unwrap_or(u32::MAX));
     builder
@@ -226,34 +285,113 @@ fn connection_builder(server: &ServerSettings) -> auto::Builder<TokioExecutor> {
 /// One accepted connection, before its HTTP protocol is known.
 struct Connection {
     builder: auto::Builder<TokioExecutor>,
+    deadlines: Deadlines,
     live: Arc<ArcSwap<Live>>,
     peer: SocketAddr,
     watcher: Watcher,
 }
 
 impl Connection {
+    /// Counts a connection the server closed before serving it.
+    fn closed(&self, reason: &'static str) {
+        self.live.load().state.metrics().connection_closed(reason);
+    }
+
     async fn serve<S>(self, stream: S)
     where
         S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
         let Self {
             builder,
+            deadlines,
             live,
             peer,
             watcher,
         } = self;
+        let metrics = live.load().state.metrics().clone();
+        let activity = Activity::new();
+        let io = Watched::new(stream, activity.clone());
+        let requests = activity.clone();
         let service = hyper::service::service_fn(move |mut request: Request<Incoming>| {
+            let in_flight = requests.request();
             request.extensions_mut().insert(ConnectInfo(peer));
             // One load per request: the whole request runs on the configuration current
             // when it arrived.
             let router = live.load().router.clone();
             async move {
-                Ok::<_, Infallible>(router.oneshot(request).await.unwrap_or_else(|e| match e {}))
+                let response = router.oneshot(request).await.unwrap_or_else(|e| match e {});
+                drop(in_flight);
+                Ok::<_, Infallible>(response)
             }
         });
-        let connection = builder.serve_connection(TokioIo::new(stream), service);
-        if let Err(e) = watcher.watch(connection).await {
-            tracing::debug!(%peer, error = %e, "connection closed with an error");
+        let connection = builder.serve_connection(TokioIo::new(io), service);
+        // Past a deadline the connection is dropped, which closes the socket.
+        tokio::select! {
+            result = watcher.watch(connection) => if let Err(e) = result {
+                tracing::debug!(%peer, error = %e, "connection closed with an error");
+            },
+            expired = activity.expired(deadlines) => {
+                tracing::debug!(%peer, deadline = expired.as_str(), "connection closed: deadline passed");
+                metrics.connection_closed(expired.label());
+            }
+        }
+    }
+}
+
+/// Connections open per peer address; shared by the accept loop and the connections.
+struct PerAddress {
+    limit: usize,
+    open: Mutex<HashMap<IpAddr, usize>>,
+}
+
+impl PerAddress {
+    fn new(limit: usize) -> Arc<Self> {
+        Arc::new(Self {
+            limit,
+            open: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// A slot for one more connection from `ip`, or `None` past the limit. With the limit
+    /// off every connection gets a slot that counts nothing.
+    fn take(self: &Arc<Self>, ip: IpAddr) -> Option<AddressSlot> {
+        if self.limit == 0 {
+            return Some(AddressSlot { owner: None, ip });
+        }
+        let mut open = self
+            .open
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let count = open.entry(ip).or_insert(0);
+        if *count >= self.limit {
+            return None;
+        }
+        *count += 1;
+        Some(AddressSlot {
+            owner: Some(self.clone()),
+            ip,
+        })
+    }
+}
+
+/// One connection's place in its address's count, given back when the connection ends.
+struct AddressSlot {
+    owner: Option<Arc<PerAddress>>,
+    ip: IpAddr,
+}
+
+impl Drop for AddressSlot {
+    fn drop(&mut self) {
+        let Some(owner) = &self.owner else { return };
+        let mut open = owner
+            .open
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(count) = open.get_mut(&self.ip) {
+            *count -= 1;
+            if *count == 0 {
+                open.remove(&self.ip);
+            }
         }
     }
 }
@@ -283,5 +421,45 @@ mod tests {
             ..ServerSettings::default()
         };
         assert!(validate(&equal).is_ok());
+    }
+
+    #[test]
+    fn a_zero_deadline_is_refused_naming_its_key() {
+        let mut server = ServerSettings {
+            write_timeout_ms: 0,
+            ..ServerSettings::default()
+        };
+        let err = validate(&server).unwrap_err();
+        assert!(err.to_string().contains("server.write_timeout_ms"), "{err}");
+        server.write_timeout_ms = 1;
+        assert!(validate(&server).is_ok());
+    }
+
+    #[test]
+    fn an_address_gets_its_slots_back_when_connections_end() {
+        let per_address = PerAddress::new(2);
+        let a: IpAddr = [127, 0, 0, 2].into();
+        let b: IpAddr = [127, 0, 0, 1].into();
+        let first = per_address.take(a).expect("first");
+        let _second = per_address.take(a).expect("second");
+        assert!(
+            per_address.take(a).is_none(),
+            "a third from the same address"
+        );
+        assert!(
+            per_address.take(b).is_some(),
+            "another address is not counted"
+        );
+        drop(first);
+        assert!(per_address.take(a).is_some(), "a slot given back");
+    }
+
+    #[test]
+    fn a_zero_limit_counts_nothing() {
+        let per_address = PerAddress::new(0);
+        let ip: IpAddr = [127, 0, 0, 2].into();
+        let slots: Vec<_> = (0..1000).filter_map(|_| per_address.take(ip)).collect();
+        assert_eq!(slots.len(), 1000);
+        assert!(per_address.open.lock().expect("not poisoned").is_empty());
     }
 }

@@ -4,6 +4,7 @@
 
 mod cors;
 mod credentials;
+mod deadlines;
 mod healthcheck;
 mod lifecycle;
 mod limits;
