@@ -273,8 +273,8 @@ impl Metrics {
     /// One authentication attempt. `kind`: `api_key`, `jwt`, `introspection` or `none`;
     /// `provider`: the identity provider's configured name (`api_keys` for API keys,
     /// `unknown` when the credential was refused before one was picked); `outcome`: `ok`,
-    /// `missing`, `invalid`, `forbidden` or `unavailable`. Call it once per attempt; the
-    /// auth-check middleware does today.
+    /// `missing`, `invalid`, `forbidden` or `unavailable`. Called once per attempt, by the
+    /// auth-check ([`crate::auth::middleware::require_principal`]).
     pub fn auth_result(
         &self,
         kind: &'static str,

@@ -7,7 +7,7 @@
 //! line must be cheap:
 //! - JSON lines come from `json-subscriber`, which keeps each span's fields as JSON once
 //!   they are recorded, where `tracing-subscriber`'s JSON formatter re-parses them for every
-//!   event (the formatter's cost per request fell by about half: docs/performance.md);
+//!   event (docs/performance.md);
 //! - [`writer::stdout`] gathers lines and writes them in batches, so a line costs neither a
 //!   system call nor a thread wake-up on the request's thread.
 

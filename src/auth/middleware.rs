@@ -1,5 +1,6 @@
-//! The auth-check: runs before the signature handler and proves a [`Principal`], or says
-//! which refusal (401/403/429/503) to answer instead.
+//! The auth-check: a function the signature endpoint calls before anything else of the
+//! caller's, returning a proven [`Principal`] or the refusal (401/403/429/503) to answer
+//! instead. It is not a tower layer (see `http::signature::Endpoint`).
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::{Duration, Instant};

@@ -1,9 +1,9 @@
 //! The auth-check: who is calling, and may they upload at all?
 //!
-//! The middleware in [`middleware`] reads `Authorization: Bearer <credential>`, picks the
-//! verifier from the credential's form (an API key `vsk_...`, a JWT `xxx.yyy.zzz`, or an
-//! opaque token for introspection) and, on success, leaves a [`Principal`] in the request
-//! extensions for the handler. One file per credential kind.
+//! [`middleware::require_principal`], which the signature endpoint calls first, reads
+//! `Authorization: Bearer <credential>`, picks the verifier from the credential's form (an
+//! API key `vsk_...`, a JWT `xxx.yyy.zzz`, or an opaque token for introspection) and
+//! returns the caller's [`Principal`] or the refusal. One file per credential kind.
 
 pub mod api_key;
 pub mod middleware;

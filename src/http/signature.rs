@@ -135,10 +135,10 @@ pub struct Success<T> {
 
 /// The 200 body, [`Success`] of [`Issued`], written directly into a buffer of its size.
 ///
-/// A signature is Base64 (`A-Z a-z 0-9 + / =`, [`crate::signature::Signer::sign`]), which
-/// a JSON string holds as it is: `serde_json` checked its 300-odd characters one by one
-/// for escapes (2,600 instructions, 3 % of a signature request), and `Json` grew its
-/// buffer twice. The test below checks the bytes against serde's derived form.
+/// Written by hand because a signature is Base64 (`A-Z a-z 0-9 + / =`,
+/// [`crate::signature::Signer::sign`]), which a JSON string holds as it is, so checking its
+/// characters for escapes as `serde_json` does is measurable work (docs/performance.md).
+/// The test below checks the bytes against serde's derived form.
 fn success_body(signature: &str, expire_time: u64) -> Vec<u8> {
     debug_assert!(
         signature

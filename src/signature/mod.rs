@@ -1,8 +1,8 @@
 //! The VOD "signature for upload from client": pure bytes in, pure bytes out.
 //!
 //! No clock, no RNG, no I/O and no configuration live here: the current time and the
-//! `random` value are arguments, so every output is reproducible in a test. The rules come
-//! from `shared/spec/upload-signature.md`:
+//! `random` value are arguments, so every output is reproducible in a test. The rules are
+//! those of `docs/signature.md`:
 //!
 //! - [`params`]: validated parameter types. An invalid value cannot be constructed, so it
 //!   can never be signed.

@@ -1,17 +1,16 @@
 //! Standard output for one log line per request, without a system call or a thread
 //! wake-up on the request's thread.
 //!
-//! Writing each line to stdout made a `write` per request, and handing each line to a
-//! writer thread (`tracing-appender`) made a wake-up per request: on two cores either one
-//! cost as much CPU as the rest of a `/healthz` request (docs/performance.md). Here a
+//! Writing each line to stdout makes a `write` per request, and handing each line to a
+//! writer thread (`tracing-appender`) makes a wake-up per request: on two cores either one
+//! costs as much CPU as the rest of a `/healthz` request (docs/performance.md). Here a
 //! request only appends its line to a shared buffer under a short lock; a background
 //! thread writes whatever has gathered every [`FLUSH_EVERY`], in one `write`, or sooner
 //! when [`WAKE_AT`] bytes are waiting: one wake-up per few dozen requests under load.
 //!
 //! The writes themselves stay on that thread. A request thread writing a batch into a pipe
 //! (stdout in a container) blocks whenever the reader is behind, and a tokio worker that
-//! blocks stalls every connection it serves. Under load that was 7 % of the workers'
-//! context switches (docs/performance.md, session 4).
+//! blocks stalls every connection it serves.
 //!
 //! Nothing is dropped: a request that finds [`FLUSH_AT`] bytes waiting, because the
 //! output is slower than the lines coming in, writes them itself (the same back-pressure
@@ -166,10 +165,7 @@ pub const PIPE_SIZE: usize = 1024 * 1024;
 /// Asks for a [`PIPE_SIZE`] pipe when `fd` is one, as a container's stdout usually is.
 /// With the default 64 KiB, a batch fills the pipe whenever its reader has not run for a
 /// few milliseconds (both cores busy), and the flushing thread sleeps until it does.
-/// Under load, a signature request cost about 4.8 µs more service CPU with stdout on a
-/// default pipe than on `/dev/null`; how much of that the larger pipe wins back is within
-/// the run-to-run noise (docs/performance.md, session 4). Anything else (a file, a
-/// terminal, a smaller limit) keeps what it has.
+/// Anything else (a file, a terminal, a smaller limit) keeps what it has.
 #[cfg(target_os = "linux")]
 fn widen_pipe(fd: &std::os::fd::OwnedFd) {
     let _ = rustix::pipe::fcntl_setpipe_size(fd, PIPE_SIZE);
