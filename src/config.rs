@@ -474,7 +474,7 @@ mod tests {
     /// Loads `toml` with `env` set, inside a figment jail: a private directory and an
     /// environment restored afterwards, so tests never see each other's variables.
     #[allow(clippy::result_large_err)] // figment::Jail's own error type
-    fn load_str(toml: &str, env: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+    pub(super) fn load_str(toml: &str, env: &[(&str, &str)]) -> Result<Settings, ConfigError> {
         let mut out = None;
         figment::Jail::expect_with(|jail| {
             jail.create_file("c.toml", toml)?;

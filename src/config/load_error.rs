@@ -158,24 +158,11 @@ fn type_of(actual: &Actual) -> &'static str {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-    use crate::config::Settings;
-
     const PASTED: &str = "sk-PASTED-7f3a9c";
 
-    /// Loads `toml` as the file `c.toml` with `env` set, in a figment jail.
-    #[allow(clippy::result_large_err)] // figment::Jail's own error type
+    /// The error loading `toml` with `env` set (in a figment jail) says.
     fn load_error(toml: &str, env: &[(&str, &str)]) -> String {
-        let mut out = None;
-        figment::Jail::expect_with(|jail| {
-            jail.create_file("c.toml", toml)?;
-            for (key, value) in env {
-                jail.set_env(key, value);
-            }
-            out = Some(Settings::load(Some(Path::new("c.toml"))));
-            Ok(())
-        });
-        match out.expect("the jail ran the closure") {
+        match crate::config::tests::load_str(toml, env) {
             Ok(_) => panic!("{toml:?} loaded"),
             Err(e) => e.to_string(),
         }

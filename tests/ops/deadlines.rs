@@ -38,7 +38,7 @@ fn short_deadlines(settings: &mut Settings) {
 
 /// Serves on 127.0.0.1 with `edit` applied to the defaults (HTTPS when it sets
 /// `server.tls`); the server stops when the sender is dropped.
-async fn spawn(edit: impl FnOnce(&mut Settings)) -> (SocketAddr, oneshot::Sender<()>) {
+pub(crate) async fn spawn(edit: impl FnOnce(&mut Settings)) -> (SocketAddr, oneshot::Sender<()>) {
     let (address, stop, _state) = spawn_with_state(edit).await;
     (address, stop)
 }

@@ -4,31 +4,12 @@
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::oneshot;
+use tokio::net::TcpStream;
 use vodsign::app::{App, VodCredentials};
 use vodsign::config::{PolicySettings, Settings};
 
+use crate::deadlines::spawn;
 use crate::support::PATIENCE;
-
-async fn spawn(edit: impl FnOnce(&mut Settings)) -> (std::net::SocketAddr, oneshot::Sender<()>) {
-    let mut settings = Settings::default();
-    settings
-        .policies
-        .insert("default".into(), PolicySettings::default());
-    edit(&mut settings);
-    let state = App::build(settings, VodCredentials::placeholder())
-        .await
-        .expect("valid")
-        .into_state();
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let address = listener.local_addr().expect("address");
-    let (stop, stopped) = oneshot::channel::<()>();
-    tokio::spawn(vodsign::server::run(listener, state, async {
-        let _ = stopped.await;
-    }));
-    (address, stop)
-}
 
 async fn get(stream: &mut TcpStream, extra_header: &str) -> String {
     let request =
