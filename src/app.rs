@@ -7,84 +7,21 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use rand::RngCore as _;
-use secrecy::{ExposeSecret, SecretString};
 
 use crate::audit::AuditSink;
+use crate::auth::Authenticator;
 use crate::auth::api_key::ApiKeys;
-use crate::auth::middleware::Authenticator;
-use crate::auth::{KeyRefreshTask, Principal, TokenVerifier};
-use crate::config::{ConfigError, Settings, secret_from_env};
+use crate::auth::{KeyRefreshTask, TokenVerifier};
+use crate::config::{ConfigError, Settings};
 use crate::credentials::{Credentials, SigningKey};
-use crate::lifecycle::Lifecycle;
 use crate::limits::{self, Decision, LimitError, Limiter, PolicyLimits};
 use crate::metrics::Metrics;
 use crate::policy::Policy;
-use crate::signature::SecretId;
-
-/// The SecretId/SecretKey pair signatures are made with.
-pub struct VodCredentials {
-    pub secret_id: SecretId,
-    pub secret_key: SecretString,
-    /// True for the built-in development placeholders, which VOD refuses.
-    pub placeholder: bool,
-}
-
-impl std::fmt::Debug for VodCredentials {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("VodCredentials")
-            .field("secret_id", &self.secret_id)
-            .field("secret_key", &"[REDACTED]")
-            .field("placeholder", &self.placeholder)
-            .finish()
-    }
-}
-
-/// SecretId of the development placeholder credentials.
-pub const PLACEHOLDER_SECRET_ID: &str = "AKIDvodsignDEVELOPMENTplaceholder";
-const PLACEHOLDER_SECRET_KEY: &str = "vodsign-development-placeholder-key";
-
-impl VodCredentials {
-    /// Reads `VODSIGN_SECRET_ID` / `VODSIGN_SECRET_KEY` (or their `_FILE` variants). When
-    /// both are absent and `allow_placeholder` is set, returns the development placeholders.
-    pub fn from_env(allow_placeholder: bool) -> Result<Self, ConfigError> {
-        let id = secret_from_env("VODSIGN_SECRET_ID")?;
-        let key = secret_from_env("VODSIGN_SECRET_KEY")?;
-        match (id, key) {
-            (Some(id), Some(key)) => Ok(Self {
-                secret_id: SecretId::try_from(id.expose_secret())
-                    .map_err(|e| ConfigError::key("VODSIGN_SECRET_ID", e.rule))?,
-                secret_key: key,
-                placeholder: false,
-            }),
-            (None, None) if allow_placeholder => Ok(Self::placeholder()),
-            (None, None) => Err(ConfigError::key(
-                "VODSIGN_SECRET_ID/VODSIGN_SECRET_KEY",
-                "are not set; set them (or their _FILE variants) to the VOD API key, or set \
-                 vod.development_placeholder_credentials = true for local development",
-            )),
-            (Some(_), None) => Err(ConfigError::key(
-                "VODSIGN_SECRET_KEY",
-                "is not set, but VODSIGN_SECRET_ID is; set both",
-            )),
-            (None, Some(_)) => Err(ConfigError::key(
-                "VODSIGN_SECRET_ID",
-                "is not set, but VODSIGN_SECRET_KEY is; set both",
-            )),
-        }
-    }
-
-    pub fn placeholder() -> Self {
-        Self {
-            secret_id: SecretId::try_from(PLACEHOLDER_SECRET_ID).expect("constant is valid"),
-            secret_key: SecretString::from(PLACEHOLDER_SECRET_KEY),
-            placeholder: true,
-        }
-    }
-}
+use crate::principal::Principal;
 
 /// Draws `random` from the thread-local CSPRNG and never hands out the same value twice in
 /// a row (VOD rejects a repeated `random` of a one-time signature).
@@ -105,6 +42,52 @@ impl RandomSource {
                 return value;
             }
         }
+    }
+}
+
+/// Lifecycle facts that outlive a reload (held in [`LongLived`]), driven by the signals of
+/// [`crate::lifecycle`] and by the reloader.
+#[derive(Debug, Default)]
+pub struct Lifecycle {
+    draining: AtomicBool,
+    /// Reload outcomes, for the metrics exporter.
+    pub reloads: ReloadCounters,
+}
+
+impl Lifecycle {
+    /// From now on readiness answers 503. Never undone: the process is going away.
+    pub fn start_draining(&self) {
+        self.draining.store(true, Ordering::SeqCst);
+    }
+
+    pub fn is_draining(&self) -> bool {
+        self.draining.load(Ordering::SeqCst)
+    }
+}
+
+/// How many reloads were applied and how many were refused since start.
+#[derive(Debug, Default)]
+pub struct ReloadCounters {
+    succeeded: AtomicU64,
+    failed: AtomicU64,
+}
+
+impl ReloadCounters {
+    pub fn succeeded(&self) -> u64 {
+        self.succeeded.load(Ordering::Relaxed)
+    }
+
+    pub fn failed(&self) -> u64 {
+        self.failed.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn record(&self, applied: bool) {
+        let counter = if applied {
+            &self.succeeded
+        } else {
+            &self.failed
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
     }
 }
 
@@ -155,7 +138,7 @@ impl std::ops::Deref for AppState {
 
 impl App {
     /// Validates `settings` and builds the state. The error names the offending key.
-    /// `credentials` is a [`Credentials`] set, or one [`VodCredentials`] pair (then named
+    /// `credentials` is a [`Credentials`] set, or one [`crate::credentials::VodCredentials`] pair (then named
     /// `default`).
     pub async fn build(
         settings: Settings,
@@ -301,6 +284,20 @@ impl App {
             .map(Some)
     }
 
+    /// Copies what other components count themselves (JWKS age, rate-limit backend
+    /// errors and repairs) into the registry; called on a timer, so a scrape is never older
+    /// than that.
+    pub fn sample_metrics(&self) {
+        let metrics = self.metrics();
+        for (provider, age) in self.authenticator.jwks_ages() {
+            metrics.jwks_age(&provider, age);
+        }
+        let backend = self.settings.limits.backend_name();
+        let stats = self.limiter().stats();
+        metrics.rate_limit_backend_errors(backend, stats.backend_errors);
+        metrics.rate_limit_repairs(backend, stats.repairs);
+    }
+
     pub fn next_random(&self) -> u32 {
         self.long_lived.random.next()
     }
@@ -348,9 +345,19 @@ mod tests {
     }
 
     #[test]
-    fn credentials_debug_hides_the_key() {
-        let debug = format!("{:?}", VodCredentials::placeholder());
-        assert!(!debug.contains(PLACEHOLDER_SECRET_KEY), "{debug}");
-        assert!(debug.contains("REDACTED"));
+    fn counters_count_each_outcome() {
+        let counters = ReloadCounters::default();
+        counters.record(true);
+        counters.record(false);
+        counters.record(true);
+        assert_eq!((counters.succeeded(), counters.failed()), (2, 1));
+    }
+
+    #[test]
+    fn draining_is_sticky() {
+        let lifecycle = Lifecycle::default();
+        assert!(!lifecycle.is_draining());
+        lifecycle.start_draining();
+        assert!(lifecycle.is_draining());
     }
 }

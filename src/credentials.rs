@@ -14,12 +14,72 @@ use std::path::{Path, PathBuf};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
-use crate::app::VodCredentials;
 use crate::config::{ConfigError, Settings, read_secret_text, secret_from_env};
 use crate::signature::{SecretId, Signer};
 
 /// The credential a policy signs with when it names none.
 pub const DEFAULT: &str = "default";
+
+/// The SecretId/SecretKey pair signatures are made with.
+pub struct VodCredentials {
+    pub secret_id: SecretId,
+    pub secret_key: SecretString,
+    /// True for the built-in development placeholders, which VOD refuses.
+    pub placeholder: bool,
+}
+
+impl std::fmt::Debug for VodCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VodCredentials")
+            .field("secret_id", &self.secret_id)
+            .field("secret_key", &"[REDACTED]")
+            .field("placeholder", &self.placeholder)
+            .finish()
+    }
+}
+
+/// SecretId of the development placeholder credentials.
+pub const PLACEHOLDER_SECRET_ID: &str = "AKIDvodsignDEVELOPMENTplaceholder";
+const PLACEHOLDER_SECRET_KEY: &str = "vodsign-development-placeholder-key";
+
+impl VodCredentials {
+    /// Reads `VODSIGN_SECRET_ID` / `VODSIGN_SECRET_KEY` (or their `_FILE` variants). When
+    /// both are absent and `allow_placeholder` is set, returns the development placeholders.
+    pub fn from_env(allow_placeholder: bool) -> Result<Self, ConfigError> {
+        let id = secret_from_env("VODSIGN_SECRET_ID")?;
+        let key = secret_from_env("VODSIGN_SECRET_KEY")?;
+        match (id, key) {
+            (Some(id), Some(key)) => Ok(Self {
+                secret_id: SecretId::try_from(id.expose_secret())
+                    .map_err(|e| ConfigError::key("VODSIGN_SECRET_ID", e.rule))?,
+                secret_key: key,
+                placeholder: false,
+            }),
+            (None, None) if allow_placeholder => Ok(Self::placeholder()),
+            (None, None) => Err(ConfigError::key(
+                "VODSIGN_SECRET_ID/VODSIGN_SECRET_KEY",
+                "are not set; set them (or their _FILE variants) to the VOD API key, or set \
+                 vod.development_placeholder_credentials = true for local development",
+            )),
+            (Some(_), None) => Err(ConfigError::key(
+                "VODSIGN_SECRET_KEY",
+                "is not set, but VODSIGN_SECRET_ID is; set both",
+            )),
+            (None, Some(_)) => Err(ConfigError::key(
+                "VODSIGN_SECRET_ID",
+                "is not set, but VODSIGN_SECRET_KEY is; set both",
+            )),
+        }
+    }
+
+    pub fn placeholder() -> Self {
+        Self {
+            secret_id: SecretId::try_from(PLACEHOLDER_SECRET_ID).expect("constant is valid"),
+            secret_key: SecretString::from(PLACEHOLDER_SECRET_KEY),
+            placeholder: true,
+        }
+    }
+}
 
 /// Prefix of the per-credential secret variables (after `VODSIGN_`, lower-cased).
 const VARIABLE_PREFIX: &str = "credential_";
@@ -301,6 +361,13 @@ fn load_one(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn credentials_debug_hides_the_key() {
+        let debug = format!("{:?}", VodCredentials::placeholder());
+        assert!(!debug.contains(PLACEHOLDER_SECRET_KEY), "{debug}");
+        assert!(debug.contains("REDACTED"));
+    }
 
     #[test]
     fn variable_names_follow_the_credential_name() {

@@ -1,24 +1,33 @@
 //! vodsign: issues Tencent Cloud VOD upload signatures to authenticated app users.
 //!
 //! # Layout
-//! A request walks the modules in one direction:
+//! The modules form a one-way graph: each imports only modules below it in this list
+//! (`tests/architecture.rs` reads the sources and fails on an upward import or a cycle).
 //!
-//! - [`http`]: the router, its layer stack (request id, trace, timeout, body limit, panic
-//!   catcher), one file per endpoint, and the one error envelope.
-//! - [`auth`]: the auth-check middleware and one file per credential kind; leaves a
-//!   [`auth::Principal`].
-//! - [`limits`]: may this caller sign now? Per-principal rate and quota, per-IP auth-failure
-//!   limit, load shedding, client-IP resolution; memory or Redis backend.
+//! - [`cli`]: the binary's commands (`serve`, `sign`, `inspect`, `check-config`, ...).
+//! - [`healthcheck`] (the container probe) and [`inspect`] (the offline signature checker).
+//! - [`server`]: listeners, connection deadlines and limits, graceful stop; above
+//!   [`reload`] (SIGHUP: rebuild the state and swap it in) and [`admin`] (the `/metrics`
+//!   listener), above [`lifecycle`] (the signals that drive draining and reloads).
+//!
+//! A request walks the next modules in one direction:
+//!
+//! - [`http`]: the router, its layer stack, one file per endpoint, the one error envelope,
+//!   and the HTTP side of the auth-check and of the audit.
+//! - [`app`]: the state a request is served from, built from validated settings.
+//! - [`auth`]: who is calling; leaves a [`principal::Principal`]. One file per credential
+//!   kind.
 //! - [`policy`]: principal + request → the parameters to sign, or a precise refusal.
-//! - [`signature`]: PURE validated parameters, encoding, sign / decode / verify.
+//! - [`limits`]: may this caller sign now? Rate and quota per caller, the per-address
+//!   auth-failure limit, load shedding, client-IP resolution; memory or Redis backend.
 //!
-//! Around them: [`config`] (file + environment, secrets only from env or `*_FILE`),
-//! [`credentials`] (named VOD SecretId/SecretKey pairs), [`app`] (the validated runtime
-//! state), [`server`] (listener, connection limits, graceful stop), [`tls`] (HTTPS and
-//! HTTP/2), [`reload`] (SIGHUP: rebuild and swap), [`lifecycle`] (signals, draining),
-//! [`healthcheck`] (the container probe), [`telemetry`] (logs), [`audit`] (one event per
-//! signature issued or refused), [`metrics`] (the Prometheus registry), [`admin`] (the
-//! `/metrics` listener), [`inspect`] (the offline signature checker) and [`cli`].
+//! Leaves the layers above call, never the other way round: [`audit`] (one event per
+//! signature issued or refused), [`credentials`] (named VOD SecretId/SecretKey pairs),
+//! [`tls`] (certificates for HTTPS), [`metrics`] (the Prometheus registry) and
+//! [`telemetry`] (logs). Beneath everything, plain data: [`config`] (typed, validated
+//! settings from the file and the environment; secrets only from the environment or
+//! `*_FILE`) and [`principal`] (the proven caller); and [`signature`], PURE: validated
+//! parameters, encoding, sign / decode / verify, with no I/O, clock or randomness inside.
 
 pub mod admin;
 pub mod app;
@@ -34,6 +43,7 @@ pub mod lifecycle;
 pub mod limits;
 pub mod metrics;
 pub mod policy;
+pub mod principal;
 pub mod reload;
 pub mod server;
 pub mod signature;

@@ -1,5 +1,5 @@
-//! The process lifecycle: the draining flag, the reload counters, and the signals that
-//! drive them.
+//! The process lifecycle: the signals that drive the draining flag and the reloads (both
+//! kept in [`crate::app::LongLived`]).
 //!
 //! SIGTERM or SIGINT starts a graceful stop: `/readyz` answers 503 at once, requests are
 //! still served for `server.drain_delay_ms` so the load balancer takes the instance out of
@@ -7,55 +7,9 @@
 //! `server.shutdown_grace_ms`. A second SIGTERM/SIGINT cuts the drain delay short.
 //! SIGHUP reloads the configuration ([`crate::reload`]).
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use crate::app::AppState;
-
-/// Lifecycle facts that outlive a reload (held in [`crate::app::LongLived`]).
-#[derive(Debug, Default)]
-pub struct Lifecycle {
-    draining: AtomicBool,
-    /// Reload outcomes, for the metrics exporter.
-    pub reloads: ReloadCounters,
-}
-
-impl Lifecycle {
-    /// From now on readiness answers 503. Never undone: the process is going away.
-    pub fn start_draining(&self) {
-        self.draining.store(true, Ordering::SeqCst);
-    }
-
-    pub fn is_draining(&self) -> bool {
-        self.draining.load(Ordering::SeqCst)
-    }
-}
-
-/// How many reloads were applied and how many were refused since start.
-#[derive(Debug, Default)]
-pub struct ReloadCounters {
-    succeeded: AtomicU64,
-    failed: AtomicU64,
-}
-
-impl ReloadCounters {
-    pub fn succeeded(&self) -> u64 {
-        self.succeeded.load(Ordering::Relaxed)
-    }
-
-    pub fn failed(&self) -> u64 {
-        self.failed.load(Ordering::Relaxed)
-    }
-
-    pub(crate) fn record(&self, applied: bool) {
-        let counter = if applied {
-            &self.succeeded
-        } else {
-            &self.failed
-        };
-        counter.fetch_add(1, Ordering::Relaxed);
-    }
-}
 
 /// SIGTERM and SIGINT, installed once at start-up so that neither kills the process
 /// before the drain has run.
@@ -142,26 +96,4 @@ pub async fn drain_on_signal(mut signals: StopSignals, current: impl Fn() -> App
         }
     }
     tracing::info!("drain delay over: no longer accepting connections");
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn counters_count_each_outcome() {
-        let counters = ReloadCounters::default();
-        counters.record(true);
-        counters.record(false);
-        counters.record(true);
-        assert_eq!((counters.succeeded(), counters.failed()), (2, 1));
-    }
-
-    #[test]
-    fn draining_is_sticky() {
-        let lifecycle = Lifecycle::default();
-        assert!(!lifecycle.is_draining());
-        lifecycle.start_draining();
-        assert!(lifecycle.is_draining());
-    }
 }

@@ -274,7 +274,7 @@ impl Metrics {
     /// `provider`: the identity provider's configured name (`api_keys` for API keys,
     /// `unknown` when the credential was refused before one was picked); `outcome`: `ok`,
     /// `missing`, `invalid`, `forbidden` or `unavailable`. Called once per attempt, by the
-    /// auth-check ([`crate::auth::middleware::require_principal`]).
+    /// auth-check of the HTTP layer.
     pub fn auth_result(
         &self,
         kind: &'static str,
@@ -334,19 +334,6 @@ impl Metrics {
         self.record(|| {
             counter!("vodsign_rate_limit_repairs_total", "backend" => backend).absolute(total);
         });
-    }
-
-    /// Copies what other components count themselves (JWKS age, rate-limit backend
-    /// errors and repairs) into the registry; called on a timer, so a scrape is never older
-    /// than that.
-    pub fn sample(&self, state: &crate::app::AppState) {
-        for (provider, age) in state.authenticator().jwks_ages() {
-            self.jwks_age(&provider, age);
-        }
-        let backend = state.settings.limits.backend_name();
-        let stats = state.limiter().stats();
-        self.rate_limit_backend_errors(backend, stats.backend_errors);
-        self.rate_limit_repairs(backend, stats.repairs);
     }
 
     /// One configuration reload attempt.

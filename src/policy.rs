@@ -7,8 +7,8 @@
 
 use serde::Deserialize;
 
-use crate::auth::Principal;
 use crate::config::{ConfigError, PolicySettings};
+use crate::principal::Principal;
 use crate::signature::{
     ClassId, InvalidParam, Procedure, SecretId, SessionContext, SignParams, SourceContext,
     StorageRegion, TaskNotifyMode, TaskPriority, Validity, VodSubAppId,

@@ -123,7 +123,7 @@ pub async fn run_until_stopped(app: App, source: Source) -> Result<(), ConfigErr
             loop {
                 tick.tick().await;
                 let state = reloader.current();
-                state.metrics().sample(&state);
+                state.sample_metrics();
             }
         })
     };

@@ -19,9 +19,10 @@ use std::time::{Duration, Instant};
 use criterion::Criterion;
 use criterion::measurement::{Measurement, ValueFormatter, WallTime};
 use secrecy::SecretString;
-use vodsign::app::{App, AppState, VodCredentials};
+use vodsign::app::{App, AppState};
 use vodsign::auth::api_key;
 use vodsign::config::{ApiKeySettings, PolicySettings, Settings};
+use vodsign::credentials::VodCredentials;
 use vodsign::signature::{SecretId, SignParams, SourceContext, Validity};
 
 /// The SecretKey every bench signs with (a bench needs no real one).

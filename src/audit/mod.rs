@@ -5,10 +5,8 @@
 //! request id and the outcome; an issuance adds the signed parameters and a fingerprint of
 //! the signature (a hex prefix of its SHA-256) so a signature found in the wild can be
 //! matched to its event. The signature itself, the caller's credential and the SecretKey
-//! never appear. [`AuditSink`] writes events where `[audit]` says; [`exchange`] makes
-//! them from the `/v1/signature` exchange.
-
-pub mod exchange;
+//! never appear. [`AuditSink`] writes events where `[audit]` says; the HTTP layer makes
+//! them from each `/v1/signature` exchange.
 
 use std::fs::OpenOptions;
 use std::io::Write as _;
@@ -18,8 +16,8 @@ use serde::Serialize;
 use sha2::{Digest as _, Sha256};
 use tracing_subscriber::fmt::MakeWriter as _;
 
-use crate::auth::Principal;
 use crate::config::{AuditDestination, AuditSettings, ConfigError};
+use crate::principal::Principal;
 use crate::signature::SignParams;
 use crate::telemetry;
 use crate::telemetry::writer::{self, BatchedWriter, FlushGuard};
@@ -514,7 +512,7 @@ mod tests {
         let principal = Principal {
             subject: "user \"1\"\n".to_owned(),
             credential_id: "key-1".to_owned(),
-            kind: crate::auth::CredentialKind::ApiKey,
+            kind: crate::principal::CredentialKind::ApiKey,
             policy: "default".to_owned(),
         };
         let minimal = Issuance {

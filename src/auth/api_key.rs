@@ -12,8 +12,9 @@ use rand::RngCore as _;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use super::{AuthError, CredentialKind, Principal};
+use super::AuthError;
 use crate::config::{ApiKeySettings, ConfigError};
+use crate::principal::{CredentialKind, Principal};
 
 /// Every API key starts with this, so the middleware can tell it from a JWT.
 pub const PREFIX: &str = "vsk_";

@@ -15,6 +15,7 @@ use moka::future::Cache;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
 
+use crate::auth::AuthError;
 use crate::auth::claims::{
     Claims, SubjectClaims, claim_strings, now_unix, numeric_date, until_unix,
 };
@@ -23,7 +24,7 @@ use crate::auth::permission::AccessRules;
 use crate::auth::token_config::{
     AuthConfigError, EnvLookup, IntrospectionProviderConfig, secret_from_env,
 };
-use crate::auth::{AuthError, CredentialKind, Principal};
+use crate::principal::{CredentialKind, Principal};
 
 /// Largest introspection answer accepted, in bytes.
 const MAX_ANSWER_BYTES: usize = 64 * 1024;

@@ -15,12 +15,13 @@ use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, AlgorithmFamily, DecodingKey, Header, Validation};
 use secrecy::ExposeSecret;
 
+use crate::auth::AuthError;
 use crate::auth::claims::{Claims, SubjectClaims, now_unix, numeric_date};
 use crate::auth::jwks::{KeySet, RemoteKeySet, RemoteTiming};
 use crate::auth::permission::AccessRules;
 use crate::auth::token_config::{AuthConfigError, EnvLookup, JwtProviderConfig, secret_from_env};
 use crate::auth::verified_cache::VerifiedCache;
-use crate::auth::{AuthError, CredentialKind, Principal};
+use crate::principal::{CredentialKind, Principal};
 
 /// Longest `verified_cache_ttl_secs`: how long a token may outlive its key's removal.
 const MAX_VERIFIED_CACHE_TTL_SECS: u64 = 3600;

@@ -1,14 +1,13 @@
 //! The auth-check: who is calling, and may they upload at all?
 //!
-//! [`middleware::require_principal`], which the signature endpoint calls first, reads
-//! `Authorization: Bearer <credential>`, picks the verifier from the credential's form (an
-//! API key `vsk_...`, a JWT `xxx.yyy.zzz`, or an opaque token for introspection) and
-//! returns the caller's [`Principal`] or the refusal. One file per credential kind.
+//! The [`Authenticator`] takes the credential of `Authorization: Bearer <credential>`
+//! ([`bearer`]), picks the verifier from its form (an API key `vsk_...`, a JWT
+//! `xxx.yyy.zzz`, or an opaque token for introspection) and returns the caller's
+//! [`Principal`](crate::principal::Principal) or an [`AuthError`]. One file per credential
+//! kind. The HTTP side of the auth-check (damping, metrics, the envelope) is in `http::auth`.
 
 pub mod api_key;
-pub mod middleware;
-
-use std::fmt;
+mod authenticator;
 
 mod claims;
 mod idp_http;
@@ -20,44 +19,12 @@ pub mod token_config;
 pub mod tokens;
 mod verified_cache;
 
+pub use authenticator::{Authenticator, bearer};
 pub use permission::{AccessConfig, RequiredClaim, RolePolicy};
 pub use token_config::{
     AuthConfig, AuthConfigError, EnvLookup, IntrospectionProviderConfig, JwtProviderConfig,
 };
 pub use tokens::{KeyRefreshTask, MAX_TOKEN_BYTES, TokenVerifier};
-
-/// Which kind of credential proved the caller's identity.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum CredentialKind {
-    ApiKey,
-    Jwt,
-    Introspection,
-}
-
-impl CredentialKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CredentialKind::ApiKey => "api_key",
-            CredentialKind::Jwt => "jwt",
-            CredentialKind::Introspection => "introspection",
-        }
-    }
-}
-
-/// The proof that authentication ran: who the caller is and which policy applies.
-///
-/// Holds no secret: neither the presented credential nor anything derived from it that
-/// could be replayed.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Principal {
-    /// The user (or machine client) the request acts for; feeds the sourceContext template.
-    pub subject: String,
-    /// Name of the policy that decides what this caller may get.
-    pub policy: String,
-    /// Which credential was used: the API key's id, or the identity provider's name.
-    pub credential_id: String,
-    pub kind: CredentialKind,
-}
 
 /// Why a caller was not let through. Maps onto the envelope codes 40101/40102/40301/50301.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -75,10 +42,4 @@ pub enum AuthError {
     /// A dependency needed to decide (introspection endpoint, key set) is unavailable.
     #[error("{0}")]
     Unavailable(&'static str),
-}
-
-impl fmt::Display for CredentialKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
 }

@@ -16,11 +16,12 @@ use jsonwebtoken::Header;
 use serde::Deserialize;
 use tokio::task::{JoinHandle, JoinSet};
 
+use crate::auth::AuthError;
 use crate::auth::idp_http::{self, fingerprint, token_digest};
 use crate::auth::introspection::{Answer, IntrospectionProvider};
 use crate::auth::jwt::JwtProvider;
 use crate::auth::token_config::{AuthConfig, AuthConfigError, EnvLookup};
-use crate::auth::{AuthError, Principal};
+use crate::principal::Principal;
 
 /// Longest token accepted, in bytes. Real access tokens are 1-2 KiB.
 pub const MAX_TOKEN_BYTES: usize = 8 * 1024;

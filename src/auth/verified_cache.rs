@@ -23,8 +23,8 @@ use std::time::{Duration, Instant};
 use moka::Expiry;
 use moka::sync::Cache;
 
-use crate::auth::Principal;
 use crate::auth::claims::{now_unix, until_unix};
+use crate::principal::Principal;
 
 /// A token that verified: who it names, and when it expires.
 struct Verified {
@@ -132,8 +132,8 @@ impl VerifiedCache {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::auth::CredentialKind;
     use crate::auth::idp_http::token_digest;
+    use crate::principal::CredentialKind;
 
     fn principal() -> Principal {
         Principal {

@@ -3,9 +3,11 @@
 //! [`router`] needs no socket, so tests drive it with `oneshot`; [`crate::server`] binds
 //! it to a listener. The admin routes (`/metrics`) live apart, in [`crate::admin`].
 
+pub mod auth;
 pub mod client_ip;
 pub mod cors;
 pub mod error;
+mod exchange;
 pub mod health;
 pub mod observe;
 pub mod openapi;
@@ -29,8 +31,8 @@ use tower_http::trace::TraceLayer;
 use tracing::Span;
 
 use crate::app::AppState;
-use crate::auth::Principal;
 use crate::config::ServerSettings;
+use crate::principal::Principal;
 use error::ApiError;
 
 /// The request id header: taken from the client when well-formed, generated otherwise,

@@ -13,14 +13,14 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use tower::Service;
 
+use super::auth::require_principal;
 use super::error::{APPLICATION_JSON, ApiError, Envelope};
+use super::exchange::Exchange;
 use crate::app::{AppState, unix_now};
 use crate::audit::Issuance;
-use crate::audit::exchange::Exchange;
-use crate::auth::Principal;
-use crate::auth::middleware::require_principal;
 use crate::limits::{Decision, LoadShedLayer, PerCaller, principal_key};
 use crate::policy::SignatureRequest;
+use crate::principal::Principal;
 
 /// The request fields of a `POST`: its (optional) JSON body, which must arrive within
 /// `deadline` (else 40801); the query string must be empty. Malformed input becomes a

@@ -54,7 +54,7 @@ pub use decision::{
 pub use health::LimiterStats;
 pub use shed::{CallerPermit, LoadShed, LoadShedLayer, PerCaller};
 
-use crate::auth::Principal;
+use crate::principal::Principal;
 use health::Health;
 use memory::MemoryBackend;
 use redis::{BackendError, RedisBackend};

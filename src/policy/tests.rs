@@ -1,5 +1,5 @@
 use super::*;
-use crate::auth::CredentialKind;
+use crate::principal::CredentialKind;
 
 fn principal() -> Principal {
     Principal {

@@ -10,9 +10,10 @@ use http_body_util::BodyExt as _;
 use secrecy::SecretString;
 use serde_json::Value;
 use tower::ServiceExt as _;
-use vodsign::app::{App, AppState, VodCredentials};
+use vodsign::app::{App, AppState};
 use vodsign::auth::api_key;
 use vodsign::config::{ApiKeySettings, LogFormat, PolicySettings, ServerSettings, Settings};
+use vodsign::credentials::VodCredentials;
 use vodsign::signature::{SecretId, Signer};
 
 /// Everything a test needs to call the service and check what it says.

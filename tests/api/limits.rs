@@ -574,7 +574,7 @@ async fn redis_damped_address_serves_valid_keys_and_corrupt_keys_are_repaired() 
     );
     let repairs = app.state.limiter().stats().repairs;
     assert!(repairs >= 2, "{repairs}");
-    app.state.metrics().sample(&app.state);
+    app.state.sample_metrics();
     let text = app.state.metrics().render();
     assert!(
         text.contains(&format!(

@@ -122,7 +122,7 @@ async fn sampling_copies_the_rate_limit_backends_error_count() {
     assert_eq!(status, 200, "on_backend_error = allow serves");
     let errors = app.state.limiter().stats().backend_errors;
     assert!(errors >= 1, "the failed call was counted");
-    app.state.metrics().sample(&app.state);
+    app.state.sample_metrics();
     let (_, _, text) = scrape(&app).await;
     let line = text
         .lines()

@@ -5,7 +5,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Value, json};
 use tempfile::TempDir;
-use vodsign::auth::{AuthError, CredentialKind, TokenVerifier};
+use vodsign::auth::{AuthError, TokenVerifier};
+use vodsign::principal::CredentialKind;
 
 use crate::idp::TestIdp;
 use crate::keys::{AUDIENCE, ISSUER, TestKey, good_claims, hmac_secret, jwks, now, with};

@@ -3,7 +3,8 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::{Value, json};
-use vodsign::auth::{AuthError, CredentialKind, TokenVerifier};
+use vodsign::auth::{AuthError, TokenVerifier};
+use vodsign::principal::CredentialKind;
 
 use crate::idp::{Mode, TestIdp};
 use crate::keys::now;

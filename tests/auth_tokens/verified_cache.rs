@@ -10,9 +10,11 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use sha2::Digest;
-use vodsign::app::{App, VodCredentials};
-use vodsign::auth::{AuthError, CredentialKind, TokenVerifier};
+use vodsign::app::App;
+use vodsign::auth::{AuthError, TokenVerifier};
 use vodsign::config::{PolicySettings, Settings};
+use vodsign::credentials::VodCredentials;
+use vodsign::principal::CredentialKind;
 
 use crate::idp::{Mode, TestIdp};
 use crate::keys::{AUDIENCE, ISSUER, TestKey, good_claims, hmac_secret, hs256, jwks, now, with};

@@ -14,14 +14,16 @@ use std::task::{Context, Poll, Waker};
 
 use http::header::AUTHORIZATION;
 use http::{HeaderMap, HeaderValue};
-use vodsign::app::{App, VodCredentials};
+use vodsign::app::App;
 use vodsign::auth::api_key::{ApiKeys, hash_key};
-use vodsign::auth::middleware::bearer;
-use vodsign::auth::{AuthConfig, CredentialKind, Principal, TokenVerifier};
+use vodsign::auth::bearer;
+use vodsign::auth::{AuthConfig, TokenVerifier};
 use vodsign::config::{ApiKeySettings, PolicySettings, Settings};
+use vodsign::credentials::VodCredentials;
 use vodsign::http::signature::{parse_json_request, parse_query_request};
 use vodsign::inspect::inspect;
 use vodsign::policy::{Policy, SignatureRequest};
+use vodsign::principal::{CredentialKind, Principal};
 use vodsign::signature::{DecodedSignature, SecretId, Signer, encode};
 
 /// The signing key of every target.

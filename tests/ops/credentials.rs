@@ -6,10 +6,11 @@ use axum::http::Request;
 use http_body_util::BodyExt as _;
 use secrecy::SecretString;
 use tower::ServiceExt as _;
-use vodsign::app::{App, VodCredentials};
+use vodsign::app::App;
 use vodsign::auth::api_key;
 use vodsign::config::{ApiKeySettings, PolicySettings, Settings};
 use vodsign::credentials::Credentials;
+use vodsign::credentials::VodCredentials;
 use vodsign::signature::SecretId;
 
 use crate::support::*;

@@ -5,8 +5,9 @@ use std::time::Duration;
 
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpStream;
-use vodsign::app::{App, VodCredentials};
+use vodsign::app::App;
 use vodsign::config::{PolicySettings, Settings};
+use vodsign::credentials::VodCredentials;
 
 use crate::deadlines::spawn;
 use crate::support::PATIENCE;

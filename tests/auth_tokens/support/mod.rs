@@ -10,7 +10,8 @@ use std::collections::{BTreeSet, HashMap};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
-use vodsign::auth::{AuthConfig, AuthConfigError, AuthError, Principal, TokenVerifier};
+use vodsign::auth::{AuthConfig, AuthConfigError, AuthError, TokenVerifier};
+use vodsign::principal::Principal;
 
 use idp::{CLIENT_ID, TestIdp};
 use keys::random_bytes;

@@ -1,6 +1,6 @@
 //! Turns each `/v1/signature` exchange into one audit event and the signature metrics.
 //!
-//! The endpoint ([`crate::http::signature::Endpoint`]) takes what the event needs from the
+//! The endpoint ([`super::signature::Endpoint`]) takes what the event needs from the
 //! request before anything can refuse it ([`Exchange::begin`]), and hands the outcome back
 //! once it is known ([`Exchange::issued`] or [`Exchange::refused`]): with the caller's
 //! identity when the auth-check proved one, so a refusal by the limits, the policy or the
@@ -11,12 +11,12 @@ use std::net::IpAddr;
 use axum::extract::Request;
 use axum::http::HeaderValue;
 
-use super::{AuditEvent, Issuance};
+use super::REQUEST_ID;
+use super::client_ip::client_ip;
+use super::error::ApiError;
 use crate::app::AppState;
-use crate::auth::Principal;
-use crate::http::REQUEST_ID;
-use crate::http::client_ip::client_ip;
-use crate::http::error::ApiError;
+use crate::audit::{AuditEvent, Issuance};
+use crate::principal::Principal;
 
 /// What the audit event of one exchange takes from its request.
 #[derive(Debug)]

@@ -1,85 +1,16 @@
-//! The auth-check: a function the signature endpoint calls before anything else of the
-//! caller's, returning a proven [`Principal`] or the refusal (401/403/429/503) to answer
-//! instead. It is not a tower layer (see `http::signature::Endpoint`).
+//! The auth-check of a protected route: the bearer credential through the
+//! [`Authenticator`](crate::auth::Authenticator), with the per-address failure damping of
+//! the limiter and the authentication metrics around it.
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::{Duration, Instant};
 
 use axum::http::HeaderMap;
-use axum::http::header::AUTHORIZATION;
 
-use super::{AuthError, CredentialKind, KeyRefreshTask, Principal, TokenVerifier, api_key};
+use super::error::ApiError;
 use crate::app::AppState;
-use crate::http::error::ApiError;
-
-/// Holds every verifier; picks one from the credential's form: an API key by its `vsk_`
-/// prefix, anything else is an access token for [`TokenVerifier`] (a JWT by its three
-/// segments, else an opaque token for introspection).
-#[derive(Debug)]
-pub struct Authenticator {
-    api_keys: api_key::ApiKeys,
-    tokens: TokenVerifier,
-}
-
-impl Authenticator {
-    pub fn new(api_keys: api_key::ApiKeys, tokens: TokenVerifier) -> Self {
-        Self { api_keys, tokens }
-    }
-
-    pub async fn authenticate(&self, credential: &str) -> Result<Principal, AuthError> {
-        if credential.starts_with(api_key::PREFIX) {
-            return self.api_keys.verify(credential);
-        }
-        if self.tokens.is_empty() {
-            return Err(AuthError::Invalid(
-                "the credential is neither an API key nor an accepted access token",
-            ));
-        }
-        self.tokens.verify(credential).await
-    }
-
-    /// Whether `credential` is verified here without a remote call: an API key, or a JWT
-    /// (its provider's keys are held; an unknown `kid` refetches at most once per cooldown,
-    /// for all callers together). Anything else goes to introspection.
-    pub fn verifies_locally(&self, credential: &str) -> bool {
-        credential.starts_with(api_key::PREFIX)
-            || self.tokens.is_empty()
-            || credential.split('.').count() == 3
-    }
-
-    /// Problems that keep the service from authenticating anyone (empty = ready): a JWT
-    /// provider whose keys never loaded, an introspection endpoint whose last call failed.
-    pub fn readiness(&self) -> Vec<String> {
-        self.tokens.readiness()
-    }
-
-    /// Starts the background JWKS refresh; it stops when the returned task is dropped.
-    /// Age of each `jwks_url` provider's current key set (the JWKS age metric).
-    pub fn jwks_ages(&self) -> Vec<(String, std::time::Duration)> {
-        self.tokens.jwks_ages()
-    }
-
-    pub fn spawn_key_refresh(&self) -> KeyRefreshTask {
-        self.tokens.spawn_key_refresh(std::future::pending())
-    }
-}
-
-/// The bearer credential of `Authorization: Bearer <credential>`.
-pub fn bearer(headers: &HeaderMap) -> Result<&str, AuthError> {
-    let value = headers.get(AUTHORIZATION).ok_or(AuthError::Missing)?;
-    let value = value
-        .to_str()
-        .map_err(|_| AuthError::Invalid("the Authorization header is not printable ASCII"))?;
-    let (scheme, credential) = value.split_once(' ').ok_or(AuthError::Missing)?;
-    if !scheme.eq_ignore_ascii_case("bearer") {
-        return Err(AuthError::Missing);
-    }
-    let credential = credential.trim();
-    if credential.is_empty() {
-        return Err(AuthError::Invalid("the Bearer credential is empty"));
-    }
-    Ok(credential)
-}
+use crate::auth::{AuthError, api_key, bearer};
+use crate::principal::{CredentialKind, Principal};
 
 /// The `outcome` label of an authentication failure.
 fn outcome(error: &AuthError) -> &'static str {
