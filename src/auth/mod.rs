@@ -16,14 +16,9 @@ mod introspection;
 mod jwks;
 mod jwt;
 pub mod permission;
-pub mod token_config;
 pub mod tokens;
 mod verified_cache;
 
-pub use permission::{AccessConfig, RequiredClaim, RolePolicy};
-pub use token_config::{
-    AuthConfig, AuthConfigError, EnvLookup, IntrospectionProviderConfig, JwtProviderConfig,
-};
 pub use tokens::{KeyRefreshTask, MAX_TOKEN_BYTES, TokenVerifier};
 
 /// Which kind of credential proved the caller's identity.

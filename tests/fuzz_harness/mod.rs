@@ -17,8 +17,8 @@ use http::{HeaderMap, HeaderValue};
 use vodsign::app::{App, VodCredentials};
 use vodsign::auth::api_key::{ApiKeys, hash_key};
 use vodsign::auth::middleware::bearer;
-use vodsign::auth::{AuthConfig, CredentialKind, Principal, TokenVerifier};
-use vodsign::config::{ApiKeySettings, PolicySettings, Settings};
+use vodsign::auth::{CredentialKind, Principal, TokenVerifier};
+use vodsign::config::{ApiKeySettings, AuthSettings, PolicySettings, Settings};
 use vodsign::http::signature::{parse_json_request, parse_query_request};
 use vodsign::inspect::inspect;
 use vodsign::policy::{Policy, SignatureRequest};
@@ -162,7 +162,7 @@ pub fn api_keys() -> &'static ApiKeys {
 fn tokens() -> &'static TokenVerifier {
     static TOKENS: OnceLock<TokenVerifier> = OnceLock::new();
     TOKENS.get_or_init(|| {
-        let auth: AuthConfig = serde_json::from_value(serde_json::json!({"jwt": [{
+        let auth: AuthSettings = serde_json::from_value(serde_json::json!({"jwt": [{
             "name": "fuzz", "issuer": "fuzz-issuer", "audiences": ["vodsign"],
             "algorithms": ["HS256"], "hmac_secret_env": "FUZZ_HS_SECRET",
             "access": {"default_policy": "default"},

@@ -14,9 +14,9 @@ use tokio_rustls::rustls;
 use tokio_rustls::rustls::pki_types::pem::PemObject as _;
 use tokio_rustls::rustls::pki_types::{CertificateDer, ServerName};
 use vodsign::app::{App, AppState, VodCredentials};
+use vodsign::config::TlsSettings;
 use vodsign::config::{PolicySettings, Settings};
 use vodsign::reload::{Reloader, Source};
-use vodsign::tls::TlsSettings;
 
 use crate::support::test_certificates;
 
