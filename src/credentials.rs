@@ -1,10 +1,10 @@
 //! Named VOD credentials: several SecretId/SecretKey pairs, each with a name, so policies can
 //! sign for different VOD accounts (or tenants) and a key can be rotated without a restart.
 //!
-//! The file only names a credential (`[credentials.NAME]`) and may say where its secrets
-//! are kept (file paths, which are not secret). The secrets come from
+//! The file only names a credential (`[credentials.NAME]`, [`CredentialSettings`]) and may
+//! say where its secrets are kept (file paths, which are not secret). The secrets come from
 //! `VODSIGN_CREDENTIAL_<NAME>_SECRET_ID` / `_SECRET_KEY`, their `_FILE` variants, or the files
-//! the table names. The credential `default` keeps the historical `VODSIGN_SECRET_ID` /
+//! the table names; the credential `default` reads `VODSIGN_SECRET_ID` /
 //! `VODSIGN_SECRET_KEY`. Everything here is read again on every reload (SIGHUP), so a
 //! rotated secret file takes effect then. `Debug` never shows a key.
 

@@ -209,6 +209,32 @@ mod tests {
         out.expect("the jail ran the closure")
     }
 
+    /// `config` sits below every runtime module: it may name only itself and the pure
+    /// `signature` module, so the settings never depend on what is built from them.
+    #[test]
+    fn config_imports_nothing_else_from_the_crate() {
+        // Spelled in two parts so this test does not find itself.
+        let needle = concat!("crate", "::");
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/config");
+        let entries = std::fs::read_dir(&dir).expect("src/config is readable");
+        for entry in entries {
+            let path = entry.expect("a directory entry").path();
+            let text = std::fs::read_to_string(&path).expect("a source file");
+            for (number, line) in text.lines().enumerate() {
+                let code = line.split("//").next().unwrap_or_default();
+                for (at, _) in code.match_indices(needle) {
+                    let rest = &code[at + needle.len()..];
+                    assert!(
+                        rest.starts_with("config") || rest.starts_with("signature"),
+                        "{}:{}: config must not import {line:?}",
+                        path.display(),
+                        number + 1
+                    );
+                }
+            }
+        }
+    }
+
     #[test]
     fn environment_overrides_the_file() {
         let s = load_str(

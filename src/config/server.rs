@@ -7,11 +7,13 @@ use std::path::PathBuf;
 
 use http::HeaderValue;
 use serde::{Deserialize, Serialize};
+use tokio::sync::Semaphore;
 
 use super::ConfigError;
 
 /// hyper's floor for its read buffer, which bounds the request head.
 const MIN_HEADER_BYTES: usize = 8192;
+
 /// `[server]`: the listener and its protections.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
@@ -180,7 +182,7 @@ pub(super) fn validate(server: &ServerSettings) -> Result<(), ConfigError> {
             format!("must be from {MIN_HEADER_BYTES} to 1048576 bytes"),
         ));
     }
-    if server.max_connections == 0 || server.max_connections > tokio::sync::Semaphore::MAX_PERMITS {
+    if server.max_connections == 0 || server.max_connections > Semaphore::MAX_PERMITS {
         return Err(ConfigError::key(
             "server.max_connections",
             "must be from 1 to a few hundred thousand; the default is 1024",
