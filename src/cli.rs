@@ -433,3 +433,26 @@ fn hash_key(args: HashKeyArgs) -> Result<ExitCode, CliError> {
 fn toml_entry(entry: &ApiKeySettings) -> Result<String, CliError> {
     toml::to_string(entry).map_err(|e| CliError::Failed(format!("cannot format the entry: {e}")))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn code(error: CliError) -> String {
+        format!("{:?}", error.exit_code())
+    }
+
+    #[test]
+    fn a_taken_address_exits_1_and_a_configuration_error_2() {
+        let bind = CliError::from(ServeError::Bind {
+            key: "server.listen",
+            address: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            source: std::io::ErrorKind::AddrInUse.into(),
+        });
+        assert!(!bind.to_string().contains("configuration error"), "{bind}");
+        assert!(bind.to_string().contains("server.listen"), "{bind}");
+        assert_eq!(code(bind), format!("{:?}", ExitCode::from(1)));
+        let config = CliError::from(ConfigError::key("server.listen", "is wrong"));
+        assert_eq!(code(config), format!("{:?}", ExitCode::from(2)));
+    }
+}
