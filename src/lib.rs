@@ -12,7 +12,8 @@
 //! - [`policy`]: principal + request → the parameters to sign, or a precise refusal.
 //! - [`signature`]: PURE validated parameters, encoding, sign / decode / verify.
 //!
-//! Around them: [`config`] (file + environment, secrets only from env or `*_FILE`),
+//! Around them: [`config`] (every settings type, checked when loaded; file + environment,
+//! secrets only from env or `*_FILE`; imports nothing else from the crate),
 //! [`credentials`] (named VOD SecretId/SecretKey pairs), [`app`] (the validated runtime
 //! state), [`server`] (listener, connection limits, graceful stop), [`tls`] (HTTPS and
 //! HTTP/2), [`reload`] (SIGHUP: rebuild and swap), [`lifecycle`] (signals, draining),
