@@ -19,7 +19,8 @@ use jsonwebtoken::Algorithm;
 use serde_json::{Value, json};
 use tempfile::TempDir;
 use tokio::runtime::Runtime;
-use vodsign::auth::{AuthConfig, TokenVerifier};
+use vodsign::auth::TokenVerifier;
+use vodsign::config::AuthSettings;
 
 use keys::{AUDIENCE, TestKey, good_claims, hmac_secret, hs256, with};
 
@@ -83,7 +84,7 @@ fn verifier(rt: &Runtime, setup: &Setup, cache_entries: u64) -> TokenVerifier {
             p
         })
         .collect();
-    let cfg: AuthConfig = serde_json::from_value(json!({"jwt": providers})).unwrap();
+    let cfg: AuthSettings = serde_json::from_value(json!({"jwt": providers})).unwrap();
     let policies: BTreeSet<String> = ["standard".to_owned()].into();
     let env: HashMap<String, String> = [(SECRET_VAR.to_owned(), setup.secret.clone())].into();
     let lookup = move |k: &str| env.get(k).cloned();

@@ -1,5 +1,6 @@
 //! The admin listener: `/metrics` for Prometheus, on its own address (`[admin] listen`,
-//! loopback by default), so operational data never shares a port with the public API.
+//! loopback by default), so operational data never shares a port with the public API
+//! (`[admin]` is checked against `server.listen` when the configuration is loaded).
 
 use std::future::Future;
 use std::time::Duration;
@@ -13,7 +14,7 @@ use tokio::net::TcpListener;
 use tower_http::timeout::TimeoutLayer;
 
 use crate::app::AppState;
-use crate::config::{AdminSettings, ConfigError, Settings};
+use crate::config::AdminSettings;
 
 /// Content type of the Prometheus text exposition format.
 const PROMETHEUS_TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -52,16 +53,11 @@ pub async fn run(
 }
 
 /// Binds `[admin] listen` when the admin listener is enabled.
-pub async fn bind(admin: &AdminSettings) -> Result<Option<TcpListener>, ConfigError> {
+pub async fn bind(admin: &AdminSettings) -> std::io::Result<Option<TcpListener>> {
     if !admin.enabled {
         return Ok(None);
     }
-    let listener = TcpListener::bind(admin.listen).await.map_err(|e| {
-        ConfigError::key(
-            "admin.listen",
-            format!("cannot bind {}: {e}; pick a free address", admin.listen),
-        )
-    })?;
+    let listener = TcpListener::bind(admin.listen).await?;
     tracing::info!(address = %admin.listen, "admin listener (/metrics) listening");
     Ok(Some(listener))
 }
@@ -73,35 +69,4 @@ pub fn spawn(listener: TcpListener, state: AppState) -> tokio::task::JoinHandle<
             tracing::error!(error = %e, "the admin listener failed");
         }
     })
-}
-
-/// Refuses an admin listener on the public address: `/metrics` must never be public.
-pub fn validate(settings: &Settings) -> Result<(), ConfigError> {
-    let (admin, public) = (settings.admin.listen, settings.server.listen);
-    if settings.admin.enabled && admin.port() == public.port() && admin.port() != 0 {
-        return Err(ConfigError::key(
-            "admin.listen",
-            format!(
-                "must not share port {} with server.listen; pick another port (default 9090)",
-                admin.port()
-            ),
-        ));
-    }
-    Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_admin_port_must_differ_from_the_public_one() {
-        let mut settings = Settings::default();
-        assert!(validate(&settings).is_ok());
-        settings.admin.listen = settings.server.listen;
-        let err = validate(&settings).unwrap_err();
-        assert!(err.to_string().contains("admin.listen"), "{err}");
-        settings.admin.enabled = false;
-        assert!(validate(&settings).is_ok());
-    }
 }

@@ -1,7 +1,8 @@
 //! The running service's state, built from validated settings.
 //!
-//! [`App::build`] is where raw [`Settings`] become runtime values (policies, API keys, the
-//! signing keys) and where an inconsistent configuration is refused, naming the key. A
+//! [`App::build`] is where [`Settings`], checked when loaded, become runtime values
+//! (policies, API keys, the signing keys); what only those can check (policy templates,
+//! API keys naming policies, token verifier keys) is refused here, naming the key. A
 //! reload ([`crate::reload`]) builds a whole new [`App`] with [`App::rebuild`] and swaps it
 //! in; the parts that must outlive a reload sit in [`LongLived`], which the new `App` shares.
 
@@ -16,9 +17,9 @@ use crate::audit::AuditSink;
 use crate::auth::Authenticator;
 use crate::auth::api_key::ApiKeys;
 use crate::auth::{KeyRefreshTask, TokenVerifier};
-use crate::config::{ConfigError, Settings};
+use crate::config::{ConfigError, PolicyLimits, Settings};
 use crate::credentials::{Credentials, SigningKey};
-use crate::limits::{self, Decision, LimitError, Limiter, PolicyLimits};
+use crate::limits::{self, Decision, LimitError, Limiter};
 use crate::metrics::Metrics;
 use crate::policy::Policy;
 use crate::principal::Principal;
@@ -137,16 +138,15 @@ impl std::ops::Deref for AppState {
 }
 
 impl App {
-    /// Validates `settings` and builds the state. The error names the offending key.
+    /// Validates `settings` ([`Settings::validate`] and what needs the runtime objects) and
+    /// builds the state. The error names the offending key.
     /// `credentials` is a [`Credentials`] set, or one [`crate::credentials::VodCredentials`] pair (then named
     /// `default`).
     pub async fn build(
         settings: Settings,
         credentials: impl Into<Credentials>,
     ) -> Result<Self, ConfigError> {
-        let limiter = Limiter::from_config(&settings.limits)
-            .await
-            .map_err(|e| ConfigError::key(e.key, e.reason))?;
+        let limiter = Limiter::from_config(&settings.limits).await?;
         let long_lived = Arc::new(LongLived {
             lifecycle: Lifecycle::default(),
             random: RandomSource::default(),
@@ -171,30 +171,19 @@ impl App {
         credentials: Credentials,
         long_lived: Arc<LongLived>,
     ) -> Result<Self, ConfigError> {
-        if settings.policies.is_empty() {
-            return Err(ConfigError::key(
-                "policies",
-                "at least one [policies.NAME] table is needed",
-            ));
-        }
+        // Settings built in code have not been through `Settings::load`.
+        settings.validate()?;
         let mut policies = HashMap::new();
         for (name, policy) in &settings.policies {
             policies.insert(name.clone(), Policy::from_settings(name, policy)?);
         }
         let policy_credentials = crate::credentials::assign(&settings, &credentials)?;
-        crate::http::cors::validate(&settings.server.cors)?;
-        crate::server::validate(&settings.server)?;
         let names: BTreeSet<String> = policies.keys().cloned().collect();
         // The authentication part, rebuilt from settings on every reload: API keys now;
         // token verifiers (JWKS files re-read here) join them in the same place.
         let api_keys = ApiKeys::from_settings(&settings.api_keys, &names)?;
         let tokens = TokenVerifier::from_config(&settings.auth, &names).await?;
         let authenticator = Authenticator::new(api_keys, tokens);
-        // The limiter itself is long-lived; a reload still refuses an invalid [limits].
-        settings
-            .limits
-            .validate()
-            .map_err(|e| ConfigError::key(e.key, e.reason))?;
         let mut policy_limits = HashMap::new();
         for (name, policy) in &settings.policies {
             match &policy.limits {
@@ -207,7 +196,6 @@ impl App {
                 ),
             }
         }
-        crate::admin::validate(&settings)?;
         let audit = AuditSink::from_settings(&settings.audit)?;
         let key_refresh = authenticator.spawn_key_refresh();
         Ok(Self {

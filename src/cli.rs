@@ -2,7 +2,8 @@
 //! `healthcheck`.
 //!
 //! Exit codes: 0 success (for `inspect`: the signature is valid), 1 failure (`inspect`: not
-//! valid), 2 usage or configuration error. `healthcheck` exits only 0 (ready) or 1.
+//! valid; `serve`: the running service failed, e.g. its address is taken), 2 usage or
+//! configuration error. `healthcheck` exits only 0 (ready) or 1.
 
 use std::io::Read as _;
 use std::net::SocketAddr;
@@ -14,10 +15,11 @@ use secrecy::ExposeSecret;
 
 use crate::app::{App, unix_now};
 use crate::auth::api_key;
-use crate::config::{self, ConfigError};
+use crate::config::{self, ApiKeySettings, ConfigError};
 use crate::credentials::Credentials;
 use crate::inspect;
 use crate::reload::Source;
+use crate::server::ServeError;
 use crate::signature::{
     ClassId, InvalidParam, Procedure, SecretId, SessionContext, SignParams, Signer, SourceContext,
     StorageRegion, TaskNotifyMode, TaskPriority, Validity, VodSubAppId,
@@ -144,15 +146,51 @@ pub fn main() -> ExitCode {
     };
     result.unwrap_or_else(|e| {
         eprintln!("vodsign: {e}");
-        ExitCode::from(2)
+        e.exit_code()
     })
 }
 
-fn runtime() -> Result<tokio::runtime::Runtime, ConfigError> {
+/// Why a command failed; each kind has its exit code.
+#[derive(Debug, thiserror::Error)]
+enum CliError {
+    /// Exit 2.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// A flag or input the command cannot use. Exit 2.
+    #[error("{0}")]
+    Usage(String),
+    /// The service failed while serving. Exit 1 (2 for the TLS files it reads at start).
+    #[error(transparent)]
+    Serve(#[from] ServeError),
+    /// The process could not do its work: no runtime, no stdout, no stdin. Exit 1.
+    #[error("{0}")]
+    Failed(String),
+}
+
+impl CliError {
+    fn exit_code(&self) -> ExitCode {
+        match self {
+            CliError::Config(_) | CliError::Usage(_) | CliError::Serve(ServeError::Config(_)) => {
+                ExitCode::from(2)
+            }
+            CliError::Serve(_) | CliError::Failed(_) => ExitCode::from(1),
+        }
+    }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-        .map_err(|e| ConfigError(format!("cannot start the runtime: {e}")))
+        .map_err(|e| CliError::Failed(format!("cannot start the runtime: {e}")))
+}
+
+fn read_stdin() -> Result<String, CliError> {
+    let mut input = String::new();
+    std::io::stdin()
+        .read_to_string(&mut input)
+        .map_err(|e| CliError::Failed(format!("cannot read standard input: {e}")))?;
+    Ok(input)
 }
 
 impl ServeArgs {
@@ -175,14 +213,14 @@ async fn load(config: Option<PathBuf>) -> Result<App, ConfigError> {
     App::build(settings, credentials).await
 }
 
-fn serve(args: ServeArgs) -> Result<ExitCode, ConfigError> {
+fn serve(args: ServeArgs) -> Result<ExitCode, CliError> {
     let runtime = runtime()?;
     let outcome = runtime.block_on(async move {
         let source = args.source();
         let settings = source.settings()?;
         // Held until `serve` returns: dropping it writes the last lines.
         let (log_writer, _log_guard) = crate::telemetry::writer::stdout()
-            .map_err(|e| ConfigError(format!("cannot set up logging to stdout: {e}")))?;
+            .map_err(|e| CliError::Failed(format!("cannot set up logging to stdout: {e}")))?;
         crate::telemetry::init(&settings.server, log_writer);
         let credentials = Credentials::from_env(&settings)?;
         let app = App::build(settings, credentials).await?;
@@ -201,7 +239,7 @@ fn serve(args: ServeArgs) -> Result<ExitCode, ConfigError> {
             }
             Err(e) => {
                 tracing::error!(error = %e, "server failed");
-                Err(e)
+                Err(e.into())
             }
         }
     });
@@ -215,7 +253,7 @@ fn healthcheck(target: ServeArgs, timeout_ms: u64) -> ExitCode {
     let timeout = std::time::Duration::from_millis(timeout_ms.max(1));
     let outcome = target
         .source()
-        .settings()
+        .probe_settings()
         .map_err(|e| e.to_string())
         .and_then(|settings| {
             let url = crate::healthcheck::readiness_url(&settings.server);
@@ -238,7 +276,7 @@ fn healthcheck(target: ServeArgs, timeout_ms: u64) -> ExitCode {
     }
 }
 
-fn check_config(config: Option<PathBuf>) -> Result<ExitCode, ConfigError> {
+fn check_config(config: Option<PathBuf>) -> Result<ExitCode, CliError> {
     let app = runtime()?.block_on(load(config))?;
     println!(
         "configuration OK{}",
@@ -274,8 +312,8 @@ fn check_config(config: Option<PathBuf>) -> Result<ExitCode, ConfigError> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn sign(args: SignArgs) -> Result<ExitCode, ConfigError> {
-    let usage = |e: InvalidParam| ConfigError(format!("--{}", e));
+fn sign(args: SignArgs) -> Result<ExitCode, CliError> {
+    let usage = |e: InvalidParam| CliError::Usage(format!("--{e}"));
     let key = config::secret_from_env("VODSIGN_SECRET_KEY")?.ok_or_else(|| {
         ConfigError::key("VODSIGN_SECRET_KEY", "is not set; sign needs the SecretKey")
     })?;
@@ -283,7 +321,9 @@ fn sign(args: SignArgs) -> Result<ExitCode, ConfigError> {
         Some(id) => id,
         None => config::secret_from_env("VODSIGN_SECRET_ID")?
             .map(|s| s.expose_secret().to_owned())
-            .ok_or_else(|| ConfigError::key("--secret-id", "is required (or VODSIGN_SECRET_ID)"))?,
+            .ok_or_else(|| {
+                CliError::Usage("--secret-id is required (or VODSIGN_SECRET_ID)".into())
+            })?,
     };
     let mut params = SignParams::new(
         SecretId::try_from(secret_id).map_err(usage)?,
@@ -334,13 +374,9 @@ fn sign(args: SignArgs) -> Result<ExitCode, ConfigError> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn run_inspect(signature: &str, now: Option<u64>) -> Result<ExitCode, ConfigError> {
+fn run_inspect(signature: &str, now: Option<u64>) -> Result<ExitCode, CliError> {
     let text = if signature == "-" {
-        let mut input = String::new();
-        std::io::stdin()
-            .read_to_string(&mut input)
-            .map_err(|e| ConfigError(format!("cannot read standard input: {e}")))?;
-        input
+        read_stdin()?
     } else {
         signature.to_owned()
     };
@@ -362,25 +398,20 @@ fn run_inspect(signature: &str, now: Option<u64>) -> Result<ExitCode, ConfigErro
     }
 }
 
-fn hash_key(args: HashKeyArgs) -> Result<ExitCode, ConfigError> {
+fn hash_key(args: HashKeyArgs) -> Result<ExitCode, CliError> {
     if !api_key::valid_id(&args.id) {
-        return Err(ConfigError::key(
-            "--id",
-            "must be 1 to 64 letters, digits or '-'",
+        return Err(CliError::Usage(
+            "--id must be 1 to 64 letters, digits or '-'".into(),
         ));
     }
     let key = if args.stdin {
-        let mut input = String::new();
-        std::io::stdin()
-            .read_to_string(&mut input)
-            .map_err(|e| ConfigError(format!("cannot read standard input: {e}")))?;
+        let input = read_stdin()?;
         let key = input.trim().to_owned();
         let prefix = format!("{}{}_", api_key::PREFIX, args.id);
         if !key.starts_with(&prefix) {
-            return Err(ConfigError::key(
-                "stdin",
-                format!("the key must start with {prefix}"),
-            ));
+            return Err(CliError::Usage(format!(
+                "the key read from standard input must start with {prefix}"
+            )));
         }
         key
     } else {
@@ -388,7 +419,7 @@ fn hash_key(args: HashKeyArgs) -> Result<ExitCode, ConfigError> {
         eprintln!("New API key (shown once, stored nowhere; give it to the client):\n{key}");
         key
     };
-    let entry = config::ApiKeySettings {
+    let entry = ApiKeySettings {
         id: args.id,
         sha256: api_key::hash_key(&key),
         subject: args.subject,
@@ -399,6 +430,29 @@ fn hash_key(args: HashKeyArgs) -> Result<ExitCode, ConfigError> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn toml_entry(entry: &config::ApiKeySettings) -> Result<String, ConfigError> {
-    toml::to_string(entry).map_err(|e| ConfigError(format!("cannot format the entry: {e}")))
+fn toml_entry(entry: &ApiKeySettings) -> Result<String, CliError> {
+    toml::to_string(entry).map_err(|e| CliError::Failed(format!("cannot format the entry: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn code(error: CliError) -> String {
+        format!("{:?}", error.exit_code())
+    }
+
+    #[test]
+    fn a_taken_address_exits_1_and_a_configuration_error_2() {
+        let bind = CliError::from(ServeError::Bind {
+            key: "server.listen",
+            address: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            source: std::io::ErrorKind::AddrInUse.into(),
+        });
+        assert!(!bind.to_string().contains("configuration error"), "{bind}");
+        assert!(bind.to_string().contains("server.listen"), "{bind}");
+        assert_eq!(code(bind), format!("{:?}", ExitCode::from(1)));
+        let config = CliError::from(ConfigError::key("server.listen", "is wrong"));
+        assert_eq!(code(config), format!("{:?}", ExitCode::from(2)));
+    }
 }

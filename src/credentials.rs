@@ -1,24 +1,23 @@
 //! Named VOD credentials: several SecretId/SecretKey pairs, each with a name, so policies can
 //! sign for different VOD accounts (or tenants) and a key can be rotated without a restart.
 //!
-//! The file only names a credential (`[credentials.NAME]`) and may say where its secrets
-//! are kept (file paths, which are not secret). The secrets come from
+//! The file only names a credential (`[credentials.NAME]`, [`CredentialSettings`]) and may
+//! say where its secrets are kept (file paths, which are not secret). The secrets come from
 //! `VODSIGN_CREDENTIAL_<NAME>_SECRET_ID` / `_SECRET_KEY`, their `_FILE` variants, or the files
-//! the table names. The credential `default` keeps the historical `VODSIGN_SECRET_ID` /
+//! the table names; the credential `default` reads `VODSIGN_SECRET_ID` /
 //! `VODSIGN_SECRET_KEY`. Everything here is read again on every reload (SIGHUP), so a
 //! rotated secret file takes effect then. `Debug` never shows a key.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use secrecy::{ExposeSecret, SecretString};
-use serde::{Deserialize, Serialize};
 
-use crate::config::{ConfigError, Settings, read_secret_text, secret_from_env};
+use crate::config::{
+    ConfigError, CredentialSettings, DEFAULT_CREDENTIAL, Settings, read_secret_text,
+    secret_from_env, variable_stem,
+};
 use crate::signature::{SecretId, Signer};
-
-/// The credential a policy signs with when it names none.
-pub const DEFAULT: &str = "default";
 
 /// The SecretId/SecretKey pair signatures are made with.
 pub struct VodCredentials {
@@ -81,58 +80,6 @@ impl VodCredentials {
     }
 }
 
-/// Prefix of the per-credential secret variables (after `VODSIGN_`, lower-cased).
-const VARIABLE_PREFIX: &str = "credential_";
-
-/// One `[credentials.NAME]` table: only facts that are not secret.
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct CredentialSettings {
-    /// Free text for operators (which VOD account, which rotation). Default: none.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub description: Option<String>,
-    /// File holding the SecretId, read at start-up and on every reload. Default: none, the
-    /// SecretId then comes from `VODSIGN_CREDENTIAL_<NAME>_SECRET_ID[_FILE]`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret_id_file: Option<PathBuf>,
-    /// File holding the SecretKey, like `secret_id_file`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret_key_file: Option<PathBuf>,
-}
-
-/// True for the environment keys (after the `VODSIGN_` prefix) that carry credential
-/// secrets: they are never read as settings.
-pub fn is_secret_variable(key: &str) -> bool {
-    key.to_ascii_lowercase().starts_with(VARIABLE_PREFIX)
-}
-
-/// The environment variable stem of credential `name`: `VODSIGN_SECRET` for `default`,
-/// `VODSIGN_CREDENTIAL_<NAME>_SECRET` otherwise (upper case, `-` written `_`).
-pub fn variable_stem(name: &str) -> String {
-    if name == DEFAULT {
-        "VODSIGN_SECRET".to_owned()
-    } else {
-        let upper: String = name
-            .chars()
-            .map(|c| {
-                if c == '-' {
-                    '_'
-                } else {
-                    c.to_ascii_uppercase()
-                }
-            })
-            .collect();
-        format!("VODSIGN_CREDENTIAL_{upper}_SECRET")
-    }
-}
-
-fn valid_name(name: &str) -> bool {
-    (1..=64).contains(&name.len())
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-}
-
 /// One loaded credential, ready to sign: the SecretId and a signer keyed with the SecretKey.
 pub struct SigningKey {
     name: String,
@@ -189,7 +136,7 @@ pub struct Credentials {
 /// A single pair is the credential `default` (what tests and older callers pass).
 impl From<VodCredentials> for Credentials {
     fn from(credentials: VodCredentials) -> Self {
-        Self::default().with(DEFAULT, credentials)
+        Self::default().with(DEFAULT_CREDENTIAL, credentials)
     }
 }
 
@@ -218,23 +165,6 @@ impl Credentials {
     /// unless `vod.development_placeholder_credentials` allows placeholders.
     pub fn from_env(settings: &Settings) -> Result<Self, ConfigError> {
         let allow_placeholder = settings.vod.development_placeholder_credentials;
-        let mut stems: BTreeMap<String, &str> = BTreeMap::new();
-        for name in settings.credentials.keys() {
-            if !valid_name(name) {
-                return Err(ConfigError::key(
-                    format!("credentials.{name}"),
-                    "a credential name must be 1 to 64 letters, digits, '-' or '_'",
-                ));
-            }
-            if let Some(other) = stems.insert(variable_stem(name), name) {
-                return Err(ConfigError::key(
-                    format!("credentials.{name}"),
-                    format!(
-                        "reads the same environment variables as credentials.{other}; rename one"
-                    ),
-                ));
-            }
-        }
         let used: BTreeSet<&str> = settings
             .policies
             .values()
@@ -244,12 +174,15 @@ impl Credentials {
         for (name, table) in &settings.credentials {
             out = out.with(name, load_one(name, table, allow_placeholder)?);
         }
-        if !settings.credentials.contains_key(DEFAULT) {
+        if !settings.credentials.contains_key(DEFAULT_CREDENTIAL) {
             let default_set = ["VODSIGN_SECRET_ID", "VODSIGN_SECRET_KEY"].iter().any(|v| {
                 std::env::var_os(v).is_some() || std::env::var_os(format!("{v}_FILE")).is_some()
             });
-            if used.contains(DEFAULT) || default_set {
-                out = out.with(DEFAULT, VodCredentials::from_env(allow_placeholder)?);
+            if used.contains(DEFAULT_CREDENTIAL) || default_set {
+                out = out.with(
+                    DEFAULT_CREDENTIAL,
+                    VodCredentials::from_env(allow_placeholder)?,
+                );
             }
         }
         Ok(out)
@@ -367,17 +300,6 @@ mod tests {
         let debug = format!("{:?}", VodCredentials::placeholder());
         assert!(!debug.contains(PLACEHOLDER_SECRET_KEY), "{debug}");
         assert!(debug.contains("REDACTED"));
-    }
-
-    #[test]
-    fn variable_names_follow_the_credential_name() {
-        assert_eq!(variable_stem("default"), "VODSIGN_SECRET");
-        assert_eq!(
-            variable_stem("tenant-b"),
-            "VODSIGN_CREDENTIAL_TENANT_B_SECRET"
-        );
-        assert!(is_secret_variable("CREDENTIAL_NEXT_SECRET_KEY_FILE"));
-        assert!(!is_secret_variable("SERVER__LISTEN"));
     }
 
     #[test]

@@ -62,7 +62,7 @@ mod tests {
         };
         assert_eq!(readiness_url(&server), "http://127.0.0.1:8080/readyz");
         server.listen = "[::]:8443".parse().expect("address");
-        server.tls = Some(crate::tls::TlsSettings {
+        server.tls = Some(crate::config::TlsSettings {
             cert_file: "c".into(),
             key_file: "k".into(),
         });

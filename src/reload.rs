@@ -51,9 +51,18 @@ pub struct Source {
 }
 
 impl Source {
-    /// The file, then the environment, then the command-line override.
+    /// The file, then the environment, then the command-line override; validated
+    /// ([`Settings::validate`]) with the override applied.
     pub fn settings(&self) -> Result<Settings, ConfigError> {
-        let mut settings = Settings::load(self.path.as_deref())?;
+        let settings = self.probe_settings()?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// [`Source::settings`] without the validation: what `healthcheck` needs to find an
+    /// instance already running (its address), whatever the file now says elsewhere.
+    pub fn probe_settings(&self) -> Result<Settings, ConfigError> {
+        let mut settings = Settings::read(self.path.as_deref())?;
         if let Some(listen) = self.listen {
             settings.server.listen = listen;
         }
@@ -136,12 +145,12 @@ impl Reloader {
         let (settings, credentials) = match tokio::time::timeout(READ_TIMEOUT, read).await {
             Ok(Ok(loaded)) => loaded?,
             Ok(Err(e)) => {
-                return Err(ConfigError(format!(
+                return Err(ConfigError::Load(format!(
                     "reading the configuration failed: {e}"
                 )));
             }
             Err(_) => {
-                return Err(ConfigError(format!(
+                return Err(ConfigError::Load(format!(
                     "reading the configuration and secret files took longer than {} s",
                     READ_TIMEOUT.as_secs()
                 )));

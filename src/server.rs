@@ -40,48 +40,8 @@ use crate::reload::{Live, Reloader, Source};
 use crate::tls::SharedTlsConfig;
 use watchdog::{Activity, Deadlines, Watched};
 
-/// hyper's floor for its read buffer, which bounds the request head.
-const MIN_HEADER_BYTES: usize = 8192;
 /// Concurrent requests one HTTP/2 connection may carry.
 const MAX_STREAMS_PER_CONNECTION: u32 = 200;
-
-/// Checks the `[server]` keys the transport reads.
-pub fn validate(server: &ServerSettings) -> Result<(), ConfigError> {
-    if !(MIN_HEADER_BYTES..=1024 * 1024).contains(&server.max_header_bytes) {
-        return Err(ConfigError::key(
-            "server.max_header_bytes",
-            format!("must be from {MIN_HEADER_BYTES} to 1048576 bytes"),
-        ));
-    }
-    if server.max_connections == 0 || server.max_connections > Semaphore::MAX_PERMITS {
-        return Err(ConfigError::key(
-            "server.max_connections",
-            "must be from 1 to a few hundred thousand; the default is 1024",
-        ));
-    }
-    for (key, value) in [
-        ("server.request_timeout_ms", server.request_timeout_ms),
-        ("server.first_byte_timeout_ms", server.first_byte_timeout_ms),
-        ("server.header_timeout_ms", server.header_timeout_ms),
-        ("server.keepalive_idle_ms", server.keepalive_idle_ms),
-        ("server.write_timeout_ms", server.write_timeout_ms),
-        (
-            "server.tls_handshake_timeout_ms",
-            server.tls_handshake_timeout_ms,
-        ),
-    ] {
-        if value == 0 {
-            return Err(ConfigError::key(key, "must be at least 1 millisecond"));
-        }
-    }
-    if server.body_timeout_ms == 0 || server.body_timeout_ms > server.request_timeout_ms {
-        return Err(ConfigError::key(
-            "server.body_timeout_ms",
-            "must be from 1 millisecond to server.request_timeout_ms",
-        ));
-    }
-    Ok(())
-}
 
 /// Serves `state` over plain HTTP on `listener` until `shutdown` completes, then finishes
 /// in-flight requests. Tests pass their own `shutdown` future.
@@ -94,23 +54,49 @@ pub async fn run(
     serve(listener, live, None, shutdown).await
 }
 
+/// Why the `serve` command stopped other than by a signal: a failure of the running
+/// service, not of its configuration (except [`ServeError::Config`], the TLS files read
+/// when serving starts).
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("cannot install signal handlers: {0}")]
+    Signals(std::io::Error),
+    /// The address of `key` is taken or not this host's.
+    #[error("cannot bind {address} ({key}): {source}; pick a free address")]
+    Bind {
+        key: &'static str,
+        address: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("the server failed: {0}")]
+    Failed(std::io::Error),
+}
+
 /// The `serve` command: installs the signal handlers, binds, serves with reloads on SIGHUP
 /// and drains on SIGTERM/SIGINT. Returns once every connection is closed.
-pub async fn run_until_stopped(app: App, source: Source) -> Result<(), ConfigError> {
-    let signal_error =
-        |e: std::io::Error| ConfigError(format!("cannot install signal handlers: {e}"));
-    let stop = StopSignals::install().map_err(signal_error)?;
-    let hangup = ReloadSignal::install().map_err(signal_error)?;
+pub async fn run_until_stopped(app: App, source: Source) -> Result<(), ServeError> {
+    let stop = StopSignals::install().map_err(ServeError::Signals)?;
+    let hangup = ReloadSignal::install().map_err(ServeError::Signals)?;
     let listen = app.settings.server.listen;
-    let listener = TcpListener::bind(listen).await.map_err(|e| {
-        ConfigError::key(
-            "server.listen",
-            format!("cannot bind {listen}: {e}; pick a free address"),
-        )
-    })?;
+    let listener = TcpListener::bind(listen)
+        .await
+        .map_err(|source| ServeError::Bind {
+            key: "server.listen",
+            address: listen,
+            source,
+        })?;
     // The admin listener (/metrics) is bound now and read at start only; its registry is
     // long-lived, so it keeps counting across reloads.
-    let admin = crate::admin::bind(&app.settings.admin).await?;
+    let admin_listen = app.settings.admin.listen;
+    let admin = crate::admin::bind(&app.settings.admin)
+        .await
+        .map_err(|source| ServeError::Bind {
+            key: "admin.listen",
+            address: admin_listen,
+            source,
+        })?;
     let reloader = Reloader::new(source, app.into_state())?;
     let admin = admin.map(|listener| crate::admin::spawn(listener, reloader.current()));
     let upkeep = reloader.current().metrics().spawn_upkeep();
@@ -145,7 +131,7 @@ pub async fn run_until_stopped(app: App, source: Source) -> Result<(), ConfigErr
     }
     upkeep.abort();
     sampler.abort();
-    result.map_err(|e| ConfigError(format!("the server failed: {e}")))
+    result.map_err(ServeError::Failed)
 }
 
 /// The accept loop. Limits come from the configuration at start; the grace period from the
@@ -399,41 +385,6 @@ impl Drop for AddressSlot {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_body_timeout_is_at_least_1_ms_and_at_most_the_request_timeout() {
-        let defaults = ServerSettings::default();
-        assert!(validate(&defaults).is_ok());
-        assert!(defaults.body_timeout_ms < defaults.request_timeout_ms);
-        for body_timeout_ms in [0, defaults.request_timeout_ms + 1] {
-            let settings = ServerSettings {
-                body_timeout_ms,
-                ..ServerSettings::default()
-            };
-            let error = validate(&settings).expect_err("refused");
-            assert!(
-                error.to_string().contains("server.body_timeout_ms"),
-                "{error}"
-            );
-        }
-        let equal = ServerSettings {
-            body_timeout_ms: defaults.request_timeout_ms,
-            ..ServerSettings::default()
-        };
-        assert!(validate(&equal).is_ok());
-    }
-
-    #[test]
-    fn a_zero_deadline_is_refused_naming_its_key() {
-        let mut server = ServerSettings {
-            write_timeout_ms: 0,
-            ..ServerSettings::default()
-        };
-        let err = validate(&server).unwrap_err();
-        assert!(err.to_string().contains("server.write_timeout_ms"), "{err}");
-        server.write_timeout_ms = 1;
-        assert!(validate(&server).is_ok());
-    }
 
     #[test]
     fn an_address_gets_its_slots_back_when_connections_end() {

@@ -1,30 +1,19 @@
-//! Native HTTPS: the `[server.tls]` settings and the rustls server configuration built from
-//! them.
+//! Native HTTPS: the rustls server configuration built from the `[server.tls]` settings
+//! ([`TlsSettings`]).
 //!
 //! The configuration lives in an [`ArcSwap`], and every TLS handshake takes the current one,
 //! so a reload (SIGHUP) installs a renewed certificate without touching open connections.
 //! ALPN offers `h2` then `http/1.1`: clients that speak HTTP/2 get it.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
-use serde::{Deserialize, Serialize};
 use tokio_rustls::rustls::ServerConfig;
 use tokio_rustls::rustls::pki_types::pem::PemObject as _;
 use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
-use crate::config::ConfigError;
-
-/// `[server.tls]`: both files are PEM, read at start-up and on every reload.
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct TlsSettings {
-    /// The certificate chain, leaf first (intermediates after it).
-    pub cert_file: PathBuf,
-    /// The private key of the leaf (PKCS#8, PKCS#1 or SEC1).
-    pub key_file: PathBuf,
-}
+use crate::config::{ConfigError, TlsSettings, read_bounded_file, read_secret_file};
 
 /// The server configuration every new TLS handshake uses; replaced on reload.
 pub type SharedTlsConfig = Arc<ArcSwap<ServerConfig>>;
@@ -34,9 +23,9 @@ const CERT_FILE_MAX_BYTES: u64 = 1024 * 1024;
 
 fn read(key: &str, path: &Path) -> Result<Vec<u8>, ConfigError> {
     if key.ends_with("key_file") {
-        crate::config::read_secret_file(key, path)
+        read_secret_file(key, path)
     } else {
-        crate::config::read_bounded_file(key, path, CERT_FILE_MAX_BYTES)
+        read_bounded_file(key, path, CERT_FILE_MAX_BYTES)
     }
 }
 

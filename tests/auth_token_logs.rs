@@ -111,7 +111,7 @@ async fn tokens_and_secrets_never_appear_in_logs_or_debug() {
     let logs = captured.text();
     let debug = format!(
         "{v:?}\n{:?}",
-        serde_json::from_value::<vodsign::auth::AuthConfig>(cfg)
+        serde_json::from_value::<vodsign::config::AuthSettings>(cfg)
     );
     // The logs really were captured: outcomes, failures and token fingerprints are there.
     for expected in [

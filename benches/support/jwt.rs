@@ -6,7 +6,8 @@ use std::collections::HashMap;
 use jsonwebtoken::Algorithm;
 use serde_json::{Value, json};
 use tempfile::TempDir;
-use vodsign::auth::{AuthConfig, TokenVerifier};
+use vodsign::auth::TokenVerifier;
+use vodsign::config::AuthSettings;
 
 #[allow(dead_code)] // the token tests' helpers; the benches use a few of them
 #[path = "../../tests/auth_tokens/support/keys.rs"]
@@ -41,7 +42,7 @@ pub fn claims(alg: &str, jti: u64) -> Value {
 /// token per algorithm (same order as [`ALGORITHMS`]). `policy` is every provider's
 /// default policy.
 pub struct Fixture {
-    pub auth: AuthConfig,
+    pub auth: AuthSettings,
     pub tokens: Vec<(&'static str, String)>,
     pub hmac_env: (&'static str, String),
     keys: Vec<(&'static str, TestKey)>,

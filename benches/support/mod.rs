@@ -52,11 +52,11 @@ pub fn maximal_params() -> SignParams {
 
 /// A built service state with one API key for policy "default"; returns the key too.
 pub fn app_state() -> (AppState, String) {
-    app_state_with(vodsign::auth::AuthConfig::default())
+    app_state_with(vodsign::config::AuthSettings::default())
 }
 
 /// As [`app_state`], trusting the JWT providers of `auth` too.
-pub fn app_state_with(auth: vodsign::auth::AuthConfig) -> (AppState, String) {
+pub fn app_state_with(auth: vodsign::config::AuthSettings) -> (AppState, String) {
     let key = api_key::generate_key("bench");
     let mut settings = Settings::default();
     settings.api_keys.push(ApiKeySettings {

@@ -21,9 +21,7 @@ use crate::auth::claims::{
 };
 use crate::auth::idp_http::{FetchError, send_capped, token_digest};
 use crate::auth::permission::AccessRules;
-use crate::auth::token_config::{
-    AuthConfigError, EnvLookup, IntrospectionProviderConfig, secret_from_env,
-};
+use crate::config::{ConfigError, EnvLookup, IntrospectionProviderSettings, required_secret};
 use crate::principal::{CredentialKind, Principal};
 
 /// Largest introspection answer accepted, in bytes.
@@ -84,33 +82,33 @@ impl fmt::Debug for IntrospectionProvider {
 impl IntrospectionProvider {
     pub(crate) fn new(
         index: usize,
-        cfg: &IntrospectionProviderConfig,
+        cfg: &IntrospectionProviderSettings,
         policy_names: &BTreeSet<String>,
         env: EnvLookup<'_>,
         http: &reqwest::Client,
-    ) -> Result<Self, AuthConfigError> {
+    ) -> Result<Self, ConfigError> {
         let key = |field: &str| format!("auth.introspection[{index}].{field}");
         if cfg.name.is_empty() || cfg.client_id.is_empty() {
-            return Err(AuthConfigError::new(
+            return Err(ConfigError::key(
                 key("name"),
                 "name and client_id are required",
             ));
         }
         let url = &cfg.introspection_url;
         if !(url.starts_with("https://") || url.starts_with("http://")) {
-            return Err(AuthConfigError::new(
+            return Err(ConfigError::key(
                 key("introspection_url"),
                 "must be an http(s) URL",
             ));
         }
         if cfg.timeout_ms == 0 || cfg.cache_max_entries == 0 {
-            return Err(AuthConfigError::new(
+            return Err(ConfigError::key(
                 key("timeout_ms"),
                 "timeout_ms and cache_max_entries must be positive",
             ));
         }
         let client_secret =
-            secret_from_env(&key("client_secret_env"), &cfg.client_secret_env, env)?;
+            required_secret(&key("client_secret_env"), &cfg.client_secret_env, env)?;
         Ok(IntrospectionProvider {
             name: cfg.name.clone(),
             url: url.clone(),

@@ -19,8 +19,8 @@ use crate::auth::AuthError;
 use crate::auth::claims::{Claims, SubjectClaims, now_unix, numeric_date};
 use crate::auth::jwks::{KeySet, RemoteKeySet, RemoteTiming};
 use crate::auth::permission::AccessRules;
-use crate::auth::token_config::{AuthConfigError, EnvLookup, JwtProviderConfig, secret_from_env};
 use crate::auth::verified_cache::VerifiedCache;
+use crate::config::{ConfigError, EnvLookup, JwtProviderSettings, read_bounded, required_secret};
 use crate::principal::{CredentialKind, Principal};
 
 /// Longest `verified_cache_ttl_secs`: how long a token may outlive its key's removal.
@@ -62,41 +62,38 @@ impl JwtProvider {
     /// unfetched, the caller loads it.
     pub(crate) fn new(
         index: usize,
-        cfg: &JwtProviderConfig,
+        cfg: &JwtProviderSettings,
         policy_names: &BTreeSet<String>,
         env: EnvLookup<'_>,
         http: &reqwest::Client,
-    ) -> Result<Self, AuthConfigError> {
+    ) -> Result<Self, ConfigError> {
         let table = format!("auth.jwt[{index}]");
         let key = |field: &str| format!("{table}.{field}");
         if cfg.name.is_empty() || cfg.issuer.is_empty() {
-            return Err(AuthConfigError::new(
+            return Err(ConfigError::key(
                 key("name"),
                 "name and issuer are required",
             ));
         }
         if cfg.audiences.is_empty() || cfg.audiences.iter().any(String::is_empty) {
-            return Err(AuthConfigError::new(
+            return Err(ConfigError::key(
                 key("audiences"),
                 "list at least one non-empty audience this service accepts",
             ));
         }
         if cfg.algorithms.is_empty() {
-            return Err(AuthConfigError::new(
+            return Err(ConfigError::key(
                 key("algorithms"),
                 "list at least one algorithm",
             ));
         }
         if cfg.leeway_secs > 600 {
-            return Err(AuthConfigError::new(
-                key("leeway_secs"),
-                "at most 600 seconds",
-            ));
+            return Err(ConfigError::key(key("leeway_secs"), "at most 600 seconds"));
         }
         if cfg.verified_cache_max_entries > 0
             && !(1..=MAX_VERIFIED_CACHE_TTL_SECS).contains(&cfg.verified_cache_ttl_secs)
         {
-            return Err(AuthConfigError::new(
+            return Err(ConfigError::key(
                 key("verified_cache_ttl_secs"),
                 "1 to 3600 seconds; set verified_cache_max_entries = 0 to turn the cache off",
             ));
@@ -220,11 +217,11 @@ impl JwtProvider {
 /// The provider's keys, from exactly one of its key sources; `table` is the provider's
 /// config path, e.g. `auth.jwt[0]`.
 fn key_source(
-    cfg: &JwtProviderConfig,
+    cfg: &JwtProviderSettings,
     table: &str,
     env: EnvLookup<'_>,
     http: &reqwest::Client,
-) -> Result<Keys, AuthConfigError> {
+) -> Result<Keys, ConfigError> {
     let key = |field: &str| format!("{table}.{field}");
     let sources = (
         &cfg.hmac_secret_env,
@@ -235,21 +232,21 @@ fn key_source(
     let hmac = |a: &Algorithm| a.family() == AlgorithmFamily::Hmac;
     if let (Some(var), None, None, None) = sources {
         if !cfg.algorithms.iter().all(hmac) {
-            return Err(AuthConfigError::new(
+            return Err(ConfigError::key(
                 key("algorithms"),
                 "an HMAC secret verifies only HS256, HS384 and HS512",
             ));
         }
-        let secret = secret_from_env(&key("hmac_secret_env"), var, env)?;
+        let secret = required_secret(&key("hmac_secret_env"), var, env)?;
         let decoding = DecodingKey::from_secret(secret.expose_secret().as_bytes())
-            .map_err(|e| AuthConfigError::new(key("hmac_secret_env"), e.to_string()))?;
+            .map_err(|e| ConfigError::key(key("hmac_secret_env"), e.to_string()))?;
         return Ok(Keys::Fixed(KeySet::single(
             decoding,
             cfg.algorithms.clone(),
         )));
     }
     if cfg.algorithms.iter().any(hmac) {
-        return Err(AuthConfigError::new(
+        return Err(ConfigError::key(
             key("algorithms"),
             "HS* algorithms need hmac_secret_env and no other key source",
         ));
@@ -257,21 +254,18 @@ fn key_source(
     match sources {
         (None, Some(path), None, None) => Ok(Keys::Fixed(
             pem_key_set(path, &cfg.algorithms)
-                .map_err(|m| AuthConfigError::new(key("public_key_file"), m))?,
+                .map_err(|m| ConfigError::key(key("public_key_file"), m))?,
         )),
         (None, None, Some(path), None) => {
-            let json = crate::config::read_bounded(path, KEY_FILE_MAX_BYTES)
-                .map_err(|message| AuthConfigError::new(key("jwks_file"), message))?;
+            let json = read_bounded(path, KEY_FILE_MAX_BYTES)
+                .map_err(|message| ConfigError::key(key("jwks_file"), message))?;
             let set = KeySet::from_jwks(&json, &cfg.algorithms)
-                .map_err(|m| AuthConfigError::new(key("jwks_file"), m))?;
+                .map_err(|m| ConfigError::key(key("jwks_file"), m))?;
             Ok(Keys::Fixed(set))
         }
         (None, None, None, Some(url)) => {
             if !(url.starts_with("https://") || url.starts_with("http://")) {
-                return Err(AuthConfigError::new(
-                    key("jwks_url"),
-                    "must be an http(s) URL",
-                ));
+                return Err(ConfigError::key(key("jwks_url"), "must be an http(s) URL"));
             }
             let timing = RemoteTiming {
                 timeout: positive_millis(cfg.jwks_timeout_ms, &key("jwks_timeout_ms"))?,
@@ -285,26 +279,26 @@ fn key_source(
             let remote = RemoteKeySet::new(&cfg.name, url, http.clone(), allowed, timing);
             Ok(Keys::Remote(Arc::new(remote)))
         }
-        _ => Err(AuthConfigError::new(
+        _ => Err(ConfigError::key(
             table,
             "set exactly one of hmac_secret_env, public_key_file, jwks_file, jwks_url",
         )),
     }
 }
 
-fn positive_secs(secs: u64, key: &str) -> Result<Duration, AuthConfigError> {
+fn positive_secs(secs: u64, key: &str) -> Result<Duration, ConfigError> {
     positive_millis(secs.saturating_mul(1000), key)
 }
 
-fn positive_millis(millis: u64, key: &str) -> Result<Duration, AuthConfigError> {
+fn positive_millis(millis: u64, key: &str) -> Result<Duration, ConfigError> {
     if millis == 0 {
-        return Err(AuthConfigError::new(key, "must be positive"));
+        return Err(ConfigError::key(key, "must be positive"));
     }
     Ok(Duration::from_millis(millis))
 }
 
 /// The validation for one algorithm: `exp`, `iss` and `aud` required, `nbf` honoured.
-fn validation(cfg: &JwtProviderConfig, alg: Algorithm) -> Validation {
+fn validation(cfg: &JwtProviderSettings, alg: Algorithm) -> Validation {
     let mut v = Validation::new(alg);
     v.set_required_spec_claims(&["exp", "iss", "aud"]);
     v.validate_exp = true;
@@ -369,7 +363,7 @@ fn pem_key_set(path: &std::path::Path, algorithms: &[Algorithm]) -> Result<KeySe
             "one PEM key serves one algorithm family; list only RS*/PS*, ES* or EdDSA".into(),
         );
     }
-    let pem = crate::config::read_bounded(path, KEY_FILE_MAX_BYTES)?;
+    let pem = read_bounded(path, KEY_FILE_MAX_BYTES)?;
     let key = match family {
         AlgorithmFamily::Rsa => DecodingKey::from_rsa_pem(&pem),
         AlgorithmFamily::Ec => DecodingKey::from_ec_pem(&pem),

@@ -15,15 +15,10 @@ mod introspection;
 mod jwks;
 mod jwt;
 pub mod permission;
-pub mod token_config;
 pub mod tokens;
 mod verified_cache;
 
 pub use authenticator::{Authenticator, bearer};
-pub use permission::{AccessConfig, RequiredClaim, RolePolicy};
-pub use token_config::{
-    AuthConfig, AuthConfigError, EnvLookup, IntrospectionProviderConfig, JwtProviderConfig,
-};
 pub use tokens::{KeyRefreshTask, MAX_TOKEN_BYTES, TokenVerifier};
 
 /// Why a caller was not let through. Maps onto the envelope codes 40101/40102/40301/50301.

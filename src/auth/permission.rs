@@ -1,71 +1,20 @@
 //! May this authenticated caller upload, and under which policy?
 //!
-//! Each provider has its own rules (`access` in its config table): required scopes, a value
+//! Each provider has its own rules (its `access` table, [`AccessSettings`]): required scopes, a value
 //! required in a named claim, and where the policy name comes from. A caller who proved who
 //! they are but fails these gets [`AuthError::Forbidden`] saying what is missing; a token that
 //! names a policy the service does not define is refused, never mapped to a fallback.
 
 use std::collections::BTreeSet;
 
-use serde::{Deserialize, Serialize};
-
 use crate::auth::AuthError;
 use crate::auth::claims::{Claims, claim_strings, granted_scopes};
-use crate::auth::token_config::AuthConfigError;
+use crate::config::{AccessSettings, ConfigError};
 
-/// A provider's `access` table. At least one policy source (`policy_claim`, `role_policies`
-/// or `default_policy`) must be set; they are tried in that order.
-#[derive(Clone, Debug, Default, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct AccessConfig {
-    /// Scopes that must all be granted, read from the `scope` (space-separated) and `scp`
-    /// claims. Default: none.
-    #[serde(default)]
-    pub required_scopes: Vec<String>,
-    /// A claim that must contain a value, e.g. `{ claim = "roles", value = "uploader" }`; the
-    /// claim may be a string or an array of strings. Default: unset.
-    #[serde(default)]
-    pub required_claim: Option<RequiredClaim>,
-    /// Claim whose string value names the caller's policy, e.g. `"vod_policy"`. When the
-    /// token carries it, it decides. Default: unset.
-    #[serde(default)]
-    pub policy_claim: Option<String>,
-    /// Claim holding the caller's roles for `role_policies`. Default: `"roles"`.
-    #[serde(default = "default_role_claim")]
-    pub role_claim: String,
-    /// Roles mapped to policies, e.g. `[{ role = "admin", policy = "unlimited" }]`; the first
-    /// entry whose role the caller holds wins. Default: none.
-    #[serde(default)]
-    pub role_policies: Vec<RolePolicy>,
-    /// Policy for callers no other source decides. Default: unset.
-    #[serde(default)]
-    pub default_policy: Option<String>,
-}
-
-/// A value that must appear in a claim.
-#[derive(Clone, Debug, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct RequiredClaim {
-    pub claim: String,
-    pub value: String,
-}
-
-/// One entry of `role_policies`.
-#[derive(Clone, Debug, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct RolePolicy {
-    pub role: String,
-    pub policy: String,
-}
-
-fn default_role_claim() -> String {
-    "roles".to_owned()
-}
-
-/// The checked form of [`AccessConfig`]: every configured policy name is known to exist.
+/// The checked form of [`AccessSettings`]: every configured policy name is known to exist.
 #[derive(Clone, Debug)]
 pub(crate) struct AccessRules {
-    config: AccessConfig,
+    config: AccessSettings,
     /// Only consulted for names read from tokens; configured names were checked at start-up.
     policy_names: BTreeSet<String>,
 }
@@ -73,28 +22,28 @@ pub(crate) struct AccessRules {
 impl AccessRules {
     /// Checks `config` against the service's policies; `key` is the config path of the table.
     pub(crate) fn new(
-        config: &AccessConfig,
+        config: &AccessSettings,
         policy_names: &BTreeSet<String>,
         key: &str,
-    ) -> Result<Self, AuthConfigError> {
+    ) -> Result<Self, ConfigError> {
         let unknown = |name: &str| !policy_names.contains(name);
         if config.policy_claim.is_none()
             && config.role_policies.is_empty()
             && config.default_policy.is_none()
         {
-            return Err(AuthConfigError::new(
+            return Err(ConfigError::key(
                 key,
                 "set default_policy, policy_claim or role_policies so callers get a policy",
             ));
         }
         if let Some(name) = config.default_policy.as_deref().filter(|n| unknown(n)) {
-            return Err(AuthConfigError::new(
+            return Err(ConfigError::key(
                 format!("{key}.default_policy"),
                 format!("policy `{name}` is not defined"),
             ));
         }
         if let Some(rp) = config.role_policies.iter().find(|rp| unknown(&rp.policy)) {
-            return Err(AuthConfigError::new(
+            return Err(ConfigError::key(
                 format!("{key}.role_policies"),
                 format!(
                     "role `{}` maps to undefined policy `{}`",
@@ -107,7 +56,7 @@ impl AccessRules {
             .iter()
             .any(|s| s.is_empty() || s.contains(char::is_whitespace))
         {
-            return Err(AuthConfigError::new(
+            return Err(ConfigError::key(
                 format!("{key}.required_scopes"),
                 "each scope must be one non-empty word",
             ));
@@ -115,7 +64,7 @@ impl AccessRules {
         if let Some(rc) = &config.required_claim
             && (rc.claim.is_empty() || rc.value.is_empty())
         {
-            return Err(AuthConfigError::new(
+            return Err(ConfigError::key(
                 format!("{key}.required_claim"),
                 "both claim and value must be non-empty",
             ));
@@ -199,8 +148,8 @@ mod tests {
         ["standard", "unlimited"].map(String::from).into()
     }
 
-    fn rules(toml_like: Value) -> Result<AccessRules, AuthConfigError> {
-        let config: AccessConfig = serde_json::from_value(toml_like).expect("valid access table");
+    fn rules(toml_like: Value) -> Result<AccessRules, ConfigError> {
+        let config: AccessSettings = serde_json::from_value(toml_like).expect("valid access table");
         AccessRules::new(&config, &names(), "auth.jwt[0].access")
     }
 
@@ -212,7 +161,7 @@ mod tests {
     fn refuses_config_without_policy_source_or_with_unknown_policy() {
         assert!(rules(json!({})).is_err());
         let err = rules(json!({"default_policy": "gold"})).expect_err("unknown policy");
-        assert_eq!(err.key, "auth.jwt[0].access.default_policy");
+        assert_eq!(err.setting(), Some("auth.jwt[0].access.default_policy"));
         assert!(rules(json!({"role_policies": [{"role": "a", "policy": "gold"}]})).is_err());
     }
 

@@ -20,7 +20,7 @@ use crate::auth::AuthError;
 use crate::auth::idp_http::{self, fingerprint, token_digest};
 use crate::auth::introspection::{Answer, IntrospectionProvider};
 use crate::auth::jwt::JwtProvider;
-use crate::auth::token_config::{AuthConfig, AuthConfigError, EnvLookup};
+use crate::config::{AuthSettings, ConfigError, EnvLookup};
 use crate::principal::Principal;
 
 /// Longest token accepted, in bytes. Real access tokens are 1-2 KiB.
@@ -53,26 +53,26 @@ impl TokenVerifier {
     /// fetches each `jwks_url` once (a failed fetch is reported by [`Self::readiness`], not
     /// fatal). `policy_names` are the policies the service defines.
     pub async fn from_config(
-        cfg: &AuthConfig,
+        cfg: &AuthSettings,
         policy_names: &BTreeSet<String>,
-    ) -> Result<Self, AuthConfigError> {
+    ) -> Result<Self, ConfigError> {
         Self::from_config_with_env(cfg, policy_names, &|var| std::env::var(var).ok()).await
     }
 
     /// As [`Self::from_config`], with secrets looked up through `env`.
     pub async fn from_config_with_env(
-        cfg: &AuthConfig,
+        cfg: &AuthSettings,
         policy_names: &BTreeSet<String>,
         env: EnvLookup<'_>,
-    ) -> Result<Self, AuthConfigError> {
+    ) -> Result<Self, ConfigError> {
         let http = idp_http::client()
-            .map_err(|e| AuthConfigError::new("auth", format!("cannot start HTTP client: {e}")))?;
+            .map_err(|e| ConfigError::key("auth", format!("cannot start HTTP client: {e}")))?;
         let mut names = BTreeSet::new();
         let mut issuers = BTreeSet::new();
         let mut jwt = Vec::with_capacity(cfg.jwt.len());
         for (i, p) in cfg.jwt.iter().enumerate() {
             if !names.insert(p.name.clone()) || !issuers.insert(p.issuer.clone()) {
-                return Err(AuthConfigError::new(
+                return Err(ConfigError::key(
                     format!("auth.jwt[{i}]"),
                     format!("name `{}` or issuer `{}` is used twice", p.name, p.issuer),
                 ));
@@ -82,7 +82,7 @@ impl TokenVerifier {
         let mut introspection = Vec::with_capacity(cfg.introspection.len());
         for (i, p) in cfg.introspection.iter().enumerate() {
             if !names.insert(p.name.clone()) {
-                return Err(AuthConfigError::new(
+                return Err(ConfigError::key(
                     format!("auth.introspection[{i}].name"),
                     format!("provider name `{}` is used twice", p.name),
                 ));

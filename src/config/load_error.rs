@@ -35,7 +35,7 @@ pub fn check_toml_syntax(source: &str, text: &str) -> Result<(), ConfigError> {
         }
         None => String::new(),
     };
-    Err(ConfigError(format!(
+    Err(ConfigError::Load(format!(
         "{source}{place}: not valid TOML: {}; fix that line (its text is not repeated here)",
         without_long_quotes(e.message())
     )))
@@ -107,7 +107,7 @@ pub fn from_figment(error: figment::Error, file: Option<&Path>) -> ConfigError {
             text
         })
         .collect();
-    ConfigError(errors.join("; "))
+    ConfigError::Load(errors.join("; "))
 }
 
 fn kind_without_values(kind: &Kind) -> String {

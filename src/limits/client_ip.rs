@@ -12,7 +12,7 @@ use http::HeaderMap;
 use http::header::FORWARDED;
 use ipnet::IpNet;
 
-use super::config::ForwardedHeader;
+use crate::config::ForwardedHeader;
 
 const X_FORWARDED_FOR: &str = "x-forwarded-for";
 

@@ -3,8 +3,8 @@
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-use super::config::BackendKind;
 use super::redis::BackendError;
+use crate::config::BackendKind;
 
 pub(crate) struct Health {
     backend: BackendKind,

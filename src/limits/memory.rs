@@ -20,8 +20,8 @@ use governor::state::{InMemoryState, NotKeyed};
 use moka::Expiry;
 use moka::sync::Cache;
 
-use super::config::{PolicyLimits, Quota};
 use super::decision::{Decision, LimitError, Window, retry_seconds};
+use crate::config::{PolicyLimits, Quota};
 
 type Gcra =
     governor::RateLimiter<NotKeyed, InMemoryState, DefaultClock, StateInformationMiddleware>;

@@ -28,7 +28,6 @@
 //! key can neither refuse a caller for ever nor mark the backend unhealthy.
 
 mod client_ip;
-mod config;
 mod decision;
 mod health;
 mod memory;
@@ -44,16 +43,13 @@ use ipnet::Ipv6Net;
 use sha2::{Digest, Sha256};
 
 pub use client_ip::{client_ip, client_ip_from};
-pub use config::{
-    AuthFailureLimits, BackendKind, ForwardedHeader, LimitsConfig, LimitsConfigError,
-    OnBackendError, PolicyLimits, PolicyLimitsError, Quota,
-};
 pub use decision::{
     Decision, LimitError, RATELIMIT_LIMIT, RATELIMIT_REMAINING, RATELIMIT_RESET, ceil_seconds,
 };
 pub use health::LimiterStats;
 pub use shed::{CallerPermit, LoadShed, LoadShedLayer, PerCaller};
 
+use crate::config::{BackendKind, ConfigError, LimitsSettings, OnBackendError, PolicyLimits};
 use crate::principal::Principal;
 use health::Health;
 use memory::MemoryBackend;
@@ -68,7 +64,7 @@ pub struct Limiter {
 struct Inner {
     backend: Backend,
     health: Health,
-    config: LimitsConfig,
+    config: LimitsSettings,
 }
 
 enum Backend {
@@ -88,7 +84,7 @@ impl Limiter {
     /// Builds the limiter. Does not wait for Redis: while it is unreachable the limiter
     /// answers per `on_backend_error` and [`Limiter::readiness`] says why. Must run inside a
     /// tokio runtime (the Redis backend spawns its health probe).
-    pub async fn from_config(cfg: &LimitsConfig) -> Result<Self, LimitsConfigError> {
+    pub async fn from_config(cfg: &LimitsSettings) -> Result<Self, ConfigError> {
         cfg.validate()?;
         let backend = match cfg.backend {
             BackendKind::Memory => Backend::Memory(MemoryBackend::new(cfg.memory_max_keys)),

@@ -15,9 +15,9 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{RedisError, Script};
 use secrecy::ExposeSecret;
 
-use super::config::{LimitsConfig, LimitsConfigError, PolicyLimits};
 use super::decision::{Decision, LimitError, Window, retry_seconds};
 use super::memory::Checked;
+use crate::config::{ConfigError, LimitsSettings, PolicyLimits};
 
 /// Why the backend gave no answer. Safe to log: it never contains the URL.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -90,15 +90,15 @@ return {0, repaired}";
 
 impl RedisBackend {
     /// Prepares the connection without opening it; the first call (or probe) connects.
-    pub(crate) fn new(cfg: &LimitsConfig) -> Result<Self, LimitsConfigError> {
+    pub(crate) fn new(cfg: &LimitsSettings) -> Result<Self, ConfigError> {
         let url = cfg.redis_url.as_ref().ok_or_else(|| {
-            LimitsConfigError::new(
+            ConfigError::key(
                 "limits.redis_url",
                 "required when limits.backend = \"redis\"",
             )
         })?;
         let unusable = |e: RedisError| {
-            LimitsConfigError::new(
+            ConfigError::key(
                 "limits.redis_url",
                 format!("not a usable Redis URL ({:?})", e.kind()),
             )

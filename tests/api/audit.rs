@@ -5,8 +5,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use sha2::{Digest as _, Sha256};
+use vodsign::config::PolicyLimits;
 use vodsign::config::{AuditDestination, PolicySettings};
-use vodsign::limits::PolicyLimits;
 
 use crate::helpers::*;
 use crate::observe::*;

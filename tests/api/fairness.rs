@@ -9,8 +9,8 @@ use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
+use vodsign::config::PolicyLimits;
 use vodsign::config::PolicySettings;
-use vodsign::limits::PolicyLimits;
 
 use crate::helpers::*;
 use crate::observe::*;

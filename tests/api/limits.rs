@@ -7,8 +7,8 @@ use axum::body::Body;
 use axum::extract::ConnectInfo;
 use axum::http::{HeaderMap, Request, StatusCode};
 use serde_json::Value;
+use vodsign::config::PolicyLimits;
 use vodsign::config::Settings;
-use vodsign::limits::PolicyLimits;
 
 use crate::helpers::*;
 
@@ -224,7 +224,7 @@ async fn silent_redis() -> (String, tokio::task::JoinHandle<()>) {
 async fn overload_gets_50301_at_once_and_an_unanswering_backend_50301_in_bounded_time() {
     let (url, silent) = silent_redis().await;
     let app = spawn_app_with(|s| {
-        s.limits.backend = vodsign::limits::BackendKind::Redis;
+        s.limits.backend = vodsign::config::BackendKind::Redis;
         s.limits.redis_url = Some(url.clone().into());
         s.limits.call_timeout_ms = 1500;
         s.limits.max_in_flight = 1;
@@ -347,7 +347,7 @@ async fn counting_endpoint() -> (
 #[tokio::test]
 async fn damped_address_gets_429_for_introspection_tokens_without_a_remote_call() {
     let (url, hits, endpoint) = counting_endpoint().await;
-    let auth: vodsign::auth::AuthConfig = serde_json::from_value(serde_json::json!({
+    let auth: vodsign::config::AuthSettings = serde_json::from_value(serde_json::json!({
         "introspection": [{
             "name": "opaque", "introspection_url": url, "client_id": "vodsign",
             // Any variable the environment always has: this endpoint checks no secret.
@@ -424,7 +424,7 @@ async fn concurrent_bad_tokens_are_introspected_exactly_max_times(
     attempts: usize,
 ) {
     let (url, hits, endpoint) = inactive_endpoint().await;
-    let auth: vodsign::auth::AuthConfig = serde_json::from_value(serde_json::json!({
+    let auth: vodsign::config::AuthSettings = serde_json::from_value(serde_json::json!({
         "introspection": [{
             "name": "opaque", "introspection_url": url, "client_id": "vodsign",
             // Any variable the environment always has: this endpoint checks no secret.
@@ -439,7 +439,7 @@ async fn concurrent_bad_tokens_are_introspected_exactly_max_times(
         // All of them in flight at once: none is shed.
         s.limits.max_in_flight = attempts;
         if let Some(url) = redis_url {
-            s.limits.backend = vodsign::limits::BackendKind::Redis;
+            s.limits.backend = vodsign::config::BackendKind::Redis;
             s.limits.redis_url = Some(url.into());
             s.limits.call_timeout_ms = 5_000;
         }
@@ -509,7 +509,7 @@ async fn redis_damped_address_serves_valid_keys_and_corrupt_keys_are_repaired() 
         return;
     };
     let app = spawn_app_with(|s| {
-        s.limits.backend = vodsign::limits::BackendKind::Redis;
+        s.limits.backend = vodsign::config::BackendKind::Redis;
         s.limits.redis_url = Some(server.url().into());
         s.limits.key_prefix = "vodsign-api:".into();
         s.limits.auth_failures.max = 3;
@@ -595,7 +595,7 @@ async fn damped_address_still_serves_valid_jwts_and_refuses_forged_ones() {
     let dir = tempfile::tempdir().expect("temp dir");
     let jwks = dir.path().join("jwks.json");
     std::fs::write(&jwks, keys::jwks(&[&key]).to_string()).expect("write JWKS");
-    let auth: vodsign::auth::AuthConfig = serde_json::from_value(serde_json::json!({"jwt": [
+    let auth: vodsign::config::AuthSettings = serde_json::from_value(serde_json::json!({"jwt": [
         {"name": "corp", "issuer": keys::ISSUER, "audiences": [keys::AUDIENCE],
          "algorithms": ["ES256"], "jwks_file": jwks,
          "access": {"default_policy": "default"}},

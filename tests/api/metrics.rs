@@ -115,7 +115,7 @@ async fn sampling_copies_the_rate_limit_backends_error_count() {
         )
         .expect("limits settings");
         s.policies.get_mut("default").expect("default policy").limits =
-            Some(vodsign::limits::PolicyLimits::per_second(10, 10).expect("valid limits"));
+            Some(vodsign::config::PolicyLimits::per_second(10, 10).expect("valid limits"));
     })
     .await;
     let (status, _, _) = app.get_signature("").await;

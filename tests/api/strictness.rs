@@ -2,7 +2,7 @@
 
 use axum::body::Body;
 use axum::http::Request;
-use vodsign::limits::PolicyLimits;
+use vodsign::config::PolicyLimits;
 
 use crate::helpers::*;
 use crate::observe::*;

@@ -5,7 +5,7 @@ use axum::body::Body;
 use axum::http::Request;
 use serde_json::{Value, json};
 use tempfile::TempDir;
-use vodsign::auth::AuthConfig;
+use vodsign::config::AuthSettings;
 use vodsign::config::PolicySettings;
 use vodsign::signature::DecodedSignature;
 
@@ -29,7 +29,7 @@ async fn spawn_app_with_tokens() -> (TestApp, TestKey, TempDir) {
     let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let gone_url = format!("http://{}/jwks", closed.local_addr().expect("addr"));
     drop(closed);
-    let auth: AuthConfig = serde_json::from_value(json!({"jwt": [
+    let auth: AuthSettings = serde_json::from_value(json!({"jwt": [
         {"name": "corp", "issuer": keys::ISSUER, "audiences": [keys::AUDIENCE],
          "algorithms": ["ES256"], "jwks_file": jwks,
          "access": {"required_scopes": ["vod.upload"], "policy_claim": "vod_policy",

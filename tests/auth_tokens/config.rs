@@ -4,7 +4,7 @@
 use figment::Figment;
 use figment::providers::{Format, Toml};
 use serde_json::{Value, json};
-use vodsign::auth::AuthConfig;
+use vodsign::config::AuthSettings;
 
 use crate::keys::{AUDIENCE, ISSUER, good_claims, hmac_secret, hs256};
 use crate::{try_verifier, verifier};
@@ -28,7 +28,7 @@ access = { required_claim = { claim = "roles", value = "uploader" }, policy_clai
 "#;
 
 /// The config as the service would load it, or figment's error message.
-fn parse(toml: &str) -> Result<AuthConfig, String> {
+fn parse(toml: &str) -> Result<AuthSettings, String> {
     Figment::from(Toml::string(toml))
         .extract_inner("auth")
         .map_err(|e| e.to_string())
@@ -178,8 +178,8 @@ async fn bad_settings_name_their_key() {
     ];
     for (case, cfg, env, key) in cases {
         let err = try_verifier(cfg, &env).await.expect_err(case);
-        assert_eq!(err.key, key, "{case}: {err}");
-        assert!(!err.message.is_empty(), "{case}");
+        assert_eq!(err.setting(), Some(key), "{case}: {err}");
+        assert!(!err.rule().is_empty(), "{case}");
     }
 }
 

@@ -184,7 +184,8 @@ async fn cache_ttl_must_be_between_one_second_and_an_hour_unless_the_cache_is_of
         let cfg = json!({"jwt": [hs_provider(json!({"verified_cache_ttl_secs": ttl}))]});
         let err = try_verifier(cfg, &env).await.expect_err("refused");
         assert_eq!(
-            err.key, "auth.jwt[0].verified_cache_ttl_secs",
+            err.setting(),
+            Some("auth.jwt[0].verified_cache_ttl_secs"),
             "{ttl}: {err}"
         );
     }

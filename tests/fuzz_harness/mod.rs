@@ -16,9 +16,8 @@ use http::header::AUTHORIZATION;
 use http::{HeaderMap, HeaderValue};
 use vodsign::app::App;
 use vodsign::auth::api_key::{ApiKeys, hash_key};
-use vodsign::auth::bearer;
-use vodsign::auth::{AuthConfig, TokenVerifier};
-use vodsign::config::{ApiKeySettings, PolicySettings, Settings};
+use vodsign::auth::{TokenVerifier, bearer};
+use vodsign::config::{ApiKeySettings, AuthSettings, PolicySettings, Settings};
 use vodsign::credentials::VodCredentials;
 use vodsign::http::signature::{parse_json_request, parse_query_request};
 use vodsign::inspect::inspect;
@@ -164,7 +163,7 @@ pub fn api_keys() -> &'static ApiKeys {
 fn tokens() -> &'static TokenVerifier {
     static TOKENS: OnceLock<TokenVerifier> = OnceLock::new();
     TOKENS.get_or_init(|| {
-        let auth: AuthConfig = serde_json::from_value(serde_json::json!({"jwt": [{
+        let auth: AuthSettings = serde_json::from_value(serde_json::json!({"jwt": [{
             "name": "fuzz", "issuer": "fuzz-issuer", "audiences": ["vodsign"],
             "algorithms": ["HS256"], "hmac_secret_env": "FUZZ_HS_SECRET",
             "access": {"default_policy": "default"},

@@ -3,14 +3,15 @@
 use figment::Figment;
 use figment::providers::{Format, Toml};
 use serde::Deserialize;
-use vodsign::limits::{BackendKind, Limiter, LimitsConfig, OnBackendError, PolicyLimits};
+use vodsign::config::{BackendKind, LimitsSettings, OnBackendError, PolicyLimits};
+use vodsign::limits::Limiter;
 
 #[derive(Deserialize)]
 struct Doc {
-    limits: LimitsConfig,
+    limits: LimitsSettings,
 }
 
-fn limits(toml: &str) -> Result<LimitsConfig, String> {
+fn limits(toml: &str) -> Result<LimitsSettings, String> {
     Figment::from(Toml::string(toml))
         .extract::<Doc>()
         .map(|d| d.limits)
@@ -92,14 +93,14 @@ fn invalid_values_name_their_key() {
             .expect("parses")
             .validate()
             .expect_err(body);
-        assert_eq!(err.key, key, "{body}");
+        assert_eq!(err.setting(), Some(key), "{body}");
         assert!(!err.to_string().contains(":pw@"), "{err}");
     }
 }
 
 #[test]
 fn the_per_caller_share_defaults_to_32_and_0_turns_it_off() {
-    assert_eq!(LimitsConfig::default().max_in_flight_per_principal, 32);
+    assert_eq!(LimitsSettings::default().max_in_flight_per_principal, 32);
     let off = limits("[limits]\nmax_in_flight_per_principal = 0").expect("parses");
     assert_eq!(off.max_in_flight_per_principal, 0);
     assert!(off.validate().is_ok());
@@ -109,7 +110,7 @@ fn the_per_caller_share_defaults_to_32_and_0_turns_it_off() {
 async fn from_config_refuses_a_bad_config() {
     let cfg = limits("[limits]\nmemory_max_keys = 0").expect("parses");
     let err = Limiter::from_config(&cfg).await.expect_err("invalid");
-    assert_eq!(err.key, "limits.memory_max_keys");
+    assert_eq!(err.setting(), Some("limits.memory_max_keys"));
 }
 
 #[test]

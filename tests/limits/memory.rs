@@ -4,7 +4,8 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use http::{HeaderMap, HeaderValue};
-use vodsign::limits::{Limiter, LimitsConfig, PolicyLimits};
+use vodsign::config::{LimitsSettings, PolicyLimits};
+use vodsign::limits::Limiter;
 
 use crate::scenarios;
 use crate::support::{limiter, memory_config};
@@ -60,9 +61,9 @@ async fn memory_principals_are_independent() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn memory_backend_stays_bounded_with_many_keys() {
-    let cfg = LimitsConfig {
+    let cfg = LimitsSettings {
         memory_max_keys: 1_000,
-        ..LimitsConfig::default()
+        ..LimitsSettings::default()
     };
     let l = limiter(&cfg).await;
     let limits = PolicyLimits::per_minute(1, 5)

@@ -2,7 +2,8 @@
 
 use std::time::{Duration, Instant};
 
-use vodsign::limits::{LimitError, Limiter, OnBackendError, PolicyLimits};
+use vodsign::config::{OnBackendError, PolicyLimits};
+use vodsign::limits::{LimitError, Limiter};
 
 use crate::scenarios;
 use crate::support::{RedisServer, eventually, limiter, redis_config};

@@ -3,7 +3,8 @@
 use std::net::IpAddr;
 use std::time::{Duration, SystemTime};
 
-use vodsign::limits::{Decision, LimitError, Limiter, PolicyLimits};
+use vodsign::config::PolicyLimits;
+use vodsign::limits::{Decision, LimitError, Limiter};
 
 /// Fires `n` checks at once, alternating between the limiters.
 pub async fn concurrent_checks(

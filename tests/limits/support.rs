@@ -5,7 +5,8 @@ use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use vodsign::limits::{BackendKind, Limiter, LimitsConfig, OnBackendError};
+use vodsign::config::{BackendKind, LimitsSettings, OnBackendError};
+use vodsign::limits::Limiter;
 
 /// A `redis-server` child on a free loopback port, killed on drop.
 pub struct RedisServer {
@@ -97,23 +98,23 @@ impl Drop for RedisServer {
     }
 }
 
-pub fn memory_config() -> LimitsConfig {
-    LimitsConfig::default()
+pub fn memory_config() -> LimitsSettings {
+    LimitsSettings::default()
 }
 
-pub fn redis_config(server: &RedisServer, on_error: OnBackendError) -> LimitsConfig {
-    LimitsConfig {
+pub fn redis_config(server: &RedisServer, on_error: OnBackendError) -> LimitsSettings {
+    LimitsSettings {
         backend: BackendKind::Redis,
         redis_url: Some(server.url().into()),
         key_prefix: "vodsign-test:".to_owned(),
         call_timeout_ms: 200,
         health_interval_ms: 100,
         on_backend_error: on_error,
-        ..LimitsConfig::default()
+        ..LimitsSettings::default()
     }
 }
 
-pub async fn limiter(cfg: &LimitsConfig) -> Limiter {
+pub async fn limiter(cfg: &LimitsSettings) -> Limiter {
     Limiter::from_config(cfg).await.expect("valid test config")
 }
 

@@ -14,10 +14,10 @@ use tokio_rustls::rustls;
 use tokio_rustls::rustls::pki_types::pem::PemObject as _;
 use tokio_rustls::rustls::pki_types::{CertificateDer, ServerName};
 use vodsign::app::{App, AppState};
+use vodsign::config::TlsSettings;
 use vodsign::config::{PolicySettings, Settings};
 use vodsign::credentials::VodCredentials;
 use vodsign::reload::{Reloader, Source};
-use vodsign::tls::TlsSettings;
 
 use crate::support::test_certificates;
 

@@ -10,7 +10,8 @@ use std::collections::{BTreeSet, HashMap};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
-use vodsign::auth::{AuthConfig, AuthConfigError, AuthError, TokenVerifier};
+use vodsign::auth::{AuthError, TokenVerifier};
+use vodsign::config::{AuthSettings, ConfigError};
 use vodsign::principal::Principal;
 
 use idp::{CLIENT_ID, TestIdp};
@@ -26,11 +27,8 @@ pub async fn verifier(auth: Value, env: &[(&str, &str)]) -> TokenVerifier {
     try_verifier(auth, env).await.expect("config is valid")
 }
 
-pub async fn try_verifier(
-    auth: Value,
-    env: &[(&str, &str)],
-) -> Result<TokenVerifier, AuthConfigError> {
-    let cfg: AuthConfig = serde_json::from_value(auth).expect("config deserializes");
+pub async fn try_verifier(auth: Value, env: &[(&str, &str)]) -> Result<TokenVerifier, ConfigError> {
+    let cfg: AuthSettings = serde_json::from_value(auth).expect("config deserializes");
     let env: HashMap<String, String> = env
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))

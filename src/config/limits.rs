@@ -2,7 +2,7 @@
 //! `[policies.NAME.limits]` table.
 //!
 //! Both are parsed, not validated later: a [`PolicyLimits`] that exists is usable, and
-//! [`LimitsConfig::validate`] names the offending key so start-up can stop with a clear message.
+//! [`LimitsSettings::validate`] names the offending key so start-up can stop with a clear message.
 
 use std::num::NonZeroU32;
 use std::time::Duration;
@@ -11,10 +11,12 @@ use ipnet::IpNet;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
+use super::ConfigError;
+
 /// The `[limits]` table. Every key is optional; the defaults are stated per field.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub struct LimitsConfig {
+pub struct LimitsSettings {
     /// Where counters live: `"memory"` (one instance, the default) or `"redis"` (shared by
     /// replicas).
     pub backend: BackendKind,
@@ -53,9 +55,9 @@ pub struct LimitsConfig {
     pub memory_max_keys: u64,
 }
 
-impl Default for LimitsConfig {
+impl Default for LimitsSettings {
     fn default() -> Self {
-        LimitsConfig {
+        LimitsSettings {
             backend: BackendKind::Memory,
             redis_url: None,
             key_prefix: "vodsign:".to_owned(),
@@ -122,24 +124,7 @@ pub enum ForwardedHeader {
     Forwarded,
 }
 
-/// A `[limits]` value that cannot work; the message names the key.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
-#[error("{key}: {reason}")]
-pub struct LimitsConfigError {
-    pub key: &'static str,
-    pub reason: String,
-}
-
-impl LimitsConfigError {
-    pub(crate) fn new(key: &'static str, reason: impl Into<String>) -> Self {
-        LimitsConfigError {
-            key,
-            reason: reason.into(),
-        }
-    }
-}
-
-impl LimitsConfig {
+impl LimitsSettings {
     /// The backend's name, as the metrics label it.
     pub fn backend_name(&self) -> &'static str {
         match self.backend {
@@ -149,7 +134,7 @@ impl LimitsConfig {
     }
 
     /// Checks every value; the error names the first offending key.
-    pub fn validate(&self) -> Result<(), LimitsConfigError> {
+    pub fn validate(&self) -> Result<(), ConfigError> {
         let positive = [
             ("limits.call_timeout_ms", self.call_timeout_ms),
             ("limits.health_interval_ms", self.health_interval_ms),
@@ -166,31 +151,31 @@ impl LimitsConfig {
         ];
         for (key, value) in positive {
             if value == 0 {
-                return Err(LimitsConfigError::new(key, "must be at least 1"));
+                return Err(ConfigError::key(key, "must be at least 1"));
             }
         }
         if self.max_in_flight_per_principal > 1_000_000 {
-            return Err(LimitsConfigError::new(
+            return Err(ConfigError::key(
                 "limits.max_in_flight_per_principal",
                 "must be from 0 (no limit) to 1000000; keep it well below max_in_flight",
             ));
         }
         if self.auth_failures.ipv6_prefix > 128 {
-            return Err(LimitsConfigError::new(
+            return Err(ConfigError::key(
                 "limits.auth_failures.ipv6_prefix",
                 "must be between 0 and 128",
             ));
         }
         if self.backend == BackendKind::Redis {
             let Some(url) = &self.redis_url else {
-                return Err(LimitsConfigError::new(
+                return Err(ConfigError::key(
                     "limits.redis_url",
                     "required when limits.backend = \"redis\"",
                 ));
             };
             if let Err(e) = redis::Client::open(url.expose_secret()) {
                 // Only the error's kind: its detail could quote part of the URL.
-                return Err(LimitsConfigError::new(
+                return Err(ConfigError::key(
                     "limits.redis_url",
                     format!(
                         "not a usable Redis URL ({:?}); expected redis://[:password@]host:port[/db]",
@@ -202,7 +187,8 @@ impl LimitsConfig {
         Ok(())
     }
 
-    pub(crate) fn call_timeout(&self) -> Duration {
+    /// Upper bound for one backend round trip.
+    pub fn call_timeout(&self) -> Duration {
         Duration::from_millis(self.call_timeout_ms)
     }
 }
@@ -242,25 +228,31 @@ impl Quota {
 
 impl PolicyLimits {
     /// `rate` signatures per second, `burst` at once.
-    pub fn per_second(rate: u32, burst: u32) -> Result<Self, PolicyLimitsError> {
+    pub fn per_second(rate: u32, burst: u32) -> Result<Self, ConfigError> {
         Self::with_rate(Duration::from_secs(1), "rate_per_second", rate, Some(burst))
+            .map_err(refused)
     }
 
     /// `rate` signatures per minute, `burst` at once.
-    pub fn per_minute(rate: u32, burst: u32) -> Result<Self, PolicyLimitsError> {
+    pub fn per_minute(rate: u32, burst: u32) -> Result<Self, ConfigError> {
         Self::with_rate(
             Duration::from_secs(60),
             "rate_per_minute",
             rate,
             Some(burst),
         )
+        .map_err(refused)
     }
 
     /// Adds a quota of `max` signatures per window of `window_seconds` (86400 = UTC day).
-    pub fn with_quota(mut self, max: u32, window_seconds: u32) -> Result<Self, PolicyLimitsError> {
-        let max = NonZeroU32::new(max).ok_or(PolicyLimitsError("quota.max must be at least 1"))?;
-        let window_seconds = NonZeroU32::new(window_seconds)
-            .ok_or(PolicyLimitsError("quota.window_seconds must be at least 1"))?;
+    pub fn with_quota(self, max: u32, window_seconds: u32) -> Result<Self, ConfigError> {
+        self.quota_of(max, window_seconds).map_err(refused)
+    }
+
+    fn quota_of(mut self, max: u32, window_seconds: u32) -> Result<Self, &'static str> {
+        let max = NonZeroU32::new(max).ok_or("quota.max must be at least 1")?;
+        let window_seconds =
+            NonZeroU32::new(window_seconds).ok_or("quota.window_seconds must be at least 1")?;
         self.quota = Some(Quota {
             max,
             window_seconds,
@@ -273,17 +265,17 @@ impl PolicyLimits {
         key: &'static str,
         rate: u32,
         burst: Option<u32>,
-    ) -> Result<Self, PolicyLimitsError> {
-        let rate = NonZeroU32::new(rate).ok_or(PolicyLimitsError(match key {
+    ) -> Result<Self, &'static str> {
+        let rate = NonZeroU32::new(rate).ok_or(match key {
             "rate_per_second" => "rate_per_second must be at least 1",
             _ => "rate_per_minute must be at least 1",
-        }))?;
+        })?;
         if unit.as_secs() == 1 && rate.get() > 1_000_000 {
-            return Err(PolicyLimitsError("rate_per_second must be at most 1000000"));
+            return Err("rate_per_second must be at most 1000000");
         }
         let burst = match burst {
             None => rate,
-            Some(b) => NonZeroU32::new(b).ok_or(PolicyLimitsError("burst must be at least 1"))?,
+            Some(b) => NonZeroU32::new(b).ok_or("burst must be at least 1")?,
         };
         Ok(PolicyLimits {
             interval: unit / rate.get(),
@@ -307,10 +299,11 @@ impl PolicyLimits {
     }
 }
 
-/// A `[policies.NAME.limits]` value that cannot work. Names the key within that table.
-#[derive(Debug, Clone, Copy, thiserror::Error, PartialEq, Eq)]
-#[error("{0}")]
-pub struct PolicyLimitsError(&'static str);
+/// A `[policies.NAME.limits]` rule broken by limits built in code, where the policy's name
+/// is not known.
+fn refused(rule: &'static str) -> ConfigError {
+    ConfigError::key("policies.NAME.limits", rule)
+}
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -336,7 +329,8 @@ enum QuotaPeriod {
 }
 
 impl TryFrom<RawPolicyLimits> for PolicyLimits {
-    type Error = PolicyLimitsError;
+    /// The rule broken, without the key: serde places it under the table's path.
+    type Error = &'static str;
 
     fn try_from(raw: RawPolicyLimits) -> Result<Self, Self::Error> {
         let limits = match (raw.rate_per_second, raw.rate_per_minute) {
@@ -347,9 +341,7 @@ impl TryFrom<RawPolicyLimits> for PolicyLimits {
                 Self::with_rate(Duration::from_secs(60), "rate_per_minute", r, raw.burst)?
             }
             _ => {
-                return Err(PolicyLimitsError(
-                    "set exactly one of rate_per_second and rate_per_minute",
-                ));
+                return Err("set exactly one of rate_per_second and rate_per_minute");
             }
         };
         let Some(quota) = raw.quota else {
@@ -359,11 +351,9 @@ impl TryFrom<RawPolicyLimits> for PolicyLimits {
             (Some(QuotaPeriod::Day), None) => 86_400,
             (None, Some(seconds)) => seconds,
             _ => {
-                return Err(PolicyLimitsError(
-                    "quota needs exactly one of per = \"day\" and window_seconds",
-                ));
+                return Err("quota needs exactly one of per = \"day\" and window_seconds");
             }
         };
-        limits.with_quota(quota.max, window)
+        limits.quota_of(quota.max, window)
     }
 }

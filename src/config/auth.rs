@@ -1,9 +1,10 @@
-//! Settings of the token verifiers: the `[auth]` section's `[[auth.jwt]]` and
-//! `[[auth.introspection]]` tables, and the one place their secrets are read.
+//! Settings of the token verifiers (`crate::auth`): the `[auth]` section's `[[auth.jwt]]`
+//! and `[[auth.introspection]]` tables and each provider's `access` table.
 //!
 //! The config file only names environment variables; the secrets themselves come from the
-//! environment or from a `<VAR>_FILE` when the verifiers are built, so no file the service
-//! reads as configuration ever holds one.
+//! environment or from a `<VAR>_FILE` when the verifiers are built
+//! ([`super::required_secret`]), so no file the service reads as configuration ever holds
+//! one.
 //!
 //! ```toml
 //! [[auth.jwt]]
@@ -25,31 +26,27 @@
 use std::path::PathBuf;
 
 use jsonwebtoken::Algorithm;
-use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
-
-use crate::auth::permission::AccessConfig;
-use crate::config::{ConfigError, secret_from_lookup};
 
 /// The `[auth]` section: every JWT and introspection provider trusted at once.
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
-pub struct AuthConfig {
+pub struct AuthSettings {
     /// `[[auth.jwt]]`: identity providers whose JWT access tokens are verified locally.
     /// Default: none.
     #[serde(default)]
-    pub jwt: Vec<JwtProviderConfig>,
+    pub jwt: Vec<JwtProviderSettings>,
     /// `[[auth.introspection]]`: OAuth2 servers asked about opaque tokens (RFC 7662), in the
     /// order listed; the first that calls a token active decides. Default: none.
     #[serde(default)]
-    pub introspection: Vec<IntrospectionProviderConfig>,
+    pub introspection: Vec<IntrospectionProviderSettings>,
 }
 
 /// One `[[auth.jwt]]` table. Exactly one key source must be set: `hmac_secret_env`,
 /// `public_key_file`, `jwks_file` or `jwks_url`.
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
-pub struct JwtProviderConfig {
+pub struct JwtProviderSettings {
     /// Short name, unique among providers; becomes the caller's `credential_id` and shows in
     /// logs. Required.
     pub name: String,
@@ -110,13 +107,13 @@ pub struct JwtProviderConfig {
     /// Who may upload and which policy applies. Default: nothing, which is refused at start-up
     /// (a policy source is required).
     #[serde(default)]
-    pub access: AccessConfig,
+    pub access: AccessSettings,
 }
 
 /// One `[[auth.introspection]]` table.
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
-pub struct IntrospectionProviderConfig {
+pub struct IntrospectionProviderSettings {
     /// Short name, unique among providers; becomes the caller's `credential_id`. Required.
     pub name: String,
     /// The RFC 7662 endpoint, called with `POST token=...` and HTTP Basic client auth.
@@ -154,7 +151,7 @@ pub struct IntrospectionProviderConfig {
     pub subject_fallback_claim: Option<String>,
     /// Who may upload and which policy applies. Default: nothing, which is refused at start-up.
     #[serde(default)]
-    pub access: AccessConfig,
+    pub access: AccessSettings,
 }
 
 fn default_jwks_refresh_secs() -> u64 {
@@ -191,45 +188,51 @@ fn default_introspection_subject_fallback() -> Option<String> {
     Some("client_id".to_owned())
 }
 
-/// A setting that stops start-up; `key` is its path in the config, e.g. `auth.jwt[0].issuer`.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
-#[error("{key}: {message}")]
-pub struct AuthConfigError {
-    pub key: String,
-    pub message: String,
+/// A provider's `access` table. At least one policy source (`policy_claim`, `role_policies`
+/// or `default_policy`) must be set; they are tried in that order.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccessSettings {
+    /// Scopes that must all be granted, read from the `scope` (space-separated) and `scp`
+    /// claims. Default: none.
+    #[serde(default)]
+    pub required_scopes: Vec<String>,
+    /// A claim that must contain a value, e.g. `{ claim = "roles", value = "uploader" }`; the
+    /// claim may be a string or an array of strings. Default: unset.
+    #[serde(default)]
+    pub required_claim: Option<RequiredClaim>,
+    /// Claim whose string value names the caller's policy, e.g. `"vod_policy"`. When the
+    /// token carries it, it decides. Default: unset.
+    #[serde(default)]
+    pub policy_claim: Option<String>,
+    /// Claim holding the caller's roles for `role_policies`. Default: `"roles"`.
+    #[serde(default = "default_role_claim")]
+    pub role_claim: String,
+    /// Roles mapped to policies, e.g. `[{ role = "admin", policy = "unlimited" }]`; the first
+    /// entry whose role the caller holds wins. Default: none.
+    #[serde(default)]
+    pub role_policies: Vec<RolePolicy>,
+    /// Policy for callers no other source decides. Default: unset.
+    #[serde(default)]
+    pub default_policy: Option<String>,
 }
 
-impl AuthConfigError {
-    pub(crate) fn new(key: impl Into<String>, message: impl Into<String>) -> Self {
-        AuthConfigError {
-            key: key.into(),
-            message: message.into(),
-        }
-    }
+/// A value that must appear in a claim.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RequiredClaim {
+    pub claim: String,
+    pub value: String,
 }
 
-/// Looks up an environment variable; the process environment in production, a map in tests.
-pub type EnvLookup<'a> = &'a (dyn Fn(&str) -> Option<String> + Sync);
-
-/// Reads the secret named by `var`: the variable itself, or the file named by `<var>_FILE`
-/// (the rules of [`crate::config::secret_from_env`]); `key` is the setting that named `var`.
-pub(crate) fn secret_from_env(
-    key: &str,
-    var: &str,
-    env: EnvLookup<'_>,
-) -> Result<SecretString, AuthConfigError> {
-    match secret_from_lookup(var, env) {
-        Ok(Some(secret)) => Ok(secret),
-        Ok(None) => Err(AuthConfigError::new(
-            key,
-            format!("set the environment variable {var} (or {var}_FILE) to the secret"),
-        )),
-        Err(ConfigError(message)) => Err(AuthConfigError::new(key, message)),
-    }
+/// One entry of `role_policies`.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RolePolicy {
+    pub role: String,
+    pub policy: String,
 }
 
-impl From<AuthConfigError> for ConfigError {
-    fn from(e: AuthConfigError) -> Self {
-        ConfigError::key(e.key, e.message)
-    }
+fn default_role_claim() -> String {
+    "roles".to_owned()
 }

@@ -1,0 +1,58 @@
+//! `[admin]`: the operators' listener, which must never share the public one's port.
+
+use std::net::SocketAddr;
+
+use serde::{Deserialize, Serialize};
+
+use super::{ConfigError, Settings};
+
+/// `[admin]`: the operators' listener (`/metrics`), never the public one.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AdminSettings {
+    /// Serve the admin listener at all. Default `true`.
+    pub enabled: bool,
+    /// Address of the admin listener; must differ from `server.listen`.
+    /// Default `127.0.0.1:9090`.
+    pub listen: SocketAddr,
+}
+
+impl Default for AdminSettings {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            listen: SocketAddr::from(([127, 0, 0, 1], 9090)),
+        }
+    }
+}
+
+/// Refuses an admin listener on the public address: `/metrics` must never be public.
+pub(super) fn validate(settings: &Settings) -> Result<(), ConfigError> {
+    let (admin, public) = (settings.admin.listen, settings.server.listen);
+    if settings.admin.enabled && admin.port() == public.port() && admin.port() != 0 {
+        return Err(ConfigError::key(
+            "admin.listen",
+            format!(
+                "must not share port {} with server.listen; pick another port (default 9090)",
+                admin.port()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_admin_port_must_differ_from_the_public_one() {
+        let mut settings = Settings::default();
+        assert!(validate(&settings).is_ok());
+        settings.admin.listen = settings.server.listen;
+        let err = validate(&settings).unwrap_err();
+        assert!(err.to_string().contains("admin.listen"), "{err}");
+        settings.admin.enabled = false;
+        assert!(validate(&settings).is_ok());
+    }
+}

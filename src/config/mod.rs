@@ -1,0 +1,272 @@
+//! The one configuration module: typed settings from one TOML file, then `VODSIGN_*`
+//! environment overrides; secrets only from the environment or `*_FILE` files.
+//!
+//! [`Settings::load`] reads and merges the sources and checks every rule that needs no I/O
+//! ([`Settings::validate`]), so the rest of the service only ever sees valid settings; a bad
+//! value is refused with a [`ConfigError`] naming the key. What needs I/O or the runtime
+//! objects (secrets, key and certificate files, policy templates) is checked where it is
+//! read, with the same error. Every key is documented in `config/vodsign.example.toml`.
+//!
+//! One file per area, each with its settings and their rules: [`server`](ServerSettings)
+//! (with TLS and CORS), [`admin`](AdminSettings), [`audit`](AuditSettings),
+//! [`credentials`](CredentialSettings), [`api_keys`](ApiKeySettings),
+//! [`policies`](PolicySettings), [`limits`](LimitsSettings), [`auth`](AuthSettings); and
+//! [`secrets`](secret_from_env) for reading secrets and bounded files. This module imports
+//! nothing else from the crate: everything else imports its settings from here.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+mod admin;
+mod api_keys;
+mod audit;
+mod auth;
+mod credentials;
+mod error;
+mod limits;
+mod load_error;
+mod policies;
+mod secrets;
+mod server;
+
+pub use admin::AdminSettings;
+pub use api_keys::ApiKeySettings;
+pub use audit::{AuditDestination, AuditSettings};
+pub use auth::{
+    AccessSettings, AuthSettings, IntrospectionProviderSettings, JwtProviderSettings,
+    RequiredClaim, RolePolicy,
+};
+pub use credentials::{
+    CredentialSettings, DEFAULT_CREDENTIAL, VodSettings, is_secret_variable, variable_stem,
+};
+pub use error::ConfigError;
+pub use limits::{
+    AuthFailureLimits, BackendKind, ForwardedHeader, LimitsSettings, OnBackendError, PolicyLimits,
+    Quota,
+};
+pub use policies::PolicySettings;
+pub use secrets::{
+    EnvLookup, SECRET_FILE_MAX_BYTES, read_bounded, read_bounded_file, read_secret_file,
+    read_secret_text, required_secret, secret_from_env, secret_from_lookup,
+};
+pub use server::{CorsSettings, LogFormat, ServerSettings, TlsSettings};
+
+/// Environment variable naming the configuration file (same as `--config`).
+pub const CONFIG_ENV: &str = "VODSIGN_CONFIG";
+
+/// Environment variables that carry secrets or the config path: never read as settings.
+const NOT_SETTINGS: [&str; 7] = [
+    "config",
+    "secret_id",
+    "secret_key",
+    "secret_id_file",
+    "secret_key_file",
+    "redis_url",
+    "redis_url_file",
+];
+
+/// Environment variable holding the Redis URL of `limits.backend = "redis"` (or
+/// `VODSIGN_REDIS_URL_FILE`); it may carry a password, so it is read as a secret and takes
+/// precedence over `limits.redis_url`.
+pub const REDIS_URL_ENV: &str = "VODSIGN_REDIS_URL";
+
+/// The whole configuration file.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    #[serde(default)]
+    pub server: ServerSettings,
+    #[serde(default)]
+    pub vod: VodSettings,
+    /// API keys: `[[api_keys]]` tables.
+    #[serde(default)]
+    pub api_keys: Vec<ApiKeySettings>,
+    /// Policies by name: `[policies.NAME]` tables.
+    #[serde(default)]
+    pub policies: BTreeMap<String, PolicySettings>,
+    #[serde(default)]
+    pub admin: AdminSettings,
+    #[serde(default)]
+    pub audit: AuditSettings,
+    /// Named VOD credentials: `[credentials.NAME]` tables (no secrets; see
+    /// [`CredentialSettings`]). `default` needs no table.
+    #[serde(default)]
+    pub credentials: BTreeMap<String, CredentialSettings>,
+    /// JWT and OAuth2 introspection providers: `[[auth.jwt]]` and `[[auth.introspection]]`
+    /// tables, documented in [`AuthSettings`].
+    #[serde(default)]
+    pub auth: AuthSettings,
+    /// `[limits]`: rate-limit backend, per-IP auth-failure limit, load shedding, proxies.
+    /// Not serialized: its defaults come from `LimitsSettings::default` when reading.
+    #[serde(default, skip_serializing)]
+    pub limits: LimitsSettings,
+}
+
+impl Settings {
+    /// Reads the file (if any), then `VODSIGN_*` overrides: `VODSIGN_SERVER__LISTEN` sets
+    /// `server.listen`, `VODSIGN_POLICIES__DEFAULT__VALIDITY_SECONDS` sets
+    /// `policies.default.validity_seconds`; values are parsed as TOML values.
+    /// The Redis URL comes from `VODSIGN_REDIS_URL[_FILE]` when set. Then
+    /// [`Settings::validate`].
+    pub fn load(path: Option<&Path>) -> Result<Self, ConfigError> {
+        let settings = Self::read(path)?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// [`Settings::load`] without [`Settings::validate`]: for `healthcheck`, which only
+    /// needs the address of an instance already running, and for a caller that changes the
+    /// settings (`--listen`) and validates the result itself.
+    pub fn read(path: Option<&Path>) -> Result<Self, ConfigError> {
+        let mut settings = Self::load_with_env(path, Env::prefixed("VODSIGN_"))?;
+        if let Some(url) = secret_from_env(REDIS_URL_ENV)? {
+            settings.limits.redis_url = Some(url);
+        }
+        Ok(settings)
+    }
+
+    /// Reads and validates settings from TOML text alone (defaults, then the text; no file,
+    /// no environment). For tools and the fuzz targets; the service uses [`Settings::load`].
+    pub fn from_toml_str(text: &str) -> Result<Self, ConfigError> {
+        load_error::check_toml_syntax("the TOML text", text)?;
+        let settings: Self = Figment::from(Serialized::defaults(Settings::default()))
+            .merge(Toml::string(text))
+            .extract()
+            .map_err(|e| load_error::from_figment(e, None))?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// Checks every rule that needs no I/O: at least one policy, `[server]` deadlines and
+    /// limits, `[server.cors]`, `[admin]` against `[server]`, `[limits]`, credential names.
+    /// (`[policies.NAME.limits]` cannot even be read when invalid.) The error names the
+    /// first offending key.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.policies.is_empty() {
+            return Err(ConfigError::key(
+                "policies",
+                "at least one [policies.NAME] table is needed",
+            ));
+        }
+        server::validate(&self.server)?;
+        self.limits.validate()?;
+        admin::validate(self)?;
+        credentials::validate(&self.credentials)
+    }
+
+    fn load_with_env(path: Option<&Path>, env: Env) -> Result<Self, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Settings::default()));
+        if let Some(path) = path {
+            if !path.is_file() {
+                return Err(ConfigError::Load(format!(
+                    "config file {} does not exist or is not a file",
+                    path.display()
+                )));
+            }
+            // Read once and checked here, so no parser message quotes a line of it.
+            let text = std::fs::read_to_string(path).map_err(|e| {
+                ConfigError::Load(format!("cannot read config file {}: {e}", path.display()))
+            })?;
+            load_error::check_toml_syntax(&format!("config file {}", path.display()), &text)?;
+            figment = figment.merge(Toml::string(&text));
+        }
+        let env = env
+            .ignore(&NOT_SETTINGS)
+            .filter(|key| !is_secret_variable(key.as_str()));
+        figment = figment.merge(env.split("__"));
+        figment
+            .extract()
+            .map_err(|e| load_error::from_figment(e, path))
+    }
+}
+
+/// Resolves the config path: the `--config` flag, else `VODSIGN_CONFIG`, else none.
+pub fn config_path(flag: Option<PathBuf>) -> Option<PathBuf> {
+    flag.or_else(|| std::env::var_os(CONFIG_ENV).map(PathBuf::from))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Loads `toml` with `env` set, inside a figment jail: a private directory and an
+    /// environment restored afterwards, so tests never see each other's variables.
+    #[allow(clippy::result_large_err)] // figment::Jail's own error type
+    pub(super) fn load_str(toml: &str, env: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+        let mut out = None;
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("c.toml", toml)?;
+            for (key, value) in env {
+                jail.set_env(key, value);
+            }
+            out = Some(Settings::load(Some(Path::new("c.toml"))));
+            Ok(())
+        });
+        out.expect("the jail ran the closure")
+    }
+
+    #[test]
+    fn environment_overrides_the_file() {
+        let s = load_str(
+            "[server]\nlisten = \"127.0.0.1:1\"\n[policies.default]\nvalidity_seconds = 60\n",
+            &[
+                ("VODSIGN_SERVER__LISTEN", "127.0.0.1:2"),
+                ("VODSIGN_POLICIES__DEFAULT__MAX_VALIDITY_SECONDS", "120"),
+                ("VODSIGN_SECRET_KEY", "not-a-setting"),
+            ],
+        )
+        .expect("loads");
+        assert_eq!(s.server.listen.port(), 2);
+        let policy = &s.policies["default"];
+        assert_eq!(policy.validity_seconds, 60);
+        assert_eq!(policy.max_validity_seconds, Some(120));
+        assert!(
+            policy.one_time_valid,
+            "defaults fill what the file leaves out"
+        );
+    }
+
+    #[test]
+    fn limits_tables_load_and_the_redis_url_is_a_secret() {
+        let s = load_str(
+            "[limits]\nbackend = \"redis\"\nmax_in_flight = 8\n\
+             [policies.default.limits]\nrate_per_minute = 30\nquota = { max = 9, per = \"day\" }\n",
+            &[
+                ("VODSIGN_REDIS_URL", "redis://:pw@127.0.0.1:6379/"),
+                ("VODSIGN_LIMITS__KEY_PREFIX", "vs:"),
+            ],
+        )
+        .expect("loads");
+        assert_eq!(s.limits.max_in_flight, 8);
+        assert_eq!(s.limits.key_prefix, "vs:");
+        assert!(s.limits.redis_url.is_some(), "read from VODSIGN_REDIS_URL");
+        assert!(!format!("{s:?}").contains(":pw@"), "the URL is redacted");
+        let limits = s.policies["default"].limits.as_ref().expect("limits");
+        assert_eq!(limits.burst().get(), 30);
+        assert_eq!(limits.quota().map(|q| q.max.get()), Some(9));
+    }
+
+    #[test]
+    fn bad_policy_limits_name_the_key() {
+        let err = load_str("[policies.default.limits]\nburst = 3\n", &[]).unwrap_err();
+        let err = err.to_string();
+        assert!(err.contains("policies.default.limits"), "{err}");
+        assert!(err.contains("rate_per_second and rate_per_minute"), "{err}");
+    }
+
+    #[test]
+    fn unknown_keys_are_refused_with_their_name() {
+        let err = load_str("[server]\nlistn = \"127.0.0.1:1\"\n", &[]).unwrap_err();
+        assert!(err.to_string().contains("listn"), "{err}");
+    }
+
+    #[test]
+    fn wrong_types_name_the_key() {
+        let err = load_str("[server]\nrequest_timeout_ms = \"soon\"\n", &[]).unwrap_err();
+        assert!(err.to_string().contains("request_timeout_ms"), "{err}");
+    }
+}
