@@ -8,9 +8,7 @@ use serde_json::{Value, json};
 use tempfile::TempDir;
 use vodsign::auth::{AuthConfig, TokenVerifier};
 
-#[allow(dead_code)] // the token tests' helpers; the benches use a few of them
-#[path = "../../tests/auth_tokens/support/keys.rs"]
-mod keys;
+use super::keys;
 
 pub use keys::TestKey;
 

@@ -12,7 +12,7 @@ use vodsign::config::{ApiKeySettings, PolicySettings, Settings};
 use vodsign::credentials::Credentials;
 use vodsign::signature::SecretId;
 
-use crate::support::*;
+use crate::support::service::*;
 
 fn pair(key: &TestKey) -> VodCredentials {
     VodCredentials {
