@@ -1,5 +1,6 @@
 //! A test identity provider on 127.0.0.1:0: a JWKS and an RFC 7662 introspection endpoint,
 //! switchable between healthy, down, slow and garbage.
+#![allow(clippy::unwrap_used)]
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
