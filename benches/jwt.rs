@@ -7,9 +7,7 @@
 //! run by the integration tests' key helpers. Run with `cargo bench --bench jwt`.
 #![allow(clippy::unwrap_used)]
 
-#[allow(dead_code)]
-#[path = "../tests/auth_tokens/support/keys.rs"]
-mod keys;
+mod support;
 
 use std::collections::{BTreeSet, HashMap};
 use std::hint::black_box;
@@ -22,7 +20,7 @@ use tokio::runtime::Runtime;
 use vodsign::auth::TokenVerifier;
 use vodsign::config::AuthSettings;
 
-use keys::{AUDIENCE, TestKey, good_claims, hmac_secret, hs256, with};
+use support::keys::{AUDIENCE, TestKey, good_claims, hmac_secret, hs256, with};
 
 const SECRET_VAR: &str = "BENCH_HS_SECRET";
 

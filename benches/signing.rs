@@ -1,6 +1,6 @@
 //! CPU cost of the pure parts: one signature (typical and maximal parameter sets), the
 //! HMAC-SHA1 + Base64 floor it cannot go below, the signer as first written (`before`, from
-//! `tests/reference`, so the optimisation is measured side by side in one run), one API-key check, and one JWT
+//! `benches/support/reference.rs`, so the optimisation is measured side by side in one run), one API-key check, and one JWT
 //! verification per algorithm (HS256, RS256, ES256, EdDSA).
 //!
 //! `cargo bench --bench signing`. Figures, not assertions: see docs/performance.md.

@@ -1,10 +1,12 @@
 //! Tokens and secrets never reach the logs or a `Debug` print, whatever the outcome.
 //!
 //! A binary of its own: tracing's per-callsite interest cache is process-wide, so a
-//! thread-local subscriber can miss events while other tests run in parallel threads.
+//! thread-local subscriber can miss events while other tests run in parallel threads (and the
+//! integration binary installs a global subscriber). It shares `tests/support/` with the
+//! integration binary, and uses only its token helpers.
 #![allow(clippy::unwrap_used)]
 
-#[path = "auth_tokens/support/mod.rs"]
+#[allow(dead_code, reason = "this binary uses only the token helpers")]
 mod support;
 
 use std::io::Write;
@@ -16,7 +18,7 @@ use tracing_subscriber::fmt::MakeWriter;
 
 use support::idp::{CLIENT_ID, Mode, TestIdp};
 use support::keys::{AUDIENCE, ISSUER, TestKey, good_claims, hmac_secret, hs256, jwks, now, with};
-use support::{SECRET_VAR, active, introspection_provider, opaque_token, verifier};
+use support::tokens::{SECRET_VAR, active, introspection_provider, opaque_token, verifier};
 
 /// Everything logged, at every level, from this crate and its dependencies.
 #[derive(Clone, Default)]

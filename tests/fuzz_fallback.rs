@@ -1,9 +1,17 @@
 //! The fuzz targets driven by proptest, so every test run exercises them, and so does CI
-//! where cargo-fuzz cannot be installed. The checks are the targets' own
-//! (`tests/fuzz_harness`, which `fuzz/fuzz_targets/*` include); what proptest adds is
+//! where cargo-fuzz cannot be installed. The checks are the targets' own (`fuzz/src/lib.rs`,
+//! the fuzz crate's library, which `fuzz/fuzz_targets/*` call); what proptest adds is
 //! structured generators: signed query strings, JSON bodies with known fields,
 //! bearer/JWT-shaped headers, TOML fragments.
+//!
+//! A binary of its own, run alone by `scripts/fuzz.sh` when cargo-fuzz cannot build.
 
+// The harness is compiled here from the fuzz crate's source, by path: the least bad of the
+// ways to share it. The fuzz crate is its own workspace (own lock file, libfuzzer-sys), and
+// this crate cannot depend on it: it depends on `vodsign`, so a dev-dependency would link a
+// second `vodsign` whose types differ from this test's. Keeping the harness in `fuzz/` means
+// the targets use it as a plain library and neither crate reaches into `tests/`.
+#[path = "../fuzz/src/lib.rs"]
 mod fuzz_harness;
 
 use axum::http::header::AUTHORIZATION;

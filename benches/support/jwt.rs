@@ -9,9 +9,7 @@ use tempfile::TempDir;
 use vodsign::auth::TokenVerifier;
 use vodsign::config::AuthSettings;
 
-#[allow(dead_code)] // the token tests' helpers; the benches use a few of them
-#[path = "../../tests/auth_tokens/support/keys.rs"]
-mod keys;
+use super::keys;
 
 pub use keys::TestKey;
 

@@ -1,5 +1,9 @@
 //! Shared set-up for the benches: signing parameters, a service state with a generated
-//! API key (built the way `tests/api/helpers.rs` builds it), and the clock they read.
+//! API key (built the way `tests/support/app.rs` builds it), and the clock they read.
+//!
+//! `keys.rs` (JWT keys generated per run) and `reference.rs` (the signer as first written)
+//! are shared with the integration tests, which include them from here by path: the
+//! benches do not reach into `tests/`.
 //!
 //! The benches measure the CPU time of the bench thread, not wall time: on a shared
 //! machine (two cores, other engineers compiling) wall time also counts the time the
@@ -10,8 +14,10 @@
 #![allow(dead_code)] // each bench binary uses a different part of this module
 
 pub mod jwt;
-/// The signer as first written, and the V3 parameters (shared with `tests/signature.rs`).
-#[path = "../../tests/reference/mod.rs"]
+/// JWT signing keys generated per run (shared with the tests' `support::keys`).
+pub mod keys;
+/// The signer as first written, and the V3 parameters (shared with the tests'
+/// `support::reference`, the oracle of `tests/signature/signer.rs`).
 pub mod reference;
 
 use std::time::{Duration, Instant};

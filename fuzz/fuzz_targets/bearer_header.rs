@@ -1,12 +1,12 @@
 //! Any `Authorization` header value: extracting the bearer credential, checking it as an
 //! API key, and reading it as a JWT (header, `iss`, shape checks) must answer a credential
 //! or a refusal, never panic.
-//! The checks live in `tests/fuzz_harness`, shared with the proptest fallback.
+//! The checks live in the fuzz crate's library (`fuzz/src/lib.rs`), shared with the proptest
+//! fallback.
 
 #![no_main]
 
-#[path = "../../tests/fuzz_harness/mod.rs"]
-mod harness;
+use vodsign_fuzz as harness;
 
 use libfuzzer_sys::fuzz_target;
 

@@ -1,12 +1,12 @@
 //! Any TOML text as a configuration: reading it into `Settings` and validating it the way
 //! `App::build` does (with placeholder credentials, no secrets) must accept it or name
 //! the bad key, never panic.
-//! The checks live in `tests/fuzz_harness`, shared with the proptest fallback.
+//! The checks live in the fuzz crate's library (`fuzz/src/lib.rs`), shared with the proptest
+//! fallback.
 
 #![no_main]
 
-#[path = "../../tests/fuzz_harness/mod.rs"]
-mod harness;
+use vodsign_fuzz as harness;
 
 use libfuzzer_sys::fuzz_target;
 

@@ -1,12 +1,12 @@
 //! Any `/v1/signature` request body or query string: parsing must answer fields or a
 //! 40001, never panic; and parsed fields must go through a policy and the signer to a
 //! signature that decodes back to them, or a precise refusal.
-//! The checks live in `tests/fuzz_harness`, shared with the proptest fallback.
+//! The checks live in the fuzz crate's library (`fuzz/src/lib.rs`), shared with the proptest
+//! fallback.
 
 #![no_main]
 
-#[path = "../../tests/fuzz_harness/mod.rs"]
-mod harness;
+use vodsign_fuzz as harness;
 
 use libfuzzer_sys::fuzz_target;
 

@@ -1,12 +1,12 @@
 //! Any text as a signature: decoding, strict parameter parsing and `inspect` must refuse
 //! or explain it, never panic; and whatever decodes to valid parameters must encode back
 //! to the same parameters.
-//! The checks live in `tests/fuzz_harness`, shared with the proptest fallback.
+//! The checks live in the fuzz crate's library (`fuzz/src/lib.rs`), shared with the proptest
+//! fallback.
 
 #![no_main]
 
-#[path = "../../tests/fuzz_harness/mod.rs"]
-mod harness;
+use vodsign_fuzz as harness;
 
 use libfuzzer_sys::fuzz_target;
 

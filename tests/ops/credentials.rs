@@ -13,7 +13,7 @@ use vodsign::credentials::Credentials;
 use vodsign::credentials::VodCredentials;
 use vodsign::signature::SecretId;
 
-use crate::support::*;
+use crate::support::service::*;
 
 fn pair(key: &TestKey) -> VodCredentials {
     VodCredentials {

@@ -4,7 +4,7 @@
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use crate::support::*;
+use crate::support::service::*;
 
 fn healthcheck(listen: &str) -> (i32, Duration) {
     let started = Instant::now();

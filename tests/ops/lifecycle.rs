@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpStream;
 
-use crate::support::*;
+use crate::support::service::*;
 
 const DRAIN_MS: u64 = 1500;
 

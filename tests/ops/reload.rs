@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::support::*;
+use crate::support::service::*;
 
 fn config(entry: &str, policy: &str, extra: &str) -> String {
     format!("{entry}\n[policies.default]\n{policy}\n{extra}")

@@ -1,0 +1,3 @@
+//! The `vodsign` binary's command line.
+
+mod offline_commands;
