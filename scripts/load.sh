@@ -415,6 +415,7 @@ RATIO_API=$(ratio_of api_key)
 if [[ -n "${BASELINE_BIN:-}" ]]; then
     RATIO_NOLOG=$(ratio_of twin_api_key twin_healthz)
 elif [[ -n "$QUIET_BASE" ]]; then
+    # Its healthz is this binary's: the twin differs only in its log level.
     RATIO_NOLOG=$(ratio_of twin_api_key)
 fi
 
@@ -487,6 +488,7 @@ API_P99=$(median <<<"${P99[api_key]}"); HZ_P99=$(median <<<"${P99[healthz]}")
     echo "vodsign load summary  $(date -u +%Y-%m-%dT%H:%MZ)  $(nproc) cores, $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)"
     echo "load average before summary: $(cut -d' ' -f1-3 /proc/loadavg)   wrk -t$WRK_THREADS -c$CONNECTIONS, $ROUNDS x ${ROUND_SECONDS}s interleaved"
     echo "$PIN_NOTE"
+    [[ -z "$QUIET_BASE" ]] || echo "twin: $TWIN_LABEL"
     echo
     # Every target: median req/s over the rounds; its ratio to the floor, the median of the
     # per-round ratios (the floor's own row is 1 by definition).
@@ -534,7 +536,7 @@ API_P99=$(median <<<"${P99[api_key]}"); HZ_P99=$(median <<<"${P99[healthz]}")
         row "jwt ES256" "$JWT_NOTE" "" ""
     fi
     if [[ -n "$QUIET_BASE" ]]; then
-        row "api key req/s, $TWIN_LABEL" "$(mean <<<"${RPS[twin_api_key]}")" "-" "-"
+        row "twin api key req/s (mean)" "$(mean <<<"${RPS[twin_api_key]}")" "-" "-"
         row "  same / its healthz (median/round)" "$RATIO_NOLOG" "(compare)" "-"
         row "  same p50 / p99" "$(median <<<"${P50[twin_api_key]}")us / $(median <<<"${P99[twin_api_key]}")us" "-" "-"
         row "  same service CPU/request" "$(median <<<"${CPU[twin_api_key]}")us" "-" "-"
