@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared by scripts/load.sh and scripts/soak.sh (sourced, not run): the release binary, a
 # free loopback port, a generated API key, config and VOD credentials, and wrk.
 #
@@ -69,8 +70,9 @@ $(cat "$WORK/key.toml")
 validity_seconds = 600
 max_validity_seconds = 3600
 CONFIG
-    export VODSIGN_SECRET_ID="AKID$id$(head -c 8 /dev/urandom | od -An -tx1 | tr -d ' \n')"
-    export VODSIGN_SECRET_KEY="$id-$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+    VODSIGN_SECRET_ID="AKID$id$(head -c 8 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+    VODSIGN_SECRET_KEY="$id-$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+    export VODSIGN_SECRET_ID VODSIGN_SECRET_KEY
     unset VODSIGN_CONFIG
 }
 

@@ -1,36 +1,56 @@
 #!/usr/bin/env bash
-# Load figures for vodsign, all on 127.0.0.1, bounded in time (about 1-2 minutes).
+# Load figures for vodsign, all on 127.0.0.1, bounded in time (about 1-3 minutes).
 #
 #   scripts/load.sh                      # defaults below
 #   ROUNDS=5 ROUND_SECONDS=4 scripts/load.sh
+#   BASELINE_REV=main scripts/load.sh    # this checkout against another revision, one run
 #
-# Builds the release binary, starts it on a free loopback port with a generated config and
-# API key, measures start-up-to-ready time, then with wrk, in one run and interleaved
-# (ROUNDS rounds, each visiting every target in turn): /healthz (the floor),
-# /v1/signature with an API key, and /v1/signature with an ES256 JWT when the binary
-# supports JWT configuration. wrk keeps every connection busy (closed loop), so its latency
-# is mostly queueing at saturation; latency is therefore also measured open loop, with oha
-# sending a fixed rate (fractions of the API-key maximum just measured) on the same 64
-# connections, corrected for coordinated omission. Then 1,000 open connections, and RSS
-# (idle, at 1,000 connections, peak). Prints a summary table with each target's verdict.
+# Builds the release binary and the floor (examples/floor.rs: a bare axum endpoint with a
+# fixed JSON body), starts the service on a free loopback port with a generated config and
+# API key (JSON logs at info, audit events to the log: the production log configuration),
+# measures start-up-to-ready time, then with wrk, in one run and interleaved (ROUNDS rounds,
+# each visiting every target in turn): the floor, /healthz, /v1/signature with an API key,
+# and /v1/signature with one ES256 JWT (a verified-token cache hit after the first request)
+# when the binary supports JWT configuration; with a baseline, the same routes on the
+# baseline binary. Each target's row gives its median req/s over the rounds and its ratio to
+# the floor (the median of the per-round ratios).
+#
+# Pinned (the default on 2 or more cores): the service, the baseline, the floor and the
+# reader of their log pipe run on CPU SERVICE_CPU (taskset), wrk and oha on LOAD_CPU, so the
+# load generator never takes CPU from the service under test. PINNED=0 lets both float.
+#
+# wrk keeps every connection busy (closed loop), so its latency is mostly queueing at
+# saturation; latency is therefore also measured open loop, with oha sending a fixed rate
+# (fractions of the API-key maximum just measured) on the same 64 connections, corrected for
+# coordinated omission. Then 1,000 open connections, and RSS (idle, at 1,000 connections,
+# peak). Prints a summary table with each target's verdict.
 #
 # Environment:
 #   ROUNDS=3 ROUND_SECONDS=5 CONNECTIONS=64 WRK_THREADS=1   interleaved rounds
+#   PINNED=1 SERVICE_CPU=0 LOAD_CPU=1                       pinning (PINNED=0: none; the
+#                                                           default is 0 on one core)
 #   BIG_CONNECTIONS=1000 BIG_SECONDS=6                      the many-connections round
 #   STARTS=5                                                start-ups timed (median kept)
 #   SERVICE_LOG=/dev/null                                   where the service's stdout goes
 #                                                           (through a pipe, as in a container)
 #   VODSIGN_BIN=path                                        skip the build, use this binary
-#   LOG_COMPARISON=1                                        also load a twin instance run with
-#                                                           RUST_LOG=warn (no per-request log
-#                                                           line), to show that line's cost
+#   FLOOR_BIN=path                                          skip the floor's build
+#                                                           (cargo build --release --example floor)
+#   LOG_COMPARISON=1                                        without a baseline, also load a twin
+#                                                           instance run with RUST_LOG=warn (no
+#                                                           per-request log line), to show that
+#                                                           line's cost; LOG_COMPARISON=0: no twin
 #   LATENCY_FRACTIONS="0.25 0.5" LATENCY_SECONDS=5         open-loop rates, as fractions of the
 #                                                           API-key req/s; needs oha (cargo
 #                                                           install oha --locked), else the
 #                                                           rows say "skipped"
-#   BASELINE_BIN=path                                       make the twin this other binary,
-#                                                           logging as usual: before/after
-#                                                           figures side by side in one run
+#   BASELINE_BIN=path                                       also load this other binary's
+#                                                           routes: before/after in one run
+#   BASELINE_REV=rev                                        build BASELINE_BIN from this git
+#                                                           revision (a temporary worktree under
+#                                                           TMPDIR, removed afterwards)
+#   BASELINE_TARGET_DIR=target/baseline                     that build's own target directory
+#                                                           (kept, so a second build is quick)
 set -euo pipefail
 
 ROUNDS=${ROUNDS:-3}
@@ -41,6 +61,11 @@ BIG_CONNECTIONS=${BIG_CONNECTIONS:-1000}
 BIG_SECONDS=${BIG_SECONDS:-6}
 STARTS=${STARTS:-5}
 SERVICE_LOG=${SERVICE_LOG:-/dev/null}
+SERVICE_CPU=${SERVICE_CPU:-0}
+LOAD_CPU=${LOAD_CPU:-1}
+if [[ -z "${PINNED:-}" ]]; then
+    if (( $(nproc) >= 2 )) && command -v taskset >/dev/null; then PINNED=1; else PINNED=0; fi
+fi
 
 NAME=load.sh
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -49,20 +74,76 @@ WORK=$(mktemp -d "${TMPDIR:-/tmp}/vodsign-load.XXXXXX")
 source "$ROOT/scripts/common.sh"
 SERVER_PID=""
 QUIET_PID=""
+FLOOR_PID=""
+BASELINE_TREE=""
 stop_server() { stop_process "$SERVER_PID"; SERVER_PID=""; }
+remove_baseline_tree() {
+    [[ -n "$BASELINE_TREE" ]] || return 0
+    git -C "$ROOT" worktree remove --force "$BASELINE_TREE/tree" 2>/dev/null || true
+    rm -rf "$BASELINE_TREE"
+    BASELINE_TREE=""
+}
 cleanup() {
     stop_server
     stop_process "$QUIET_PID"
+    stop_process "$FLOOR_PID"
+    remove_baseline_tree
     rm -rf "$WORK"
 }
 trap cleanup EXIT INT TERM
+
+# Command prefixes: the service side on SERVICE_CPU, the load generators on LOAD_CPU.
+ON_SERVICE_CPU=()
+ON_LOAD_CPU=()
+if [[ "$PINNED" == 1 ]]; then
+    command -v taskset >/dev/null || die "PINNED=1 needs taskset (util-linux)"
+    (( SERVICE_CPU != LOAD_CPU )) || die "SERVICE_CPU and LOAD_CPU must differ"
+    ON_SERVICE_CPU=(taskset -c "$SERVICE_CPU")
+    ON_LOAD_CPU=(taskset -c "$LOAD_CPU")
+    PIN_NOTE="pinned: service side on CPU $SERVICE_CPU, load generator on CPU $LOAD_CPU"
+else
+    PIN_NOTE="not pinned: service and load generator share the CPUs"
+fi
 
 # --- tools, binary, config ----------------------------------------------------------------
 need_wrk
 command -v curl >/dev/null || die "curl is needed"
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 (( $(ulimit -n) > BIG_CONNECTIONS + 100 )) || die "open-file limit $(ulimit -n) is too low for $BIG_CONNECTIONS connections"
+
+# BASELINE_REV: that revision's release binary, built in a temporary worktree into its own
+# target directory, copied into WORK; the worktree is removed at once.
+if [[ -n "${BASELINE_REV:-}" && -z "${BASELINE_BIN:-}" ]]; then
+    BASELINE_COMMIT=$(git -C "$ROOT" rev-parse --verify "$BASELINE_REV^{commit}") \
+        || die "BASELINE_REV=$BASELINE_REV is not a commit"
+    BASELINE_TREE=$(mktemp -d "${TMPDIR:-/tmp}/vodsign-baseline.XXXXXX")
+    git -C "$ROOT" worktree add --detach --quiet "$BASELINE_TREE/tree" "$BASELINE_COMMIT" \
+        || die "cannot check out $BASELINE_REV"
+    BASELINE_TARGET_DIR=${BASELINE_TARGET_DIR:-$ROOT/target/baseline}
+    say "building the baseline $BASELINE_REV (${BASELINE_COMMIT:0:10}) into $BASELINE_TARGET_DIR..."
+    (cd "$BASELINE_TREE/tree" && CARGO_TARGET_DIR=$BASELINE_TARGET_DIR cargo build --release --locked --quiet --bin vodsign) \
+        || die "the baseline $BASELINE_REV did not build"
+    cp "$BASELINE_TARGET_DIR/release/vodsign" "$WORK/baseline-vodsign"
+    BASELINE_BIN=$WORK/baseline-vodsign
+    remove_baseline_tree
+    BASELINE_LABEL="baseline $BASELINE_REV (${BASELINE_COMMIT:0:10})"
+elif [[ -n "${BASELINE_BIN:-}" ]]; then
+    BASELINE_LABEL="baseline $BASELINE_BIN"
+fi
+[[ -z "${BASELINE_BIN:-}" || -x "$BASELINE_BIN" ]] || die "no baseline binary at $BASELINE_BIN"
+
 pick_binary
+# The floor: a bare axum endpoint of this checkout's axum and tokio (examples/floor.rs). An
+# example builds with the dev-dependencies' features, so its first build compiles the
+# dependencies a second time; the service binary stays the plain release build.
+if [[ -n "${FLOOR_BIN:-}" ]]; then
+    FLOOR=$FLOOR_BIN
+else
+    say "building the floor (examples/floor.rs)..."
+    (cd "$ROOT" && cargo build --release --locked --quiet --example floor)
+    FLOOR="${CARGO_TARGET_DIR:-$ROOT/target}/release/examples/floor"
+fi
+[[ -x "$FLOOR" ]] || die "no floor binary at $FLOOR"
 PORT=$(free_port)
 ADMIN_PORT=$(free_port)
 BASE="http://127.0.0.1:$PORT"
@@ -98,6 +179,7 @@ make_es256_token() {
     r=$(hex32 "$r"); s=$(hex32 "$s")
     JWT="$(cat "$WORK/jwt.input").$(printf '%s%s' "$r" "$s" | xxd -r -p | b64url)"
 }
+cp "$WORK/config.toml" "$WORK/config-nojwt.toml"
 if command -v openssl >/dev/null && command -v xxd >/dev/null; then
     make_es256_token
     cp "$WORK/config.toml" "$WORK/config-jwt.toml"
@@ -140,7 +222,8 @@ http_status() {
 start_server() {
     local t0 t1
     t0=$(now_ns)
-    "$BIN" serve --config "$WORK/config.toml" > >(cat >>"$SERVICE_LOG") 2>"$WORK/stderr.txt" &
+    "${ON_SERVICE_CPU[@]}" "$BIN" serve --config "$WORK/config.toml" \
+        > >(exec "${ON_SERVICE_CPU[@]}" cat >>"$SERVICE_LOG") 2>"$WORK/stderr.txt" &
     SERVER_PID=$!
     for _ in $(seq 5000); do
         [[ "$(http_status /readyz)" == 200 ]] && break
@@ -159,31 +242,66 @@ done
 STARTUP_MEDIAN=$(printf '%s\n' "${STARTUP_MS[@]}" | sort -n | sed -n "$(( (STARTS + 1) / 2 ))p")
 say "start-up to ready (ms): ${STARTUP_MS[*]} (median $STARTUP_MEDIAN)"
 
-# A twin instance on its own port: the same binary with RUST_LOG=warn (no per-request log
-# line), or BASELINE_BIN logging as usual.
-QUIET_BASE=""
-TWIN_LABEL=""
-if [[ -n "${BASELINE_BIN:-}" || "${LOG_COMPARISON:-1}" == 1 ]]; then
-    QUIET_PORT=$(free_port)
-    sed -e "s/127.0.0.1:$PORT\"/127.0.0.1:$QUIET_PORT\"/" -e "s/127.0.0.1:$ADMIN_PORT\"/127.0.0.1:$(free_port)\"/" \
-        "$WORK/config.toml" >"$WORK/config-quiet.toml"
-    if [[ -n "${BASELINE_BIN:-}" ]]; then
-        # An older baseline may not know this key; the twin's $CONNECTIONS stay within the
-        # default per-address limit.
-        sed -i '/^max_connections_per_address = /d' "$WORK/config-quiet.toml"
-        TWIN_LABEL="api key, baseline binary"
-        "$BASELINE_BIN" serve --config "$WORK/config-quiet.toml" > >(cat >>"$SERVICE_LOG") 2>>"$WORK/stderr.txt" &
-    else
-        TWIN_LABEL="api key, RUST_LOG=warn"
-        RUST_LOG=warn "$BIN" serve --config "$WORK/config-quiet.toml" > >(cat >>"$SERVICE_LOG") 2>>"$WORK/stderr.txt" &
-    fi
-    QUIET_PID=$!
-    QUIET_BASE="http://127.0.0.1:$QUIET_PORT"
+# Waits until $1/$2 answers 200; $3 is the process, $4 its name for messages.
+wait_ready() {
     for _ in $(seq 500); do
-        [[ "$(curl -s -o /dev/null -w '%{http_code}' "$QUIET_BASE/readyz")" == 200 ]] && break
-        kill -0 "$QUIET_PID" 2>/dev/null || die "the twin instance exited: $(tail -n 3 "$WORK/stderr.txt")"
+        [[ "$(curl -s -o /dev/null -w '%{http_code}' "$1$2")" == 200 ]] && return
+        kill -0 "$3" 2>/dev/null || die "the $4 exited: $(tail -n 3 "$WORK/stderr.txt")"
         sleep 0.01
     done
+    die "the $4 did not become ready"
+}
+# A copy of config $1 (the service's, or the one without JWT) on free ports, as $2.
+config_on_new_ports() {
+    local port=$3
+    sed -e "s/127.0.0.1:$PORT\"/127.0.0.1:$port\"/" -e "s/127.0.0.1:$ADMIN_PORT\"/127.0.0.1:$(free_port)\"/" \
+        "$1" >"$2"
+}
+
+# The floor, on the service's CPU.
+FLOOR_PORT=$(free_port)
+FLOOR_BASE="http://127.0.0.1:$FLOOR_PORT"
+"${ON_SERVICE_CPU[@]}" "$FLOOR" "127.0.0.1:$FLOOR_PORT" >/dev/null 2>>"$WORK/stderr.txt" &
+FLOOR_PID=$!
+wait_ready "$FLOOR_BASE" / "$FLOOR_PID" floor
+
+# A twin instance on its own port: BASELINE_BIN logging as usual (all routes, JWT when it
+# takes this config's [[auth.jwt]] table), or this binary with RUST_LOG=warn (no
+# per-request log line).
+QUIET_BASE=""
+TWIN_LABEL=""
+BASELINE_JWT=""
+if [[ -n "${BASELINE_BIN:-}" || "${LOG_COMPARISON:-1}" == 1 ]]; then
+    QUIET_PORT=$(free_port)
+    QUIET_BASE="http://127.0.0.1:$QUIET_PORT"
+    if [[ -n "${BASELINE_BIN:-}" ]]; then
+        # The first of these the baseline accepts: with JWT, then without; each as is, then
+        # without max_connections_per_address (unknown to older builds; the twin's
+        # $CONNECTIONS stay within the default per-address limit).
+        TWIN_CONFIG=""
+        for candidate in config config-nojwt; do
+            config_on_new_ports "$WORK/$candidate.toml" "$WORK/twin-$candidate.toml" "$QUIET_PORT"
+            sed '/^max_connections_per_address = /d' "$WORK/twin-$candidate.toml" >"$WORK/twin-$candidate-old.toml"
+            for c in "$WORK/twin-$candidate.toml" "$WORK/twin-$candidate-old.toml"; do
+                if "$BASELINE_BIN" check-config --config "$c" >"$WORK/twin-check.txt" 2>&1; then
+                    TWIN_CONFIG=$c
+                    if [[ $candidate == config ]]; then BASELINE_JWT=$JWT; fi
+                    break 2
+                fi
+            done
+        done
+        [[ -n "$TWIN_CONFIG" ]] || die "the baseline refuses the generated config: $(head -c 200 "$WORK/twin-check.txt")"
+        TWIN_LABEL="$BASELINE_LABEL"
+        "${ON_SERVICE_CPU[@]}" "$BASELINE_BIN" serve --config "$TWIN_CONFIG" \
+            > >(exec "${ON_SERVICE_CPU[@]}" cat >>"$SERVICE_LOG") 2>>"$WORK/stderr.txt" &
+    else
+        config_on_new_ports "$WORK/config.toml" "$WORK/config-quiet.toml" "$QUIET_PORT"
+        TWIN_LABEL="this binary, RUST_LOG=warn"
+        RUST_LOG=warn "${ON_SERVICE_CPU[@]}" "$BIN" serve --config "$WORK/config-quiet.toml" \
+            > >(exec "${ON_SERVICE_CPU[@]}" cat >>"$SERVICE_LOG") 2>>"$WORK/stderr.txt" &
+    fi
+    QUIET_PID=$!
+    wait_ready "$QUIET_BASE" /readyz "$QUIET_PID" "twin instance"
 fi
 
 rss_kib() { awk -v k="$1:" '$1 == k {print $2}' "/proc/$SERVER_PID/status"; }
@@ -206,6 +324,15 @@ if [[ -n "$JWT" ]]; then
     check_200 -X POST -H "Authorization: Bearer $JWT" -H 'Content-Type: application/json' \
         -d '{"validitySeconds":600}' "$BASE/v1/signature"
 fi
+check_200 "$FLOOR_BASE/"
+if [[ -n "$QUIET_BASE" ]]; then
+    check_200 -X POST -H "Authorization: Bearer $API_KEY" -H 'Content-Type: application/json' \
+        -d '{"validitySeconds":600}' "$QUIET_BASE/v1/signature"
+fi
+if [[ -n "$BASELINE_JWT" ]]; then
+    check_200 -X POST -H "Authorization: Bearer $BASELINE_JWT" -H 'Content-Type: application/json' \
+        -d '{"validitySeconds":600}' "$QUIET_BASE/v1/signature"
+fi
 
 # wrk's latency in microseconds ("1.23ms" -> 1230).
 to_us() { awk '{v=$1; u=1; if (v ~ /us$/) u=1; else if (v ~ /ms$/) u=1000; else if (v ~ /s$/) u=1000000; sub(/[a-z]+$/, "", v); printf "%d\n", v*u}'; }
@@ -216,17 +343,22 @@ TICK_US=$(( 1000000 / $(getconf CLK_TCK) ))
 # non-2xx). The service's own CPU time per request does not depend on what else the
 # machine runs, so it compares targets more steadily than req/s on a busy machine.
 run_wrk() {
-    local threads=$1 conns=$2 seconds=$3 target=$4 out rps p50 p99 errs non2xx pid cpu0 cpu1 requests
+    local threads=$1 conns=$2 seconds=$3 target=$4 out rps p50 p99 errs non2xx pid=$SERVER_PID cpu0 cpu1 requests
+    local url=$BASE token="" args=()
     out="$WORK/wrk.txt"
-    pid=$SERVER_PID
-    [[ $target == api_key_twin ]] && pid=$QUIET_PID
-    cpu0=$(cpu_ticks "$pid")
     case $target in
-        healthz) wrk -t"$threads" -c"$conns" -d"${seconds}s" --latency "$BASE/healthz" >"$out" ;;
-        api_key) VODSIGN_LOAD_TOKEN=$API_KEY wrk -t"$threads" -c"$conns" -d"${seconds}s" --latency -s "$WORK/post.lua" "$BASE/v1/signature" >"$out" ;;
-        api_key_twin) VODSIGN_LOAD_TOKEN=$API_KEY wrk -t"$threads" -c"$conns" -d"${seconds}s" --latency -s "$WORK/post.lua" "$QUIET_BASE/v1/signature" >"$out" ;;
-        jwt) VODSIGN_LOAD_TOKEN=$JWT wrk -t"$threads" -c"$conns" -d"${seconds}s" --latency -s "$WORK/post.lua" "$BASE/v1/signature" >"$out" ;;
+        floor) url=$FLOOR_BASE/; pid=$FLOOR_PID ;;
+        healthz) url=$BASE/healthz ;;
+        api_key) url=$BASE/v1/signature; token=$API_KEY ;;
+        jwt) url=$BASE/v1/signature; token=$JWT ;;
+        twin_healthz) url=$QUIET_BASE/healthz; pid=$QUIET_PID ;;
+        twin_api_key) url=$QUIET_BASE/v1/signature; token=$API_KEY; pid=$QUIET_PID ;;
+        twin_jwt) url=$QUIET_BASE/v1/signature; token=$BASELINE_JWT; pid=$QUIET_PID ;;
+        *) die "unknown target $target" ;;
     esac
+    [[ -n "$token" ]] && args=(-s "$WORK/post.lua")
+    cpu0=$(cpu_ticks "$pid")
+    VODSIGN_LOAD_TOKEN=$token "${ON_LOAD_CPU[@]}" wrk -t"$threads" -c"$conns" -d"${seconds}s" --latency "${args[@]}" "$url" >"$out"
     rps=$(awk '/^Requests\/sec:/ {printf "%d", $2}' "$out")
     p50=$(awk '$1 == "50%" {print $2}' "$out" | to_us)
     p99=$(awk '$1 == "99%" {print $2}' "$out" | to_us)
@@ -238,13 +370,28 @@ run_wrk() {
     cp "$out" "$WORK/last-$target.txt"
 }
 
-TARGETS=(healthz api_key)
+TARGETS=(floor healthz api_key)
 [[ -n "$JWT" ]] && TARGETS+=(jwt)
-[[ -n "$QUIET_BASE" ]] && TARGETS+=(api_key_twin)
+if [[ -n "${BASELINE_BIN:-}" ]]; then
+    TARGETS+=(twin_healthz twin_api_key)
+    [[ -n "$BASELINE_JWT" ]] && TARGETS+=(twin_jwt)
+elif [[ -n "$QUIET_BASE" ]]; then
+    TARGETS+=(twin_api_key)
+fi
+# What each target is, for the table.
+declare -A LABEL=(
+    [floor]="floor: bare axum, fixed JSON"
+    [healthz]="GET /healthz"
+    [api_key]="/v1/signature, API key"
+    [jwt]="/v1/signature, ES256 JWT (cached)"
+    [twin_healthz]="  GET /healthz"
+    [twin_api_key]="  /v1/signature, API key"
+    [twin_jwt]="  /v1/signature, ES256 JWT (cached)"
+)
 declare -A RPS P50 P99 ERRS CPU
 for t in "${TARGETS[@]}"; do RPS[$t]=""; P50[$t]=""; P99[$t]=""; ERRS[$t]=0; CPU[$t]=""; done
 RATIO_API=""; RATIO_JWT=""
-say "interleaved: $ROUNDS rounds x ${TARGETS[*]}, ${ROUND_SECONDS}s each, -t$WRK_THREADS -c$CONNECTIONS"
+say "interleaved: $ROUNDS rounds x ${TARGETS[*]}, ${ROUND_SECONDS}s each, -t$WRK_THREADS -c$CONNECTIONS; $PIN_NOTE"
 for round in $(seq "$ROUNDS"); do
     # Alternate the order each round so neither target always runs first.
     order=("${TARGETS[@]}")
@@ -257,14 +404,20 @@ for round in $(seq "$ROUNDS"); do
 done
 median() { tr ' ' '\n' | grep -v '^$' | sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : int((a[NR/2] + a[NR/2+1]) / 2)}'; }
 mean() { tr ' ' '\n' | grep -v '^$' | awk '{s+=$1} END {printf "%d", s/NR}'; }
-# Ratio per round (same round, side by side), then their median.
+# Ratio of target $1 to target $2 (default /healthz) per round (same round, side by side),
+# then their median.
 ratio_of() {
-    paste -d' ' <(tr ' ' '\n' <<<"${RPS[$1]}" | grep -v '^$') <(tr ' ' '\n' <<<"${RPS[healthz]}" | grep -v '^$') \
+    paste -d' ' <(tr ' ' '\n' <<<"${RPS[$1]}" | grep -v '^$') <(tr ' ' '\n' <<<"${RPS[${2:-healthz}]}" | grep -v '^$') \
         | awk '{printf "%.3f\n", $1 / $2}' | sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'
 }
 RATIO_API=$(ratio_of api_key)
 [[ -n "$JWT" ]] && RATIO_JWT=$(ratio_of jwt)
-[[ -n "$QUIET_BASE" ]] && RATIO_NOLOG=$(ratio_of api_key_twin)
+if [[ -n "${BASELINE_BIN:-}" ]]; then
+    RATIO_NOLOG=$(ratio_of twin_api_key twin_healthz)
+elif [[ -n "$QUIET_BASE" ]]; then
+    # Its healthz is this binary's: the twin differs only in its log level.
+    RATIO_NOLOG=$(ratio_of twin_api_key)
+fi
 
 # --- latency at fixed rates (open loop) --------------------------------------------------
 LATENCY_FRACTIONS=${LATENCY_FRACTIONS:-0.25 0.5}
@@ -279,7 +432,7 @@ run_oha() {
     else
         args=("$BASE/healthz")
     fi
-    oha --no-tui --output-format json -z "${LATENCY_SECONDS}s" -c "$CONNECTIONS" -q "$rate" \
+    "${ON_LOAD_CPU[@]}" oha --no-tui --output-format json -z "${LATENCY_SECONDS}s" -c "$CONNECTIONS" -q "$rate" \
         --latency-correction "${args[@]}" >"$WORK/oha.json" 2>"$WORK/oha.err" || { echo "0 0 0 1"; return; }
     python3 - "$WORK/oha.json" <<'PY'
 import json, sys
@@ -315,7 +468,7 @@ say "$BIG_CONNECTIONS connections on /v1/signature for ${BIG_SECONDS}s..."
     done
 ) &
 SAMPLER=$!
-read -r BIG_RPS BIG_P50 BIG_P99 BIG_ERRS _ < <(run_wrk 2 "$BIG_CONNECTIONS" "$BIG_SECONDS" api_key)
+read -r BIG_RPS _ BIG_P99 BIG_ERRS _ < <(run_wrk 2 "$BIG_CONNECTIONS" "$BIG_SECONDS" api_key)
 kill "$SAMPLER" 2>/dev/null || true
 wait "$SAMPLER" 2>/dev/null || true
 BIG_RSS=$(cat "$WORK/big-rss" 2>/dev/null || echo 0)
@@ -334,6 +487,23 @@ API_P99=$(median <<<"${P99[api_key]}"); HZ_P99=$(median <<<"${P99[healthz]}")
     echo
     echo "vodsign load summary  $(date -u +%Y-%m-%dT%H:%MZ)  $(nproc) cores, $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)"
     echo "load average before summary: $(cut -d' ' -f1-3 /proc/loadavg)   wrk -t$WRK_THREADS -c$CONNECTIONS, $ROUNDS x ${ROUND_SECONDS}s interleaved"
+    echo "$PIN_NOTE"
+    [[ -z "$QUIET_BASE" ]] || echo "twin: $TWIN_LABEL"
+    echo
+    # Every target: median req/s over the rounds; its ratio to the floor, the median of the
+    # per-round ratios (the floor's own row is 1 by definition).
+    trow() { printf '%-40s %10s %9s %12s %14s\n' "$@"; }
+    trow "target" "req/s" "/ floor" "p99" "CPU/request"
+    trow "----------------------------------------" "----------" "---------" "------------" "--------------"
+    for t in "${TARGETS[@]}"; do
+        if [[ $t == twin_* && -z "${TWIN_SHOWN:-}" ]]; then
+            echo "$TWIN_LABEL:"
+            TWIN_SHOWN=1
+        fi
+        if [[ $t == floor ]]; then r="1"; else r=$(ratio_of "$t" floor); fi
+        trow "${LABEL[$t]}" "$(median <<<"${RPS[$t]}")" "$r" "$(median <<<"${P99[$t]}")us" "$(median <<<"${CPU[$t]}")us"
+    done
+    echo
     printf '%-34s %-26s %-14s %s\n' "figure" "measured" "target" "verdict"
     printf '%-34s %-26s %-14s %s\n' "----------------------------------" "--------------------------" "--------------" "-------"
     row() { printf '%-34s %-26s %-14s %s\n' "$1" "$2" "$3" "$4"; }
@@ -366,10 +536,10 @@ API_P99=$(median <<<"${P99[api_key]}"); HZ_P99=$(median <<<"${P99[healthz]}")
         row "jwt ES256" "$JWT_NOTE" "" ""
     fi
     if [[ -n "$QUIET_BASE" ]]; then
-        row "$TWIN_LABEL req/s" "$(mean <<<"${RPS[api_key_twin]}")" "-" "-"
-        row "  same / healthz (median/round)" "$RATIO_NOLOG" "(compare)" "-"
-        row "  same p50 / p99" "$(median <<<"${P50[api_key_twin]}")us / $(median <<<"${P99[api_key_twin]}")us" "-" "-"
-        row "  same service CPU/request" "$(median <<<"${CPU[api_key_twin]}")us" "-" "-"
+        row "twin api key req/s (mean)" "$(mean <<<"${RPS[twin_api_key]}")" "-" "-"
+        row "  same / its healthz (median/round)" "$RATIO_NOLOG" "(compare)" "-"
+        row "  same p50 / p99" "$(median <<<"${P50[twin_api_key]}")us / $(median <<<"${P99[twin_api_key]}")us" "-" "-"
+        row "  same service CPU/request" "$(median <<<"${CPU[twin_api_key]}")us" "-" "-"
     fi
     ALL_ERRS=0
     for t in "${TARGETS[@]}"; do ALL_ERRS=$(( ALL_ERRS + ERRS[$t] )); done

@@ -149,26 +149,10 @@ pub fn stdout() -> io::Result<(BatchedWriter, FlushGuard)> {
         // Our own handle on descriptor 1: `std::io::stdout()` would add a line buffer
         // that flushes on every newline.
         let fd = io::stdout().as_fd().try_clone_to_owned()?;
-        #[cfg(target_os = "linux")]
-        widen_pipe(&fd);
         batched(Box::new(std::fs::File::from(fd)))
     }
     #[cfg(not(unix))]
     batched(Box::new(io::stdout()))
-}
-
-/// The capacity asked for a stdout pipe: the most an unprivileged process may set by
-/// default (`/proc/sys/fs/pipe-max-size`).
-#[cfg(target_os = "linux")]
-pub const PIPE_SIZE: usize = 1024 * 1024;
-
-/// Asks for a [`PIPE_SIZE`] pipe when `fd` is one, as a container's stdout usually is.
-/// With the default 64 KiB, a batch fills the pipe whenever its reader has not run for a
-/// few milliseconds (both cores busy), and the flushing thread sleeps until it does.
-/// Anything else (a file, a terminal, a smaller limit) keeps what it has.
-#[cfg(target_os = "linux")]
-fn widen_pipe(fd: &std::os::fd::OwnedFd) {
-    let _ = rustix::pipe::fcntl_setpipe_size(fd, PIPE_SIZE);
 }
 
 impl Drop for FlushGuard {
@@ -330,29 +314,6 @@ mod tests {
             std::thread::sleep(FLUSH_EVERY);
         }
         panic!("the lines were not written within 100 flush periods");
-    }
-
-    #[cfg(target_os = "linux")]
-    #[test]
-    fn a_pipe_is_widened_and_anything_else_is_left_alone() {
-        let (reader, writer) = rustix::pipe::pipe().expect("a pipe");
-        let before = rustix::pipe::fcntl_getpipe_size(&writer).expect("its size");
-        widen_pipe(&writer);
-        let after = rustix::pipe::fcntl_getpipe_size(&writer).expect("its size");
-        // Where the host allows less than PIPE_SIZE, the pipe stays as it was.
-        let limit = std::fs::read_to_string("/proc/sys/fs/pipe-max-size")
-            .ok()
-            .and_then(|s| s.trim().parse::<usize>().ok())
-            .unwrap_or(0);
-        if limit >= PIPE_SIZE {
-            assert_eq!(after, PIPE_SIZE, "was {before}");
-        } else {
-            assert_eq!(after, before);
-        }
-        drop(reader);
-        // A regular file is not a pipe: nothing happens, nothing fails.
-        let file = std::os::fd::OwnedFd::from(tempfile::tempfile().expect("a file"));
-        widen_pipe(&file);
     }
 
     #[test]
