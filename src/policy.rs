@@ -236,8 +236,8 @@ impl Policy {
                 "must not be smaller than validity_seconds",
             ));
         }
-        // Checked in this order, so a file with several faults is refused for the same
-        // key as before; an `allowed_X` entry is named by its key `X`.
+        // A file with several faults is refused for the first in this order; a bad
+        // `allowed_X` entry is reported under its key `X`.
         let procedure = Choice::parse(&s.procedure, &s.allowed_procedures, Procedure::try_from)
             .map_err(|e| invalid("procedure", e))?;
         let storage_region = Choice::parse(
