@@ -21,8 +21,7 @@ use crate::inspect;
 use crate::reload::Source;
 use crate::server::ServeError;
 use crate::signature::{
-    ClassId, InvalidParam, Procedure, SecretId, SessionContext, SignParams, Signer, SourceContext,
-    StorageRegion, TaskNotifyMode, TaskPriority, Validity, VodSubAppId,
+    InvalidParam, RawUploadOptions, SecretId, SignParams, Signer, UploadOptions, Validity,
 };
 
 #[derive(Debug, Parser)]
@@ -94,25 +93,9 @@ struct SignArgs {
     /// random to sign (default: drawn from a CSPRNG).
     #[arg(long)]
     random: Option<u32>,
-    #[arg(long)]
-    class_id: Option<u64>,
-    #[arg(long)]
-    procedure: Option<String>,
-    #[arg(long, allow_hyphen_values = true)]
-    task_priority: Option<i64>,
-    #[arg(long)]
-    task_notify_mode: Option<String>,
-    #[arg(long)]
-    source_context: Option<String>,
-    #[arg(long)]
-    session_context: Option<String>,
-    /// Add oneTimeValid=1 (or =0 with --one-time-valid false).
-    #[arg(long)]
-    one_time_valid: Option<bool>,
-    #[arg(long)]
-    vod_sub_app_id: Option<u64>,
-    #[arg(long)]
-    storage_region: Option<String>,
+    /// The optional parameters, one flag each (`--class-id`, `--procedure`, ...).
+    #[command(flatten)]
+    options: RawUploadOptions,
     /// Also print the signed query string on standard error.
     #[arg(long)]
     show_original: bool,
@@ -331,39 +314,7 @@ fn sign(args: SignArgs) -> Result<ExitCode, CliError> {
         Validity::try_from(args.validity).map_err(usage)?,
         args.random.unwrap_or_else(rand::random),
     );
-    params.class_id = args.class_id.map(ClassId);
-    params.procedure = args
-        .procedure
-        .map(Procedure::try_from)
-        .transpose()
-        .map_err(usage)?;
-    params.task_priority = args
-        .task_priority
-        .map(TaskPriority::try_from)
-        .transpose()
-        .map_err(usage)?;
-    params.task_notify_mode = args
-        .task_notify_mode
-        .map(|m| m.parse::<TaskNotifyMode>())
-        .transpose()
-        .map_err(usage)?;
-    params.source_context = args
-        .source_context
-        .map(SourceContext::try_from)
-        .transpose()
-        .map_err(usage)?;
-    params.session_context = args
-        .session_context
-        .map(SessionContext::try_from)
-        .transpose()
-        .map_err(usage)?;
-    params.one_time_valid = args.one_time_valid;
-    params.vod_sub_app_id = args.vod_sub_app_id.map(VodSubAppId);
-    params.storage_region = args
-        .storage_region
-        .map(|r| r.parse::<StorageRegion>())
-        .transpose()
-        .map_err(usage)?;
+    params.options = UploadOptions::try_from(args.options).map_err(usage)?;
     if args.show_original {
         eprintln!("{}", crate::signature::encode::original(&params));
     }

@@ -10,8 +10,9 @@ use serde::Deserialize;
 use crate::config::{ConfigError, PolicySettings};
 use crate::principal::Principal;
 use crate::signature::{
-    ClassId, InvalidParam, Procedure, SecretId, SessionContext, SignParams, SourceContext,
-    StorageRegion, TaskNotifyMode, TaskPriority, Validity, VodSubAppId,
+    ClassId, InvalidParam, Procedure, RawUploadOptions, SecretId, SessionContext, SignParams,
+    SourceContext, StorageRegion, TaskNotifyMode, TaskPriority, UploadOptions, Validity,
+    VodSubAppId,
 };
 pub use template::{Template, Values};
 
@@ -83,6 +84,25 @@ pub struct SignatureRequest {
     pub validity_seconds: Option<u64>,
 }
 
+impl SignatureRequest {
+    /// The optional parameters the client asked for, unchecked. `sourceContext` is the
+    /// client's part only (the policy's template makes the signed one); `oneTimeValid` is
+    /// the policy's alone, so never asked for.
+    pub fn upload_options(&self) -> RawUploadOptions {
+        RawUploadOptions {
+            class_id: self.class_id,
+            procedure: self.procedure.clone(),
+            task_priority: self.task_priority,
+            task_notify_mode: self.task_notify_mode.clone(),
+            source_context: self.source_context.clone(),
+            session_context: self.session_context.clone(),
+            one_time_valid: None,
+            vod_sub_app_id: self.vod_sub_app_id,
+            storage_region: self.storage_region.clone(),
+        }
+    }
+}
+
 /// Why a request cannot be granted.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PolicyError {
@@ -111,15 +131,7 @@ fn not_allowed(field: &'static str, message: impl Into<String>) -> PolicyError {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Grant {
     pub validity: Validity,
-    pub class_id: Option<ClassId>,
-    pub procedure: Option<Procedure>,
-    pub task_priority: Option<TaskPriority>,
-    pub task_notify_mode: Option<TaskNotifyMode>,
-    pub source_context: Option<SourceContext>,
-    pub session_context: Option<SessionContext>,
-    pub one_time_valid: Option<bool>,
-    pub vod_sub_app_id: Option<VodSubAppId>,
-    pub storage_region: Option<StorageRegion>,
+    pub options: UploadOptions,
 }
 
 impl Grant {
@@ -130,15 +142,7 @@ impl Grant {
             current_time: now,
             validity: self.validity,
             random,
-            class_id: self.class_id,
-            procedure: self.procedure,
-            task_priority: self.task_priority,
-            task_notify_mode: self.task_notify_mode,
-            source_context: self.source_context,
-            session_context: self.session_context,
-            one_time_valid: self.one_time_valid,
-            vod_sub_app_id: self.vod_sub_app_id,
-            storage_region: self.storage_region,
+            options: self.options,
         }
     }
 }
@@ -149,6 +153,24 @@ impl Grant {
 struct Choice<T> {
     default: Option<T>,
     allowed: Vec<T>,
+}
+
+impl<T> Choice<T> {
+    /// A policy's `X` and `allowed_X` settings, each value checked by `parse`.
+    fn parse<R: Clone>(
+        default: &Option<R>,
+        allowed: &[R],
+        parse: impl Fn(R) -> Result<T, InvalidParam>,
+    ) -> Result<Self, InvalidParam> {
+        Ok(Self {
+            default: default.clone().map(&parse).transpose()?,
+            allowed: allowed
+                .iter()
+                .cloned()
+                .map(&parse)
+                .collect::<Result<_, _>>()?,
+        })
+    }
 }
 
 impl<T: PartialEq + Clone + std::fmt::Display> Choice<T> {
@@ -187,10 +209,10 @@ pub struct Policy {
     validity: Validity,
     max_validity: Validity,
     procedure: Choice<Procedure>,
-    class_id: Choice<u64>,
+    class_id: Choice<ClassId>,
     storage_region: Choice<StorageRegion>,
-    vod_sub_app_id: Choice<u64>,
-    task_priority: Choice<i64>,
+    vod_sub_app_id: Choice<VodSubAppId>,
+    task_priority: Choice<TaskPriority>,
     task_notify_mode: Choice<TaskNotifyMode>,
     one_time_valid: bool,
     source_context: Option<Template>,
@@ -214,45 +236,28 @@ impl Policy {
                 "must not be smaller than validity_seconds",
             ));
         }
-        let text_list = |field: &str, one: &Option<String>, many: &[String]| {
-            let parse = |v: &String| Procedure::try_from(v.as_str()).map_err(|e| invalid(field, e));
-            Ok::<_, ConfigError>(Choice {
-                default: one.as_ref().map(parse).transpose()?,
-                allowed: many.iter().map(parse).collect::<Result<_, _>>()?,
-            })
-        };
-        let procedure = text_list("procedure", &s.procedure, &s.allowed_procedures)?;
-        let storage_region = {
-            let parse = |v: &String| {
-                v.parse::<StorageRegion>()
-                    .map_err(|e| invalid("storage_region", e))
-            };
-            Choice {
-                default: s.storage_region.as_ref().map(parse).transpose()?,
-                allowed: s
-                    .allowed_storage_regions
-                    .iter()
-                    .map(parse)
-                    .collect::<Result<_, _>>()?,
-            }
-        };
-        let task_notify_mode = {
-            let parse = |v: &String| {
-                v.parse::<TaskNotifyMode>()
-                    .map_err(|e| invalid("task_notify_mode", e))
-            };
-            Choice {
-                default: s.task_notify_mode.as_ref().map(parse).transpose()?,
-                allowed: s
-                    .allowed_task_notify_modes
-                    .iter()
-                    .map(parse)
-                    .collect::<Result<_, _>>()?,
-            }
-        };
-        for priority in s.task_priority.iter().chain(&s.allowed_task_priorities) {
-            TaskPriority::try_from(*priority).map_err(|e| invalid("task_priority", e))?;
-        }
+        // A file with several faults is refused for the first in this order; a bad
+        // `allowed_X` entry is reported under its key `X`.
+        let procedure = Choice::parse(&s.procedure, &s.allowed_procedures, Procedure::try_from)
+            .map_err(|e| invalid("procedure", e))?;
+        let storage_region = Choice::parse(
+            &s.storage_region,
+            &s.allowed_storage_regions,
+            StorageRegion::try_from,
+        )
+        .map_err(|e| invalid("storage_region", e))?;
+        let task_notify_mode = Choice::parse(
+            &s.task_notify_mode,
+            &s.allowed_task_notify_modes,
+            |mode: String| mode.parse(),
+        )
+        .map_err(|e| invalid("task_notify_mode", e))?;
+        let task_priority = Choice::parse(
+            &s.task_priority,
+            &s.allowed_task_priorities,
+            TaskPriority::try_from,
+        )
+        .map_err(|e| invalid("task_priority", e))?;
         let source_context = if s.source_context.is_empty() {
             None
         } else {
@@ -267,18 +272,20 @@ impl Policy {
             max_validity,
             procedure,
             class_id: Choice {
-                default: s.class_id,
-                allowed: s.allowed_class_ids.clone(),
+                default: s.class_id.map(ClassId),
+                allowed: s.allowed_class_ids.iter().copied().map(ClassId).collect(),
             },
             storage_region,
             vod_sub_app_id: Choice {
-                default: s.vod_sub_app_id,
-                allowed: s.allowed_vod_sub_app_ids.clone(),
+                default: s.vod_sub_app_id.map(VodSubAppId),
+                allowed: s
+                    .allowed_vod_sub_app_ids
+                    .iter()
+                    .copied()
+                    .map(VodSubAppId)
+                    .collect(),
             },
-            task_priority: Choice {
-                default: s.task_priority,
-                allowed: s.allowed_task_priorities.clone(),
-            },
+            task_priority,
             task_notify_mode,
             one_time_valid: s.one_time_valid,
             source_context,
@@ -315,18 +322,20 @@ impl Policy {
             }
         };
 
-        let asked_procedure = request
-            .procedure
-            .as_deref()
-            .map(Procedure::try_from)
-            .transpose()?;
+        // Each value is checked where the policy first looks at it, not all at once with
+        // `UploadOptions::try_from`: a request with several faults is refused for the
+        // first one in this order (a 40302 for `procedure` before a 40001 for
+        // `storageRegion`, say), and a sessionContext or sourceContext the policy does
+        // not take is refused as such before its text is looked at.
+        let asked = request.upload_options();
+        let asked_procedure = asked.procedure.map(Procedure::try_from).transpose()?;
         let procedure = self.procedure.pick("procedure", asked_procedure)?;
 
-        let asked_priority = request
+        let asked_priority = asked
             .task_priority
             .map(TaskPriority::try_from)
             .transpose()?;
-        let asked_mode = request
+        let asked_mode = asked
             .task_notify_mode
             .as_deref()
             .map(str::parse::<TaskNotifyMode>)
@@ -346,29 +355,20 @@ impl Policy {
                 }
             }
         }
-        let task_priority = self
-            .task_priority
-            .pick("taskPriority", asked_priority.map(|p| i64::from(p.get())))?
-            .map(TaskPriority::try_from)
-            .transpose()?;
+        let task_priority = self.task_priority.pick("taskPriority", asked_priority)?;
         let task_notify_mode = self.task_notify_mode.pick("taskNotifyMode", asked_mode)?;
 
-        let asked_region = request
+        let asked_region = asked
             .storage_region
-            .as_deref()
-            .map(str::parse::<StorageRegion>)
+            .map(StorageRegion::try_from)
             .transpose()?;
         let storage_region = self.storage_region.pick("storageRegion", asked_region)?;
-        let class_id = self
-            .class_id
-            .pick("classId", request.class_id)?
-            .map(ClassId);
+        let class_id = self.class_id.pick("classId", asked.class_id.map(ClassId))?;
         let vod_sub_app_id = self
             .vod_sub_app_id
-            .pick("vodSubAppId", request.vod_sub_app_id)?
-            .map(VodSubAppId);
+            .pick("vodSubAppId", asked.vod_sub_app_id.map(VodSubAppId))?;
 
-        let session_context = match &request.session_context {
+        let session_context = match asked.session_context {
             None => None,
             Some(_) if !self.allow_client_session_context => {
                 return Err(not_allowed(
@@ -376,22 +376,24 @@ impl Policy {
                     "your policy does not let clients send one; leave it out",
                 ));
             }
-            Some(text) => Some(SessionContext::try_from(text.as_str())?),
+            Some(text) => Some(SessionContext::try_from(text)?),
         };
 
-        let source_context = self.source_context(principal, request.source_context.as_deref())?;
+        let source_context = self.source_context(principal, asked.source_context.as_deref())?;
 
         Ok(Grant {
             validity,
-            class_id,
-            procedure,
-            task_priority,
-            task_notify_mode,
-            source_context,
-            session_context,
-            one_time_valid: self.one_time_valid.then_some(true),
-            vod_sub_app_id,
-            storage_region,
+            options: UploadOptions {
+                class_id,
+                procedure,
+                task_priority,
+                task_notify_mode,
+                source_context,
+                session_context,
+                one_time_valid: self.one_time_valid.then_some(true),
+                vod_sub_app_id,
+                storage_region,
+            },
         })
     }
 

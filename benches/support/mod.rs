@@ -43,8 +43,8 @@ pub fn typical_params() -> SignParams {
         Validity::try_from(3600).expect("valid"),
         2_081_660_421,
     );
-    p.source_context = Some(SourceContext::try_from("user-1234567").expect("valid"));
-    p.one_time_valid = Some(true);
+    p.options.source_context = Some(SourceContext::try_from("user-1234567").expect("valid"));
+    p.options.one_time_valid = Some(true);
     p
 }
 

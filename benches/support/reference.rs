@@ -31,31 +31,31 @@ pub fn original(params: &SignParams) -> String {
         params.expire_time(),
         params.random
     );
-    if let Some(x) = params.class_id {
+    if let Some(x) = params.options.class_id {
         let _ = write!(out, "&classId={}", x.0);
     }
-    if let Some(x) = &params.procedure {
+    if let Some(x) = &params.options.procedure {
         let _ = write!(out, "&procedure={}", v(x.as_str()));
     }
-    if let Some(x) = params.task_priority {
+    if let Some(x) = params.options.task_priority {
         let _ = write!(out, "&taskPriority={}", x.get());
     }
-    if let Some(x) = params.task_notify_mode {
+    if let Some(x) = params.options.task_notify_mode {
         let _ = write!(out, "&taskNotifyMode={}", x.as_str());
     }
-    if let Some(x) = &params.source_context {
+    if let Some(x) = &params.options.source_context {
         let _ = write!(out, "&sourceContext={}", v(x.as_str()));
     }
-    if let Some(x) = &params.session_context {
+    if let Some(x) = &params.options.session_context {
         let _ = write!(out, "&sessionContext={}", v(x.as_str()));
     }
-    if let Some(x) = params.one_time_valid {
+    if let Some(x) = params.options.one_time_valid {
         let _ = write!(out, "&oneTimeValid={}", u8::from(x));
     }
-    if let Some(x) = params.vod_sub_app_id {
+    if let Some(x) = params.options.vod_sub_app_id {
         let _ = write!(out, "&vodSubAppId={}", x.0);
     }
-    if let Some(x) = &params.storage_region {
+    if let Some(x) = &params.options.storage_region {
         let _ = write!(out, "&storageRegion={}", x.as_str());
     }
     out
@@ -96,14 +96,15 @@ pub fn v3_params() -> SignParams {
         Validity::try_from(3600).expect("valid"),
         4_294_967_295,
     );
-    p.class_id = Some(ClassId(42));
-    p.procedure = Some(Procedure::try_from("QCVB_SimpleProcessFile(1, 1)").expect("valid"));
-    p.task_priority = Some(TaskPriority::try_from(-10).expect("valid"));
-    p.task_notify_mode = Some(TaskNotifyMode::Change);
-    p.source_context = Some(SourceContext::try_from(r#"{"uid":"u 1&2=3+4%"}"#).expect("valid"));
-    p.session_context = Some(SessionContext::try_from("会话/ctx ~!*'()").expect("valid"));
-    p.one_time_valid = Some(true);
-    p.vod_sub_app_id = Some(VodSubAppId(1_500_000_001));
-    p.storage_region = Some("ap-chongqing".parse().expect("valid"));
+    p.options.class_id = Some(ClassId(42));
+    p.options.procedure = Some(Procedure::try_from("QCVB_SimpleProcessFile(1, 1)").expect("valid"));
+    p.options.task_priority = Some(TaskPriority::try_from(-10).expect("valid"));
+    p.options.task_notify_mode = Some(TaskNotifyMode::Change);
+    p.options.source_context =
+        Some(SourceContext::try_from(r#"{"uid":"u 1&2=3+4%"}"#).expect("valid"));
+    p.options.session_context = Some(SessionContext::try_from("会话/ctx ~!*'()").expect("valid"));
+    p.options.one_time_valid = Some(true);
+    p.options.vod_sub_app_id = Some(VodSubAppId(1_500_000_001));
+    p.options.storage_region = Some("ap-chongqing".parse().expect("valid"));
     p
 }

@@ -18,7 +18,10 @@ use tracing_subscriber::fmt::MakeWriter as _;
 
 use crate::config::{AuditDestination, AuditSettings, ConfigError};
 use crate::principal::Principal;
-use crate::signature::SignParams;
+use crate::signature::{
+    Procedure, SessionContext, SignParams, SourceContext, StorageRegion, TaskNotifyMode,
+    TaskPriority, UploadOptions,
+};
 use crate::telemetry;
 use crate::telemetry::writer::{self, BatchedWriter, FlushGuard};
 
@@ -31,30 +34,14 @@ pub const TARGET: &str = "vodsign::audit";
 /// What a signature was issued with: every parameter except the SecretId, plus the
 /// signature's fingerprint. Built by the handler, handed to [`exchange::Exchange::issued`].
 #[derive(Debug, Clone, PartialEq, Eq)]
-#[cfg_attr(test, derive(Serialize))]
 pub struct Issuance {
     pub current_time: u64,
     pub expire_time: u64,
     pub validity_seconds: u32,
     pub random: u32,
-    #[cfg_attr(test, serde(skip_serializing_if = "Option::is_none"))]
-    pub procedure: Option<String>,
-    #[cfg_attr(test, serde(skip_serializing_if = "Option::is_none"))]
-    pub class_id: Option<u64>,
-    #[cfg_attr(test, serde(skip_serializing_if = "Option::is_none"))]
-    pub task_priority: Option<i64>,
-    #[cfg_attr(test, serde(skip_serializing_if = "Option::is_none"))]
-    pub task_notify_mode: Option<&'static str>,
-    #[cfg_attr(test, serde(skip_serializing_if = "Option::is_none"))]
-    pub source_context: Option<String>,
-    #[cfg_attr(test, serde(skip_serializing_if = "Option::is_none"))]
-    pub session_context: Option<String>,
-    #[cfg_attr(test, serde(skip_serializing_if = "Option::is_none"))]
-    pub storage_region: Option<String>,
-    #[cfg_attr(test, serde(skip_serializing_if = "Option::is_none"))]
-    pub vod_sub_app_id: Option<u64>,
-    #[cfg_attr(test, serde(skip_serializing_if = "Option::is_none"))]
-    pub one_time_valid: Option<bool>,
+    /// The optional parameters signed, written flat into the event (`procedure`,
+    /// `class_id`, ...), each left out when unset.
+    pub options: UploadOptions,
     /// The first [`FINGERPRINT_HEX_CHARS`] hex characters of SHA-256(signature).
     pub signature_sha256: String,
 }
@@ -66,24 +53,7 @@ impl Issuance {
             expire_time: params.expire_time(),
             validity_seconds: params.validity.seconds(),
             random: params.random,
-            procedure: params.procedure.as_ref().map(|p| p.as_str().to_owned()),
-            class_id: params.class_id.map(|c| c.0),
-            task_priority: params.task_priority.map(|p| i64::from(p.get())),
-            task_notify_mode: params.task_notify_mode.map(|m| m.as_str()),
-            source_context: params
-                .source_context
-                .as_ref()
-                .map(|s| s.as_str().to_owned()),
-            session_context: params
-                .session_context
-                .as_ref()
-                .map(|s| s.as_str().to_owned()),
-            storage_region: params
-                .storage_region
-                .as_ref()
-                .map(|r| r.as_str().to_owned()),
-            vod_sub_app_id: params.vod_sub_app_id.map(|v| v.0),
-            one_time_valid: params.one_time_valid,
+            options: params.options.clone(),
             signature_sha256: fingerprint(signature),
         }
     }
@@ -272,19 +242,32 @@ impl AuditEvent<'_> {
         object.text("credential_kind", self.credential_kind)?;
         object.text("policy", self.policy)?;
         if let Some(i) = self.issued {
+            let o = &i.options;
             object.field("current_time", &i.current_time)?;
             object.field("expire_time", &i.expire_time)?;
             object.field("validity_seconds", &i.validity_seconds)?;
             object.field("random", &i.random)?;
-            object.some_text("procedure", i.procedure.as_deref())?;
-            object.some("class_id", i.class_id)?;
-            object.some("task_priority", i.task_priority)?;
-            object.some_text("task_notify_mode", i.task_notify_mode)?;
-            object.some_text("source_context", i.source_context.as_deref())?;
-            object.some_text("session_context", i.session_context.as_deref())?;
-            object.some_text("storage_region", i.storage_region.as_deref())?;
-            object.some("vod_sub_app_id", i.vod_sub_app_id)?;
-            object.some("one_time_valid", i.one_time_valid)?;
+            object.some_text("procedure", o.procedure.as_ref().map(Procedure::as_str))?;
+            object.some("class_id", o.class_id.map(|c| c.0))?;
+            object.some("task_priority", o.task_priority.map(TaskPriority::get))?;
+            object.some_text(
+                "task_notify_mode",
+                o.task_notify_mode.map(TaskNotifyMode::as_str),
+            )?;
+            object.some_text(
+                "source_context",
+                o.source_context.as_ref().map(SourceContext::as_str),
+            )?;
+            object.some_text(
+                "session_context",
+                o.session_context.as_ref().map(SessionContext::as_str),
+            )?;
+            object.some_text(
+                "storage_region",
+                o.storage_region.as_ref().map(StorageRegion::as_str),
+            )?;
+            object.some("vod_sub_app_id", o.vod_sub_app_id.map(|v| v.0))?;
+            object.some("one_time_valid", o.one_time_valid)?;
             object.text("signature_sha256", Some(&i.signature_sha256))?;
         }
         Ok(())
@@ -401,6 +384,7 @@ impl AuditSink {
 
 fn log_event(e: &AuditEvent<'_>) {
     let i = e.issued;
+    let o = i.map(|i| &i.options);
     tracing::info!(
         target: TARGET,
         event = e.event,
@@ -418,15 +402,15 @@ fn log_event(e: &AuditEvent<'_>) {
         expire_time = i.map(|i| i.expire_time),
         validity_seconds = i.map(|i| i.validity_seconds),
         random = i.map(|i| i.random),
-        procedure = i.and_then(|i| i.procedure.as_deref()),
-        class_id = i.and_then(|i| i.class_id),
-        task_priority = i.and_then(|i| i.task_priority),
-        task_notify_mode = i.and_then(|i| i.task_notify_mode),
-        source_context = i.and_then(|i| i.source_context.as_deref()),
-        session_context = i.and_then(|i| i.session_context.as_deref()),
-        storage_region = i.and_then(|i| i.storage_region.as_deref()),
-        vod_sub_app_id = i.and_then(|i| i.vod_sub_app_id),
-        one_time_valid = i.and_then(|i| i.one_time_valid),
+        procedure = o.and_then(|o| o.procedure.as_ref().map(Procedure::as_str)),
+        class_id = o.and_then(|o| o.class_id.map(|c| c.0)),
+        task_priority = o.and_then(|o| o.task_priority.map(|p| i64::from(p.get()))),
+        task_notify_mode = o.and_then(|o| o.task_notify_mode.map(TaskNotifyMode::as_str)),
+        source_context = o.and_then(|o| o.source_context.as_ref().map(SourceContext::as_str)),
+        session_context = o.and_then(|o| o.session_context.as_ref().map(SessionContext::as_str)),
+        storage_region = o.and_then(|o| o.storage_region.as_ref().map(StorageRegion::as_str)),
+        vod_sub_app_id = o.and_then(|o| o.vod_sub_app_id.map(|v| v.0)),
+        one_time_valid = o.and_then(|o| o.one_time_valid),
         signature_sha256 = i.map(|i| i.signature_sha256.as_str()),
         "audit {}",
         e.event
@@ -436,6 +420,58 @@ fn log_event(e: &AuditEvent<'_>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::signature::{ClassId, VodSubAppId};
+
+    /// serde's derived form of an issuance, flat, with the field names and order of the
+    /// audit line: the reference the hand-written line is checked against.
+    impl Serialize for Issuance {
+        fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+            #[derive(Serialize)]
+            struct Flat<'a> {
+                current_time: u64,
+                expire_time: u64,
+                validity_seconds: u32,
+                random: u32,
+                #[serde(skip_serializing_if = "Option::is_none")]
+                procedure: Option<&'a str>,
+                #[serde(skip_serializing_if = "Option::is_none")]
+                class_id: Option<u64>,
+                #[serde(skip_serializing_if = "Option::is_none")]
+                task_priority: Option<i64>,
+                #[serde(skip_serializing_if = "Option::is_none")]
+                task_notify_mode: Option<&'static str>,
+                #[serde(skip_serializing_if = "Option::is_none")]
+                source_context: Option<&'a str>,
+                #[serde(skip_serializing_if = "Option::is_none")]
+                session_context: Option<&'a str>,
+                #[serde(skip_serializing_if = "Option::is_none")]
+                storage_region: Option<&'a str>,
+                #[serde(skip_serializing_if = "Option::is_none")]
+                vod_sub_app_id: Option<u64>,
+                #[serde(skip_serializing_if = "Option::is_none")]
+                one_time_valid: Option<bool>,
+                signature_sha256: &'a str,
+            }
+            let o = &self.options;
+            Flat {
+                current_time: self.current_time,
+                expire_time: self.expire_time,
+                validity_seconds: self.validity_seconds,
+                random: self.random,
+                procedure: o.procedure.as_ref().map(Procedure::as_str),
+                class_id: o.class_id.map(|c| c.0),
+                task_priority: o.task_priority.map(|p| i64::from(p.get())),
+                task_notify_mode: o.task_notify_mode.map(TaskNotifyMode::as_str),
+                source_context: o.source_context.as_ref().map(SourceContext::as_str),
+                session_context: o.session_context.as_ref().map(SessionContext::as_str),
+                storage_region: o.storage_region.as_ref().map(StorageRegion::as_str),
+                vod_sub_app_id: o.vod_sub_app_id.map(|v| v.0),
+                one_time_valid: o.one_time_valid,
+                signature_sha256: &self.signature_sha256,
+            }
+            .serialize(serializer)
+        }
+    }
 
     #[test]
     fn fingerprint_is_a_short_hex_prefix_of_sha256() {
@@ -450,15 +486,12 @@ mod tests {
             expire_time: 601,
             validity_seconds: 600,
             random: 7,
-            procedure: None,
-            class_id: Some(3),
-            task_priority: None,
-            task_notify_mode: None,
-            source_context: Some("user-1".to_owned()),
-            session_context: None,
-            storage_region: None,
-            vod_sub_app_id: None,
-            one_time_valid: Some(true),
+            options: UploadOptions {
+                class_id: Some(ClassId(3)),
+                source_context: Some(SourceContext::try_from("user-1").expect("valid")),
+                one_time_valid: Some(true),
+                ..UploadOptions::default()
+            },
             signature_sha256: fingerprint("sig"),
         }
     }
@@ -499,14 +532,18 @@ mod tests {
     /// event, kept for this test only, is the reference: same bytes, same field order.
     #[test]
     fn the_written_line_is_what_serde_would_write() {
+        // A procedure cannot hold a control character (the subject below has one).
         let full = Issuance {
-            procedure: Some("QC \"tpl\" \\ é\u{1}".to_owned()),
-            task_priority: Some(-5),
-            task_notify_mode: Some("Finish"),
-            session_context: Some("s".to_owned()),
-            storage_region: Some("ap-guangzhou".to_owned()),
-            vod_sub_app_id: Some(1_500_000_000),
-            one_time_valid: Some(false),
+            options: UploadOptions {
+                procedure: Some(Procedure::try_from("QC \"tpl\" \\ é").expect("valid")),
+                task_priority: Some(TaskPriority::try_from(-5).expect("valid")),
+                task_notify_mode: Some(TaskNotifyMode::Finish),
+                session_context: Some(SessionContext::try_from("s").expect("valid")),
+                storage_region: Some("ap-guangzhou".parse().expect("valid")),
+                vod_sub_app_id: Some(VodSubAppId(1_500_000_000)),
+                one_time_valid: Some(false),
+                ..issuance().options
+            },
             ..issuance()
         };
         let principal = Principal {
@@ -516,9 +553,7 @@ mod tests {
             policy: "default".to_owned(),
         };
         let minimal = Issuance {
-            class_id: None,
-            source_context: None,
-            one_time_valid: None,
+            options: UploadOptions::default(),
             ..issuance()
         };
         let mut refused = AuditEvent::new(403, 40301, Some(&principal));

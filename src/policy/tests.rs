@@ -44,21 +44,32 @@ fn empty_request_gets_the_policy_defaults() {
         .expect("granted");
     assert_eq!(grant.validity.seconds(), 600);
     assert_eq!(
-        grant.procedure.as_ref().map(Procedure::as_str),
+        grant.options.procedure.as_ref().map(Procedure::as_str),
         Some("review")
     );
-    assert_eq!(grant.class_id, Some(ClassId(7)));
+    assert_eq!(grant.options.class_id, Some(ClassId(7)));
     assert_eq!(
-        grant.storage_region.as_ref().map(StorageRegion::as_str),
+        grant
+            .options
+            .storage_region
+            .as_ref()
+            .map(StorageRegion::as_str),
         Some("ap-chongqing")
     );
-    assert_eq!(grant.vod_sub_app_id, Some(VodSubAppId(1_500_000_001)));
-    assert_eq!(grant.one_time_valid, Some(true));
     assert_eq!(
-        grant.source_context.as_ref().map(SourceContext::as_str),
+        grant.options.vod_sub_app_id,
+        Some(VodSubAppId(1_500_000_001))
+    );
+    assert_eq!(grant.options.one_time_valid, Some(true));
+    assert_eq!(
+        grant
+            .options
+            .source_context
+            .as_ref()
+            .map(SourceContext::as_str),
         Some("user-42")
     );
-    assert_eq!(grant.session_context, None);
+    assert_eq!(grant.options.session_context, None);
 }
 
 #[test]
@@ -115,8 +126,11 @@ fn client_chooses_only_from_the_allowed_lists() {
             }),
         )
         .expect("allowed values");
-    assert_eq!(grant.procedure.as_ref().map(Procedure::as_str), Some("b"));
-    assert_eq!(grant.class_id, Some(ClassId(2)));
+    assert_eq!(
+        grant.options.procedure.as_ref().map(Procedure::as_str),
+        Some("b")
+    );
+    assert_eq!(grant.options.class_id, Some(ClassId(2)));
     assert_eq!(
         not_allowed_field(p.grant(&principal(), &req(|r| r.procedure = Some("c".into())))),
         "procedure"
@@ -164,6 +178,7 @@ fn task_options_need_a_procedure_and_the_policys_consent() {
     assert_eq!(
         with.grant(&principal(), &ask_priority)
             .expect("ok")
+            .options
             .task_priority
             .map(TaskPriority::get),
         Some(5)
@@ -210,7 +225,11 @@ fn source_context_is_written_by_the_server() {
         .grant(&principal(), &SignatureRequest::default())
         .expect("ok");
     assert_eq!(
-        grant.source_context.as_ref().map(SourceContext::as_str),
+        grant
+            .options
+            .source_context
+            .as_ref()
+            .map(SourceContext::as_str),
         Some(r#"{"uid":"user-42","via":"mobile"}"#)
     );
     let spoof = SignatureRequest {
@@ -232,7 +251,11 @@ fn client_context_is_added_only_where_the_template_allows_and_within_250() {
     };
     let grant = open.grant(&principal(), &ask("clip-1")).expect("ok");
     assert_eq!(
-        grant.source_context.as_ref().map(SourceContext::as_str),
+        grant
+            .options
+            .source_context
+            .as_ref()
+            .map(SourceContext::as_str),
         Some("user-42|clip-1")
     );
     // "user-42|" is 8 characters: 242 more fit, 243 do not.
@@ -260,7 +283,11 @@ fn session_context_needs_the_policys_consent() {
     let open = policy(|s| s.allow_client_session_context = true);
     let grant = open.grant(&principal(), &ask).expect("ok");
     assert_eq!(
-        grant.session_context.as_ref().map(SessionContext::as_str),
+        grant
+            .options
+            .session_context
+            .as_ref()
+            .map(SessionContext::as_str),
         Some("s")
     );
     let long = SignatureRequest {
@@ -280,6 +307,7 @@ fn one_time_valid_can_be_turned_off_and_uploads_suspended() {
         reusable
             .grant(&principal(), &SignatureRequest::default())
             .expect("ok")
+            .options
             .one_time_valid,
         None
     );
@@ -348,6 +376,7 @@ fn with_client(text: &str) -> SignatureRequest {
 fn signed_context(p: &Policy, who: &Principal, request: &SignatureRequest) -> String {
     p.grant(who, request)
         .expect("granted")
+        .options
         .source_context
         .expect("a sourceContext")
         .as_str()
@@ -469,7 +498,7 @@ proptest::proptest! {
     fn no_client_text_changes_a_json_context_s_keys_or_uid(client in "[^\\p{Cc}]{1,80}") {
         let p = policy(|s| s.source_context = r#"{{"uid":"{subject}","c":"{client}"}}"#.into());
         if let Ok(grant) = p.grant(&principal(), &with_client(&client)) {
-            let context = grant.source_context.expect("a sourceContext");
+            let context = grant.options.source_context.expect("a sourceContext");
             let parsed: serde_json::Value =
                 serde_json::from_str(context.as_str()).expect("the context is JSON");
             proptest::prop_assert_eq!(&parsed["uid"], "user-42");
@@ -482,7 +511,7 @@ proptest::proptest! {
     fn no_client_text_adds_a_separator_to_a_plain_context(client in "[^\\p{Cc}]{1,80}") {
         let p = policy(|s| s.source_context = "uid={subject}|c={client}".into());
         if let Ok(grant) = p.grant(&principal(), &with_client(&client)) {
-            let context = grant.source_context.expect("a sourceContext");
+            let context = grant.options.source_context.expect("a sourceContext");
             proptest::prop_assert_eq!(context.as_str().matches('|').count(), 1);
             proptest::prop_assert_eq!(context.as_str().matches('=').count(), 2);
             proptest::prop_assert!(context.as_str().starts_with("uid=user-42|c="));

@@ -179,36 +179,39 @@ impl DecodedSignature {
             validity,
             random,
         );
+        // Field by field, not through `RawUploadOptions`: each value is checked as it is
+        // read, so the first fault in table order is the one reported.
+        let options = &mut params.options;
         if let Some(v) = get("classId") {
-            params.class_id = Some(ClassId(parse_unsigned("classId", v)?));
+            options.class_id = Some(ClassId(parse_unsigned("classId", v)?));
         }
         if let Some(v) = get("procedure") {
-            params.procedure = Some(Procedure::try_from(v)?);
+            options.procedure = Some(Procedure::try_from(v)?);
         }
         if let Some(v) = get("taskPriority") {
-            params.task_priority = Some(TaskPriority::try_from(parse_signed("taskPriority", v)?)?);
+            options.task_priority = Some(TaskPriority::try_from(parse_signed("taskPriority", v)?)?);
         }
         if let Some(v) = get("taskNotifyMode") {
-            params.task_notify_mode = Some(v.parse::<TaskNotifyMode>()?);
+            options.task_notify_mode = Some(v.parse::<TaskNotifyMode>()?);
         }
         if let Some(v) = get("sourceContext") {
-            params.source_context = Some(SourceContext::try_from(v)?);
+            options.source_context = Some(SourceContext::try_from(v)?);
         }
         if let Some(v) = get("sessionContext") {
-            params.session_context = Some(SessionContext::try_from(v)?);
+            options.session_context = Some(SessionContext::try_from(v)?);
         }
         if let Some(v) = get("oneTimeValid") {
-            params.one_time_valid = match v {
+            options.one_time_valid = match v {
                 "0" => Some(false),
                 "1" => Some(true),
                 _ => return Err(DecodeError::NotInteger("oneTimeValid")),
             };
         }
         if let Some(v) = get("vodSubAppId") {
-            params.vod_sub_app_id = Some(VodSubAppId(parse_unsigned("vodSubAppId", v)?));
+            options.vod_sub_app_id = Some(VodSubAppId(parse_unsigned("vodSubAppId", v)?));
         }
         if let Some(v) = get("storageRegion") {
-            params.storage_region = Some(v.parse::<StorageRegion>()?);
+            options.storage_region = Some(v.parse::<StorageRegion>()?);
         }
         Ok(params)
     }

@@ -50,39 +50,40 @@ pub fn original(params: &SignParams) -> String {
     push_integer(&mut out, "&currentTimeStamp=", params.current_time);
     push_integer(&mut out, "&expireTime=", params.expire_time());
     push_integer(&mut out, "&random=", params.random);
-    if let Some(class_id) = params.class_id {
+    let options = &params.options;
+    if let Some(class_id) = options.class_id {
         push_integer(&mut out, "&classId=", class_id.0);
     }
-    if let Some(procedure) = &params.procedure {
+    if let Some(procedure) = &options.procedure {
         out.push_str("&procedure=");
         push_encoded(&mut out, procedure.as_str());
     }
-    if let Some(priority) = params.task_priority {
+    if let Some(priority) = options.task_priority {
         push_integer(&mut out, "&taskPriority=", priority.get());
     }
-    if let Some(mode) = params.task_notify_mode {
+    if let Some(mode) = options.task_notify_mode {
         out.push_str("&taskNotifyMode=");
         out.push_str(mode.as_str());
     }
-    if let Some(context) = &params.source_context {
+    if let Some(context) = &options.source_context {
         out.push_str("&sourceContext=");
         push_encoded(&mut out, context.as_str());
     }
-    if let Some(context) = &params.session_context {
+    if let Some(context) = &options.session_context {
         out.push_str("&sessionContext=");
         push_encoded(&mut out, context.as_str());
     }
-    if let Some(one_time) = params.one_time_valid {
+    if let Some(one_time) = options.one_time_valid {
         out.push_str(if one_time {
             "&oneTimeValid=1"
         } else {
             "&oneTimeValid=0"
         });
     }
-    if let Some(app) = params.vod_sub_app_id {
+    if let Some(app) = options.vod_sub_app_id {
         push_integer(&mut out, "&vodSubAppId=", app.0);
     }
-    if let Some(region) = &params.storage_region {
+    if let Some(region) = &options.storage_region {
         out.push_str("&storageRegion=");
         out.push_str(region.as_str());
     }
@@ -93,17 +94,18 @@ pub fn original(params: &SignParams) -> String {
 /// worst (three bytes out per byte in), so `original` never reallocates.
 fn capacity(params: &SignParams) -> usize {
     const FIXED: usize = 320;
+    let options = &params.options;
     let texts = params.secret_id.as_str().len()
-        + params.procedure.as_ref().map_or(0, |v| v.as_str().len())
-        + params
+        + options.procedure.as_ref().map_or(0, |v| v.as_str().len())
+        + options
             .source_context
             .as_ref()
             .map_or(0, |v| v.as_str().len())
-        + params
+        + options
             .session_context
             .as_ref()
             .map_or(0, |v| v.as_str().len())
-        + params
+        + options
             .storage_region
             .as_ref()
             .map_or(0, |v| v.as_str().len());

@@ -5,7 +5,8 @@
 //! those of `docs/signature.md`:
 //!
 //! - [`params`]: validated parameter types. An invalid value cannot be constructed, so it
-//!   can never be signed.
+//!   can never be signed. The optional parameters are one [`UploadOptions`], made from
+//!   plain values ([`RawUploadOptions`]) by one `TryFrom`.
 //! - [`encode`]: the one query-string encoding every parser reads back the same
 //!   (RFC 3986 unreserved characters kept, every other byte `%XX` upper case).
 //! - [`codec`]: `signature = Base64(HMAC-SHA1(key, original) || original)`, and the way
@@ -17,6 +18,7 @@ pub mod params;
 
 pub use codec::{DecodeError, DecodedSignature, Signer, sign_original};
 pub use params::{
-    ClassId, InvalidParam, Procedure, SecretId, SessionContext, SignParams, SourceContext,
-    StorageRegion, TaskNotifyMode, TaskPriority, Validity, VodSubAppId,
+    ClassId, InvalidParam, Procedure, RawUploadOptions, SecretId, SessionContext, SignParams,
+    SourceContext, StorageRegion, TaskNotifyMode, TaskPriority, UploadOptions, Validity,
+    VodSubAppId,
 };

@@ -1,7 +1,9 @@
 //! Validated parameter types ("parse, don't validate").
 //!
 //! Each bounded value of the spec's parameter table is a newtype whose only constructor
-//! checks the rule, so [`SignParams`] can only ever hold values VOD accepts.
+//! checks the rule, so [`SignParams`] can only ever hold values VOD accepts. The optional
+//! parameters travel together as [`UploadOptions`]; [`RawUploadOptions`] is the same list
+//! unchecked, with one conversion between them.
 
 use std::fmt;
 use std::str::FromStr;
@@ -150,9 +152,21 @@ impl TryFrom<u64> for Validity {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ClassId(pub u64);
 
+impl fmt::Display for ClassId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.0, f)
+    }
+}
+
 /// Sub-application id; unset or 0 means the primary application.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct VodSubAppId(pub u64);
+
+impl fmt::Display for VodSubAppId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.0, f)
+    }
+}
 
 /// Task priority, -10 ..= 10; only meaningful together with a procedure.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -161,6 +175,12 @@ pub struct TaskPriority(i8);
 impl TaskPriority {
     pub fn get(self) -> i8 {
         self.0
+    }
+}
+
+impl fmt::Display for TaskPriority {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.0, f)
     }
 }
 
@@ -271,16 +291,11 @@ impl fmt::Display for StorageRegion {
     }
 }
 
-/// Everything that goes into one signature, already validated.
-///
-/// `current_time` is Unix seconds from the caller's clock and `random` the caller's draw:
-/// the signer adds neither.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SignParams {
-    pub secret_id: SecretId,
-    pub current_time: u64,
-    pub validity: Validity,
-    pub random: u32,
+/// The optional parameters of one signature, each validated; [`Default`] leaves every one
+/// unset. The one list of them: a policy grants it, the signer writes it, the decoder reads
+/// it back and the audit records it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct UploadOptions {
     pub class_id: Option<ClassId>,
     pub procedure: Option<Procedure>,
     pub task_priority: Option<TaskPriority>,
@@ -292,6 +307,78 @@ pub struct SignParams {
     pub storage_region: Option<StorageRegion>,
 }
 
+/// The optional parameters as plain values, the way a command line or a request carries
+/// them before they are checked. [`UploadOptions::try_from`] is the one way in; the flags
+/// of `vodsign sign` are these fields.
+#[derive(Clone, Debug, Default, PartialEq, Eq, clap::Args)]
+pub struct RawUploadOptions {
+    #[arg(long)]
+    pub class_id: Option<u64>,
+    #[arg(long)]
+    pub procedure: Option<String>,
+    #[arg(long, allow_hyphen_values = true)]
+    pub task_priority: Option<i64>,
+    #[arg(long)]
+    pub task_notify_mode: Option<String>,
+    #[arg(long)]
+    pub source_context: Option<String>,
+    #[arg(long)]
+    pub session_context: Option<String>,
+    #[arg(long, help = "Add oneTimeValid=1 (or =0 with --one-time-valid false)")]
+    pub one_time_valid: Option<bool>,
+    #[arg(long)]
+    pub vod_sub_app_id: Option<u64>,
+    #[arg(long)]
+    pub storage_region: Option<String>,
+}
+
+impl TryFrom<RawUploadOptions> for UploadOptions {
+    type Error = InvalidParam;
+
+    /// Checks each value in the spec table's order; the first refusal names its
+    /// parameter (`procedure`, `taskPriority`, ...).
+    fn try_from(raw: RawUploadOptions) -> Result<Self, InvalidParam> {
+        Ok(Self {
+            class_id: raw.class_id.map(ClassId),
+            procedure: raw.procedure.map(Procedure::try_from).transpose()?,
+            task_priority: raw.task_priority.map(TaskPriority::try_from).transpose()?,
+            task_notify_mode: raw
+                .task_notify_mode
+                .as_deref()
+                .map(str::parse)
+                .transpose()?,
+            source_context: raw
+                .source_context
+                .map(SourceContext::try_from)
+                .transpose()?,
+            session_context: raw
+                .session_context
+                .map(SessionContext::try_from)
+                .transpose()?,
+            one_time_valid: raw.one_time_valid,
+            vod_sub_app_id: raw.vod_sub_app_id.map(VodSubAppId),
+            storage_region: raw
+                .storage_region
+                .map(StorageRegion::try_from)
+                .transpose()?,
+        })
+    }
+}
+
+/// Everything that goes into one signature, already validated: the four values of each
+/// call and the [`UploadOptions`].
+///
+/// `current_time` is Unix seconds from the caller's clock and `random` the caller's draw:
+/// the signer adds neither.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SignParams {
+    pub secret_id: SecretId,
+    pub current_time: u64,
+    pub validity: Validity,
+    pub random: u32,
+    pub options: UploadOptions,
+}
+
 impl SignParams {
     /// The four required parameters, every optional one unset.
     pub fn new(secret_id: SecretId, current_time: u64, validity: Validity, random: u32) -> Self {
@@ -300,15 +387,7 @@ impl SignParams {
             current_time,
             validity,
             random,
-            class_id: None,
-            procedure: None,
-            task_priority: None,
-            task_notify_mode: None,
-            source_context: None,
-            session_context: None,
-            one_time_valid: None,
-            vod_sub_app_id: None,
-            storage_region: None,
+            options: UploadOptions::default(),
         }
     }
 
@@ -381,6 +460,56 @@ mod tests {
             "1p-x",
         ] {
             assert!(bad.parse::<StorageRegion>().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn upload_options_default_to_unset_and_convert_from_raw() {
+        assert_eq!(
+            UploadOptions::try_from(RawUploadOptions::default()),
+            Ok(UploadOptions::default())
+        );
+        let raw = RawUploadOptions {
+            class_id: Some(3),
+            procedure: Some("review".into()),
+            task_priority: Some(-10),
+            task_notify_mode: Some("Finish".into()),
+            one_time_valid: Some(false),
+            storage_region: Some("ap-chongqing".into()),
+            ..RawUploadOptions::default()
+        };
+        let options = UploadOptions::try_from(raw).expect("valid");
+        assert_eq!(options.class_id, Some(ClassId(3)));
+        assert_eq!(
+            options.procedure.as_ref().map(Procedure::as_str),
+            Some("review")
+        );
+        assert_eq!(options.task_priority.map(TaskPriority::get), Some(-10));
+        assert_eq!(options.task_notify_mode, Some(TaskNotifyMode::Finish));
+        assert_eq!(options.one_time_valid, Some(false));
+        assert_eq!(options.source_context, None);
+    }
+
+    #[test]
+    fn a_raw_option_refused_names_its_parameter() {
+        type Edit = fn(&mut RawUploadOptions);
+        let cases: [(&str, Edit); 6] = [
+            ("procedure", |r| r.procedure = Some(String::new())),
+            ("taskPriority", |r| r.task_priority = Some(11)),
+            ("taskNotifyMode", |r| r.task_notify_mode = Some("x".into())),
+            ("sourceContext", |r| r.source_context = Some("a\nb".into())),
+            ("sessionContext", |r| {
+                r.session_context = Some(String::new())
+            }),
+            ("storageRegion", |r| r.storage_region = Some("AP".into())),
+        ];
+        for (field, edit) in cases {
+            let mut raw = RawUploadOptions::default();
+            edit(&mut raw);
+            assert_eq!(
+                UploadOptions::try_from(raw).map_err(|e| e.field),
+                Err(field)
+            );
         }
     }
 

@@ -73,7 +73,7 @@ async fn jwt_caller_gets_a_signature_for_their_subject_and_policy() {
     assert!(app.signer().verifies(&decoded));
     let params = decoded.params().expect("parses");
     assert_eq!(
-        params.source_context.as_ref().map(|s| s.as_str()),
+        params.options.source_context.as_ref().map(|s| s.as_str()),
         Some("corp/alice"),
         "credential_id is the provider, subject the token's sub"
     );
@@ -97,7 +97,7 @@ async fn a_token_subject_cannot_add_a_separator_to_the_context() {
         .params()
         .expect("parses");
     assert_eq!(
-        params.source_context.as_ref().map(|s| s.as_str()),
+        params.options.source_context.as_ref().map(|s| s.as_str()),
         Some("corp/mallory%2F%22admin"),
         "the template's one '/' stays the only one"
     );

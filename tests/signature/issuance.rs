@@ -29,14 +29,14 @@ async fn issues_a_signature_that_verifies_with_the_key() {
     assert_eq!(params.validity.seconds(), 3600);
     assert_eq!(body["data"]["expireTime"], params.expire_time());
     // The default policy: one-time, sourceContext = the subject, nothing else.
-    assert_eq!(params.one_time_valid, Some(true));
+    assert_eq!(params.options.one_time_valid, Some(true));
     assert_eq!(
-        params.source_context.as_ref().map(|s| s.as_str()),
+        params.options.source_context.as_ref().map(|s| s.as_str()),
         Some("user-1")
     );
-    assert_eq!(params.procedure, None);
-    assert_eq!(params.class_id, None);
-    assert_eq!(params.storage_region, None);
+    assert_eq!(params.options.procedure, None);
+    assert_eq!(params.options.class_id, None);
+    assert_eq!(params.options.storage_region, None);
 }
 
 #[tokio::test]
@@ -56,7 +56,7 @@ async fn get_and_post_with_an_empty_body_are_the_same_request() {
         decode(&get).params().expect("a"),
         decode(&post).params().expect("b"),
     );
-    assert_eq!(a.source_context, b.source_context);
+    assert_eq!(a.options.source_context, b.options.source_context);
     assert_eq!(a.validity, b.validity);
 }
 
@@ -101,7 +101,7 @@ async fn carries_exactly_the_policys_parameters() {
     let params = decoded.params().expect("parses");
     assert_eq!(params.validity.seconds(), 600);
     assert_eq!(
-        params.one_time_valid, None,
+        params.options.one_time_valid, None,
         "oneTimeValid left out when the policy turns it off"
     );
 }

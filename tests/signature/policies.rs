@@ -124,7 +124,7 @@ async fn each_key_gets_its_own_policy_and_subject() {
         .expect("parses");
     assert_eq!(params.validity.seconds(), 86_400);
     assert_eq!(
-        params.source_context.as_ref().map(|s| s.as_str()),
+        params.options.source_context.as_ref().map(|s| s.as_str()),
         Some("tenant-partner/user-9")
     );
 }
@@ -135,6 +135,7 @@ fn signed_context(body: &serde_json::Value) -> String {
         .expect("decodes")
         .params()
         .expect("parses")
+        .options
         .source_context
         .expect("a sourceContext")
         .as_str()

@@ -71,7 +71,7 @@ fn v4_non_ascii_key_and_context_match_byte_for_byte() {
         Validity::try_from(86_400).expect("valid"),
         0,
     );
-    params.source_context =
+    params.options.source_context =
         Some(SourceContext::try_from("user:42 視頻 😀 a+b=c&d").expect("valid"));
     assert_eq!(
         encode::original(&params),
@@ -148,15 +148,15 @@ prop_compose! {
             Validity::try_from(validity).expect("generated valid"),
             random,
         );
-        p.class_id = class_id.map(ClassId);
-        p.procedure = procedure.map(|v| Procedure::try_from(v).expect("generated valid"));
-        p.task_priority = priority.map(|v| TaskPriority::try_from(v).expect("generated valid"));
-        p.task_notify_mode = mode;
-        p.source_context = source.map(|v| SourceContext::try_from(v).expect("generated valid"));
-        p.session_context = session.map(|v| SessionContext::try_from(v).expect("generated valid"));
-        p.one_time_valid = one_time;
-        p.vod_sub_app_id = app.map(VodSubAppId);
-        p.storage_region = region.map(|v| v.parse().expect("generated valid"));
+        p.options.class_id = class_id.map(ClassId);
+        p.options.procedure = procedure.map(|v| Procedure::try_from(v).expect("generated valid"));
+        p.options.task_priority = priority.map(|v| TaskPriority::try_from(v).expect("generated valid"));
+        p.options.task_notify_mode = mode;
+        p.options.source_context = source.map(|v| SourceContext::try_from(v).expect("generated valid"));
+        p.options.session_context = session.map(|v| SessionContext::try_from(v).expect("generated valid"));
+        p.options.one_time_valid = one_time;
+        p.options.vod_sub_app_id = app.map(VodSubAppId);
+        p.options.storage_region = region.map(|v| v.parse().expect("generated valid"));
         p
     }
 }
@@ -182,7 +182,7 @@ proptest! {
             .collect();
         prop_assert_eq!(&strict, &form);
         let source = strict.iter().find(|(k, _)| k == "sourceContext").map(|(_, v)| v.clone());
-        prop_assert_eq!(source, params.source_context.map(|s| s.as_str().to_owned()));
+        prop_assert_eq!(source, params.options.source_context.map(|s| s.as_str().to_owned()));
         // Only unreserved characters, '%', '&' and '=' ever appear in the signed bytes.
         prop_assert!(original.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._~%&=".contains(&b)));
     }
