@@ -17,7 +17,7 @@ use jsonwebtoken::Algorithm;
 use serde_json::{Value, json};
 use tempfile::TempDir;
 use tokio::runtime::Runtime;
-use vodsign::auth::TokenVerifier;
+use vodsign::TokenVerifier;
 use vodsign::config::AuthSettings;
 
 use support::keys::{AUDIENCE, TestKey, good_claims, hmac_secret, hs256, with};

@@ -101,7 +101,7 @@ fn requests(c: &mut Criterion<BenchClock>) {
     // Installed for the rest of the process, as the binary does: from here on every event
     // and audit line is formatted and written (to a sink).
     assert!(
-        vodsign::telemetry::init(&ServerSettings::default(), std::io::sink),
+        vodsign::init_logging(&ServerSettings::default(), std::io::sink),
         "no subscriber was installed before"
     );
     bench_all("json_logs");

@@ -16,7 +16,7 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use hmac::{Hmac, Mac};
 use sha1::Sha1;
 use support::BenchClock;
-use vodsign::auth::api_key::{self, ApiKeys};
+use vodsign::ApiKeys;
 use vodsign::config::ApiKeySettings;
 use vodsign::signature::{Signer, encode};
 
@@ -66,16 +66,16 @@ fn signing(c: &mut Criterion<BenchClock>) {
 }
 
 fn api_keys(c: &mut Criterion<BenchClock>) {
-    let key = api_key::generate_key("mobile");
+    let key = vodsign::generate_key("mobile");
     let settings = [ApiKeySettings {
         id: "mobile".into(),
-        sha256: api_key::hash_key(&key),
+        sha256: vodsign::hash_key(&key),
         subject: "app:mobile".into(),
         policy: "default".into(),
     }];
     let keys = ApiKeys::from_settings(&settings, &BTreeSet::from(["default".to_owned()]))
         .expect("valid settings");
-    let wrong = api_key::generate_key("mobile");
+    let wrong = vodsign::generate_key("mobile");
     let mut group = c.benchmark_group("auth");
     group.bench_function("api_key/valid", |b| b.iter(|| keys.verify(black_box(&key))));
     group.bench_function("api_key/wrong_secret", |b| {

@@ -7,8 +7,8 @@
 use std::collections::HashMap;
 use std::fmt::Write as _;
 
-use crate::signature::codec::is_canonical_integer;
 use crate::signature::encode::PARAMETER_ORDER;
+use crate::signature::is_canonical_integer;
 use crate::signature::{DecodeError, DecodedSignature, Signer, Validity};
 
 /// Parameter names of the retired legacy signature (`s,f,t,e,r,...`).

@@ -29,23 +29,41 @@
 //! `*_FILE`) and [`principal`] (the proven caller); and [`signature`], PURE: validated
 //! parameters, encoding, sign / decode / verify, with no I/O, clock or randomness inside.
 
-pub mod admin;
-pub mod app;
-pub mod audit;
-pub mod auth;
-pub mod cli;
+// The public surface: the settings, the pure signer and the proven caller as modules, and
+// below, the few types and functions the binary, the tests, the benches and the fuzz
+// targets build a service from. Everything else is private to the crate.
 pub mod config;
-pub mod credentials;
-pub mod healthcheck;
-pub mod http;
-pub mod inspect;
-pub mod lifecycle;
-pub mod limits;
-pub mod metrics;
-pub mod policy;
 pub mod principal;
-pub mod reload;
-pub mod server;
 pub mod signature;
-pub mod telemetry;
-pub mod tls;
+
+mod admin;
+mod app;
+mod audit;
+mod auth;
+mod cli;
+mod credentials;
+mod healthcheck;
+pub mod http;
+mod inspect;
+mod lifecycle;
+mod limits;
+mod metrics;
+mod policy;
+mod reload;
+mod server;
+mod telemetry;
+mod tls;
+
+pub use admin::router as admin_router;
+pub use app::{App, AppState, unix_now};
+pub use auth::api_key::{ApiKeys, generate_key, hash_key};
+pub use auth::{AuthError, TokenVerifier, bearer};
+pub use cli::main as run_cli;
+pub use credentials::{Credentials, VodCredentials};
+pub use healthcheck::check as healthcheck;
+pub use inspect::inspect;
+pub use limits::{Decision, LimitError, Limiter, LoadShedLayer, PerCaller};
+pub use policy::{Policy, SignatureRequest};
+pub use reload::{Reloader, Source};
+pub use server::{run, serve};
+pub use telemetry::init as init_logging;

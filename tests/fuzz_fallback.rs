@@ -20,10 +20,10 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use fuzz_harness::{KEY, api_keys, bearer_header, config_parse, runtime, signature_decode};
 use proptest::prelude::*;
-use vodsign::app::App;
-use vodsign::auth::bearer;
+use vodsign::App;
+use vodsign::VodCredentials;
+use vodsign::bearer;
 use vodsign::config::Settings;
-use vodsign::credentials::VodCredentials;
 use vodsign::http::signature::{parse_json_request, parse_query_request};
 use vodsign::signature::sign_original;
 

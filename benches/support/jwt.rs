@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use jsonwebtoken::Algorithm;
 use serde_json::{Value, json};
 use tempfile::TempDir;
-use vodsign::auth::TokenVerifier;
+use vodsign::TokenVerifier;
 use vodsign::config::AuthSettings;
 
 use super::keys;

@@ -25,11 +25,10 @@ use std::time::{Duration, Instant};
 use criterion::Criterion;
 use criterion::measurement::{Measurement, ValueFormatter, WallTime};
 use secrecy::SecretString;
-use vodsign::app::{App, AppState};
-use vodsign::auth::api_key;
+use vodsign::VodCredentials;
 use vodsign::config::{ApiKeySettings, PolicySettings, Settings};
-use vodsign::credentials::VodCredentials;
 use vodsign::signature::{SecretId, SignParams, SourceContext, Validity};
+use vodsign::{App, AppState};
 
 /// The SecretKey every bench signs with (a bench needs no real one).
 pub const SECRET_KEY: &[u8] = b"bench-secret-key-0123456789abcdef";
@@ -63,11 +62,11 @@ pub fn app_state() -> (AppState, String) {
 
 /// As [`app_state`], trusting the JWT providers of `auth` too.
 pub fn app_state_with(auth: vodsign::config::AuthSettings) -> (AppState, String) {
-    let key = api_key::generate_key("bench");
+    let key = vodsign::generate_key("bench");
     let mut settings = Settings::default();
     settings.api_keys.push(ApiKeySettings {
         id: "bench".into(),
-        sha256: api_key::hash_key(&key),
+        sha256: vodsign::hash_key(&key),
         subject: "user-1234567".into(),
         policy: "default".into(),
     });

@@ -15,16 +15,16 @@ use std::task::{Context, Poll, Waker};
 
 use http::header::AUTHORIZATION;
 use http::{HeaderMap, HeaderValue};
-use vodsign::app::App;
-use vodsign::auth::api_key::{ApiKeys, hash_key};
-use vodsign::auth::{TokenVerifier, bearer};
+use vodsign::App;
+use vodsign::VodCredentials;
 use vodsign::config::{ApiKeySettings, AuthSettings, PolicySettings, Settings};
-use vodsign::credentials::VodCredentials;
 use vodsign::http::signature::{parse_json_request, parse_query_request};
-use vodsign::inspect::inspect;
-use vodsign::policy::{Policy, SignatureRequest};
+use vodsign::inspect;
 use vodsign::principal::{CredentialKind, Principal};
 use vodsign::signature::{DecodedSignature, SecretId, Signer, encode};
+use vodsign::{ApiKeys, hash_key};
+use vodsign::{Policy, SignatureRequest};
+use vodsign::{TokenVerifier, bearer};
 
 /// The signing key of every target.
 pub const KEY: &[u8] = b"fuzz-key";

@@ -19,7 +19,7 @@ pub mod tokens;
 mod verified_cache;
 
 pub use authenticator::{Authenticator, bearer};
-pub use tokens::{KeyRefreshTask, MAX_TOKEN_BYTES, TokenVerifier};
+pub use tokens::{KeyRefreshTask, TokenVerifier};
 
 /// Why a caller was not let through. Maps onto the envelope codes 40101/40102/40301/50301.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]

@@ -19,6 +19,7 @@ const X_FORWARDED_FOR: &str = "x-forwarded-for";
 /// The client address, reading `X-Forwarded-For` from trusted proxies.
 ///
 /// IPv4-mapped IPv6 addresses (`::ffff:a.b.c.d`) are returned, and compared, as IPv4.
+#[cfg(test)]
 pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[IpNet]) -> IpAddr {
     client_ip_from(peer, headers, trusted, ForwardedHeader::XForwardedFor)
 }
@@ -172,5 +173,4 @@ fn valid_port(port: &str) -> bool {
 }
 
 #[cfg(test)]
-#[path = "client_ip_tests.rs"]
 mod tests;

@@ -42,12 +42,10 @@ use http::HeaderMap;
 use ipnet::Ipv6Net;
 use sha2::{Digest, Sha256};
 
-pub use client_ip::{client_ip, client_ip_from};
-pub use decision::{
-    Decision, LimitError, RATELIMIT_LIMIT, RATELIMIT_REMAINING, RATELIMIT_RESET, ceil_seconds,
-};
+pub use client_ip::client_ip_from;
+pub use decision::{Decision, LimitError};
 pub use health::LimiterStats;
-pub use shed::{CallerPermit, LoadShed, LoadShedLayer, PerCaller};
+pub use shed::{LoadShedLayer, PerCaller};
 
 use crate::config::{BackendKind, ConfigError, LimitsSettings, OnBackendError, PolicyLimits};
 use crate::principal::Principal;

@@ -69,6 +69,7 @@ impl Template {
     }
 
     /// Whether values are JSON-string-escaped (otherwise percent-encoded).
+    #[cfg(test)]
     pub fn is_json(&self) -> bool {
         self.kind == Kind::Json
     }

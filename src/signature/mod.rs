@@ -12,10 +12,11 @@
 //! - [`codec`]: `signature = Base64(HMAC-SHA1(key, original) || original)`, and the way
 //!   back: decode, verify the MAC in constant time, parse the parameters.
 
-pub mod codec;
+mod codec;
 pub mod encode;
-pub mod params;
+mod params;
 
+pub(crate) use codec::is_canonical_integer;
 pub use codec::{DecodeError, DecodedSignature, Signer, sign_original};
 pub use params::{
     ClassId, InvalidParam, Procedure, RawUploadOptions, SecretId, SessionContext, SignParams,

@@ -3,8 +3,8 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::{Value, json};
-use vodsign::auth::{AuthError, TokenVerifier};
 use vodsign::principal::CredentialKind;
+use vodsign::{AuthError, TokenVerifier};
 
 use crate::support::idp::{Mode, TestIdp};
 use crate::support::keys::now;

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use jsonwebtoken::Algorithm;
 use serde_json::{Value, json};
-use vodsign::auth::{AuthError, TokenVerifier};
+use vodsign::{AuthError, TokenVerifier};
 
 use crate::support::idp::{Mode, TestIdp};
 use crate::support::keys::{AUDIENCE, ISSUER, TestKey, good_claims, jwks};

@@ -5,8 +5,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Value, json};
 use tempfile::TempDir;
-use vodsign::auth::{AuthError, TokenVerifier};
 use vodsign::principal::CredentialKind;
+use vodsign::{AuthError, TokenVerifier};
 
 use crate::support::idp::TestIdp;
 use crate::support::keys::{AUDIENCE, ISSUER, TestKey, good_claims, hmac_secret, jwks, now, with};

@@ -10,11 +10,11 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use sha2::Digest;
-use vodsign::app::App;
-use vodsign::auth::{AuthError, TokenVerifier};
+use vodsign::App;
+use vodsign::VodCredentials;
 use vodsign::config::{PolicySettings, Settings};
-use vodsign::credentials::VodCredentials;
 use vodsign::principal::CredentialKind;
+use vodsign::{AuthError, TokenVerifier};
 
 use crate::support::idp::{Mode, TestIdp};
 use crate::support::keys::{

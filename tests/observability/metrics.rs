@@ -10,7 +10,7 @@ use crate::support::observe::*;
 
 /// `GET /metrics` from the admin router of `app`: (status, content type, body).
 async fn scrape(app: &TestApp) -> (u16, String, String) {
-    let response = vodsign::admin::router(app.state.clone())
+    let response = vodsign::admin_router(app.state.clone())
         .oneshot(
             Request::get("/metrics")
                 .body(Body::empty())

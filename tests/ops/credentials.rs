@@ -6,11 +6,10 @@ use axum::http::Request;
 use http_body_util::BodyExt as _;
 use secrecy::SecretString;
 use tower::ServiceExt as _;
-use vodsign::app::App;
-use vodsign::auth::api_key;
+use vodsign::App;
+use vodsign::Credentials;
+use vodsign::VodCredentials;
 use vodsign::config::{ApiKeySettings, PolicySettings, Settings};
-use vodsign::credentials::Credentials;
-use vodsign::credentials::VodCredentials;
 use vodsign::signature::SecretId;
 
 use crate::support::service::*;
@@ -36,10 +35,10 @@ async fn each_policy_signs_with_its_own_credential() {
                 ..PolicySettings::default()
             },
         );
-        let key = api_key::generate_key(policy);
+        let key = vodsign::generate_key(policy);
         settings.api_keys.push(ApiKeySettings {
             id: policy.into(),
-            sha256: api_key::hash_key(&key),
+            sha256: vodsign::hash_key(&key),
             subject: "s".into(),
             policy: policy.into(),
         });

@@ -115,9 +115,9 @@ async fn an_invalid_reload_is_refused_and_the_old_configuration_keeps_serving() 
 #[tokio::test]
 async fn a_rebuild_shares_the_long_lived_parts() {
     use std::sync::Arc;
-    use vodsign::app::App;
+    use vodsign::App;
+    use vodsign::VodCredentials;
     use vodsign::config::{PolicySettings, Settings};
-    use vodsign::credentials::VodCredentials;
     let mut settings = Settings::default();
     settings
         .policies

@@ -3,8 +3,8 @@
 use figment::Figment;
 use figment::providers::{Format, Toml};
 use serde::Deserialize;
+use vodsign::Limiter;
 use vodsign::config::{BackendKind, LimitsSettings, OnBackendError, PolicyLimits};
-use vodsign::limits::Limiter;
 
 #[derive(Deserialize)]
 struct Doc {

@@ -28,7 +28,7 @@ async fn serve(app: &TestApp) -> Served {
         .expect("bind loopback");
     let address = listener.local_addr().expect("address");
     let (stop, stopped) = oneshot::channel::<()>();
-    let server = tokio::spawn(vodsign::server::run(listener, app.state.clone(), async {
+    let server = tokio::spawn(vodsign::run(listener, app.state.clone(), async {
         let _ = stopped.await;
     }));
     Served {

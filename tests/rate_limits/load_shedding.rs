@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use tokio::sync::Semaphore;
 use tower::ServiceExt;
-use vodsign::limits::{LoadShedLayer, PerCaller};
+use vodsign::{LoadShedLayer, PerCaller};
 
 fn overloaded() -> Response {
     (StatusCode::SERVICE_UNAVAILABLE, "overloaded").into_response()

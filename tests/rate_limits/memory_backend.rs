@@ -4,8 +4,8 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use http::{HeaderMap, HeaderValue};
+use vodsign::Limiter;
 use vodsign::config::{LimitsSettings, PolicyLimits};
-use vodsign::limits::Limiter;
 
 use super::scenarios;
 use crate::support::limiter::{limiter, memory_config};

@@ -3,7 +3,7 @@
 use std::time::{Duration, Instant};
 
 use vodsign::config::{OnBackendError, PolicyLimits};
-use vodsign::limits::{LimitError, Limiter};
+use vodsign::{LimitError, Limiter};
 
 use super::scenarios;
 use crate::support::eventually;

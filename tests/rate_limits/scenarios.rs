@@ -4,7 +4,7 @@ use std::net::IpAddr;
 use std::time::{Duration, SystemTime};
 
 use vodsign::config::PolicyLimits;
-use vodsign::limits::{Decision, LimitError, Limiter};
+use vodsign::{Decision, LimitError, Limiter};
 
 /// Fires `n` checks at once, alternating between the limiters.
 pub async fn concurrent_checks(

@@ -97,7 +97,7 @@ async fn exhausted_quota_gets_429_42902_with_retry_after_to_midnight_utc() {
     let refused = app.get_signature("").await;
     assert_error(&refused, 429, 42902);
     let retry: u64 = header(&refused.1, "retry-after").parse().expect("seconds");
-    let to_midnight = 86_400 - vodsign::app::unix_now() % 86_400;
+    let to_midnight = 86_400 - vodsign::unix_now() % 86_400;
     assert!(retry.abs_diff(to_midnight) <= 1, "{retry} vs {to_midnight}");
     assert_eq!(header(&refused.1, "ratelimit-reset"), retry.to_string());
 }
@@ -289,7 +289,7 @@ async fn auth_failure_limit_uses_the_socket_peer_over_a_real_socket() {
         .expect("bind loopback");
     let address = listener.local_addr().expect("address");
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(vodsign::server::run(listener, app.state.clone(), async {
+    let server = tokio::spawn(vodsign::run(listener, app.state.clone(), async {
         let _ = stopped.await;
     }));
     let client = reqwest::Client::new();

@@ -1,8 +1,8 @@
 //! A signature from the endpoint verifies with the key and carries exactly the policy's
 //! parameters.
 
-use vodsign::app::unix_now;
 use vodsign::signature::DecodedSignature;
+use vodsign::unix_now;
 
 use crate::support::app::*;
 

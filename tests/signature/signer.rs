@@ -2,7 +2,7 @@
 
 use crate::support::reference::{self, ReferenceSigner, v3_params};
 use proptest::prelude::*;
-use vodsign::signature::codec::DecodeError;
+use vodsign::signature::DecodeError;
 use vodsign::signature::encode;
 use vodsign::signature::*;
 

@@ -10,11 +10,10 @@ use http_body_util::BodyExt as _;
 use secrecy::SecretString;
 use serde_json::Value;
 use tower::ServiceExt as _;
-use vodsign::app::{App, AppState};
-use vodsign::auth::api_key;
+use vodsign::VodCredentials;
 use vodsign::config::{ApiKeySettings, LogFormat, PolicySettings, ServerSettings, Settings};
-use vodsign::credentials::VodCredentials;
 use vodsign::signature::{SecretId, Signer};
+use vodsign::{App, AppState};
 
 use super::random_hex;
 
@@ -81,7 +80,7 @@ impl TestApp {
 /// Test settings: policy "default" and one API key for it; `edit` may change anything.
 pub async fn spawn_app_with(edit: impl FnOnce(&mut Settings)) -> TestApp {
     init_logs();
-    let api_key = api_key::generate_key("test");
+    let api_key = vodsign::generate_key("test");
     let mut settings = Settings {
         server: ServerSettings {
             log_format: LogFormat::Json,
@@ -91,7 +90,7 @@ pub async fn spawn_app_with(edit: impl FnOnce(&mut Settings)) -> TestApp {
     };
     settings.api_keys.push(ApiKeySettings {
         id: "test".into(),
-        sha256: api_key::hash_key(&api_key),
+        sha256: vodsign::hash_key(&api_key),
         subject: "user-1".into(),
         policy: "default".into(),
     });
@@ -125,10 +124,10 @@ pub async fn spawn_app() -> TestApp {
 
 /// Adds an API key with `id`, `subject` and `policy` to `settings`; returns the key.
 pub fn add_key(settings: &mut Settings, id: &str, subject: &str, policy: &str) -> String {
-    let key = api_key::generate_key(id);
+    let key = vodsign::generate_key(id);
     settings.api_keys.push(ApiKeySettings {
         id: id.into(),
-        sha256: api_key::hash_key(&key),
+        sha256: vodsign::hash_key(&key),
         subject: subject.into(),
         policy: policy.into(),
     });
@@ -185,7 +184,7 @@ fn init_logs() {
             log_level: "debug".into(),
             ..ServerSettings::default()
         };
-        vodsign::telemetry::init(&settings, move || Capture(writer.clone()));
+        vodsign::init_logging(&settings, move || Capture(writer.clone()));
         buffer
     });
 }

@@ -1,8 +1,8 @@
 //! Limiter builders: the memory backend's defaults, and the Redis backend against a
 //! [`RedisServer`] with short timeouts.
 
+use vodsign::Limiter;
 use vodsign::config::{BackendKind, LimitsSettings, OnBackendError};
-use vodsign::limits::Limiter;
 
 use super::redis::RedisServer;
 

@@ -8,8 +8,6 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-
-use vodsign::auth::api_key;
 use vodsign::signature::{DecodedSignature, Signer};
 
 use super::random_hex;
@@ -44,10 +42,10 @@ impl TestKey {
 
 /// A fresh API key and its `[[api_keys]]` entry for policy `default`.
 pub fn api_key_entry() -> (String, String) {
-    let key = api_key::generate_key("ops");
+    let key = vodsign::generate_key("ops");
     let entry = format!(
         "[[api_keys]]\nid = \"ops\"\nsha256 = \"{}\"\nsubject = \"user-ops\"\npolicy = \"default\"\n",
-        api_key::hash_key(&key)
+        vodsign::hash_key(&key)
     );
     (key, entry)
 }

@@ -7,9 +7,9 @@ use std::collections::{BTreeSet, HashMap};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
-use vodsign::auth::{AuthError, TokenVerifier};
 use vodsign::config::{AuthSettings, ConfigError};
 use vodsign::principal::Principal;
+use vodsign::{AuthError, TokenVerifier};
 
 use super::idp::{CLIENT_ID, TestIdp};
 use super::keys::random_bytes;

@@ -13,11 +13,11 @@ use tokio_rustls::TlsConnector;
 use tokio_rustls::rustls;
 use tokio_rustls::rustls::pki_types::pem::PemObject as _;
 use tokio_rustls::rustls::pki_types::{CertificateDer, ServerName};
-use vodsign::app::{App, AppState};
+use vodsign::VodCredentials;
 use vodsign::config::TlsSettings;
 use vodsign::config::{PolicySettings, Settings};
-use vodsign::credentials::VodCredentials;
-use vodsign::reload::{Reloader, Source};
+use vodsign::{App, AppState};
+use vodsign::{Reloader, Source};
 
 use crate::support::service::test_certificates;
 
@@ -61,7 +61,7 @@ async fn spawn_with_state(
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let address = listener.local_addr().expect("address");
     let (stop, stopped) = oneshot::channel::<()>();
-    tokio::spawn(vodsign::server::serve(
+    tokio::spawn(vodsign::serve(
         listener,
         reloader.live(),
         reloader.tls(),

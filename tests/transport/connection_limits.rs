@@ -5,9 +5,9 @@ use std::time::Duration;
 
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpStream;
-use vodsign::app::App;
+use vodsign::App;
+use vodsign::VodCredentials;
 use vodsign::config::{PolicySettings, Settings};
-use vodsign::credentials::VodCredentials;
 
 use super::connection_deadlines::spawn;
 use crate::support::service::PATIENCE;

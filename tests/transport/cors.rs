@@ -4,9 +4,9 @@
 use axum::body::Body;
 use axum::http::{HeaderMap, Method, Request, StatusCode};
 use tower::ServiceExt as _;
-use vodsign::app::App;
+use vodsign::App;
+use vodsign::VodCredentials;
 use vodsign::config::{PolicySettings, Settings};
-use vodsign::credentials::VodCredentials;
 
 const ALLOWED: &str = "https://upload.example.com";
 

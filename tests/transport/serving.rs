@@ -13,7 +13,7 @@ async fn serves_over_a_socket_and_stops_on_signal() {
         .expect("bind loopback");
     let address = listener.local_addr().expect("address");
     let (stop, stopped) = oneshot::channel::<()>();
-    let server = tokio::spawn(vodsign::server::run(listener, app.state.clone(), async {
+    let server = tokio::spawn(vodsign::run(listener, app.state.clone(), async {
         let _ = stopped.await;
     }));
     let client = reqwest::Client::new();

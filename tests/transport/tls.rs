@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
-use vodsign::app::App;
-use vodsign::reload::{Reloader, Source};
+use vodsign::App;
+use vodsign::{Reloader, Source};
 
 use crate::support::service::*;
 
@@ -58,7 +58,7 @@ async fn https_negotiates_h2_and_a_reloaded_certificate_keeps_open_connections()
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let address = listener.local_addr().expect("address");
     let (stop, stopped) = oneshot::channel::<()>();
-    let server = tokio::spawn(vodsign::server::serve(
+    let server = tokio::spawn(vodsign::serve(
         listener,
         reloader.live(),
         reloader.tls(),
@@ -79,7 +79,7 @@ async fn https_negotiates_h2_and_a_reloaded_certificate_keeps_open_connections()
         .expect("HTTP/1.1 request");
     assert_eq!(response.version(), reqwest::Version::HTTP_11);
     let ready = format!("https://127.0.0.1:{}/readyz", address.port());
-    vodsign::healthcheck::check(&ready, Duration::from_secs(2))
+    vodsign::healthcheck(&ready, Duration::from_secs(2))
         .await
         .expect("healthcheck over HTTPS");
 
