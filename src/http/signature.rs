@@ -1,12 +1,20 @@
 //! `GET|POST /v1/signature`: the authenticated caller's request, through its policy, to a
 //! fresh signature.
 //!
-//! The route (`http::routes`) is [`issue_by_query`] and [`issue_by_body`], with every other
-//! method (`HEAD` included) answered by [`refuse_method`], all inside the exchange's audit
-//! middleware ([`super::exchange::record`]). A handler's arguments are its steps, in order:
-//! the [`Caller`] (load shedding, the auth-check, the caller's limits and own slot), then
-//! the request fields ([`SignatureQuery`], [`SignatureBody`]), then the policy and the pure
-//! signer ([`issue`]). Every refusal is an [`ApiError`], so it leaves in the one envelope.
+//! The route (`http::routes`) is [`issue_by_query`] and [`issue_by_body`], every other
+//! method answered by [`refuse_method`], all inside the exchange's audit middleware
+//! ([`super::exchange::record`]). A handler's arguments are its steps, so for every request:
+//!
+//! 1. the method: `GET` or `POST`, else 405 (40501) with `Allow: GET, POST` (`HEAD` too);
+//! 2. to 5. the [`Caller`]: a shared load-shedding slot (503, 50301), the auth-check, one
+//!    unit of the caller's rate and quota (429), a slot of the caller's own (429, 42903);
+//!    the shared slot is given back before anything waits on the client;
+//! 6. the request fields, [`SignatureQuery`] or [`SignatureBody`] (a body within
+//!    `body_timeout_ms`, else 408, 40801), then the caller's policy and the pure signer
+//!    ([`issue`]).
+//!
+//! Every refusal is an [`ApiError`], so it leaves in the one envelope; the audit middleware
+//! turns each exchange into one audit event, answered or not.
 
 use std::time::Duration;
 
@@ -209,7 +217,7 @@ enum SignatureResponses {
 const ALLOWED: HeaderValue = HeaderValue::from_static("GET, POST");
 
 /// Any method but `GET` and `POST` (`HEAD` too, which axum would otherwise route to `GET`):
-/// 405 (40501) with `Allow: GET, POST`, before anything else runs.
+/// 405 (40501) with `Allow: GET, POST`, before load shedding or the auth-check.
 pub async fn refuse_method() -> impl IntoResponse {
     ([(header::ALLOW, ALLOWED)], ApiError::MethodNotAllowed)
 }
