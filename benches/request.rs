@@ -69,7 +69,7 @@ fn requests(c: &mut Criterion<BenchClock>) {
         .map(|(_, token)| token.clone())
         .expect("an ES256 token");
     let (state, key) = support::app_state_with(auth);
-    let router = vodsign::http::router(state);
+    let router = vodsign::router(state);
     // One check outside the timing that the requests are the ones we mean to measure.
     for credential in [&key, &es256] {
         let (status, _) = runtime.block_on(send(&router, signature_request(credential)));

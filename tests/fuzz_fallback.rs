@@ -24,8 +24,8 @@ use vodsign::App;
 use vodsign::VodCredentials;
 use vodsign::bearer;
 use vodsign::config::Settings;
-use vodsign::http::signature::{parse_json_request, parse_query_request};
 use vodsign::signature::sign_original;
+use vodsign::{parse_json_request, parse_query_request};
 
 /// Query-string-ish text: the field names the parser knows, separators and escapes.
 fn query_text() -> impl Strategy<Value = String> {

@@ -18,13 +18,13 @@ use http::{HeaderMap, HeaderValue};
 use vodsign::App;
 use vodsign::VodCredentials;
 use vodsign::config::{ApiKeySettings, AuthSettings, PolicySettings, Settings};
-use vodsign::http::signature::{parse_json_request, parse_query_request};
 use vodsign::inspect;
 use vodsign::principal::{CredentialKind, Principal};
 use vodsign::signature::{DecodedSignature, SecretId, Signer, encode};
 use vodsign::{ApiKeys, hash_key};
 use vodsign::{Policy, SignatureRequest};
 use vodsign::{TokenVerifier, bearer};
+use vodsign::{parse_json_request, parse_query_request};
 
 /// The signing key of every target.
 pub const KEY: &[u8] = b"fuzz-key";

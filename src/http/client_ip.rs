@@ -8,7 +8,7 @@ use std::net::{IpAddr, SocketAddr};
 
 use axum::extract::connect_info::MockConnectInfo;
 use axum::extract::{ConnectInfo, State};
-use axum::http::Request;
+use axum::http::{Extensions, Request};
 use axum::middleware::Next;
 use axum::response::Response;
 
@@ -21,16 +21,19 @@ pub struct ClientIp(pub IpAddr);
 /// The client's IP address: a resolved [`ClientIp`] if present, else the socket peer;
 /// `None` when neither is known (a router driven without a socket, as in most tests).
 pub fn client_ip<B>(request: &Request<B>) -> Option<IpAddr> {
-    request
-        .extensions()
+    of(request.extensions())
+}
+
+/// [`client_ip`] from a request's extensions (for an extractor, which sees its parts).
+pub fn of(extensions: &Extensions) -> Option<IpAddr> {
+    extensions
         .get::<ClientIp>()
         .map(|ip| ip.0)
-        .or_else(|| peer(request))
+        .or_else(|| peer(extensions))
 }
 
 /// The socket peer, or a test's `MockConnectInfo`.
-fn peer<B>(request: &Request<B>) -> Option<IpAddr> {
-    let extensions = request.extensions();
+fn peer(extensions: &Extensions) -> Option<IpAddr> {
     extensions
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0.ip())
@@ -49,7 +52,7 @@ pub async fn resolve(
     mut request: axum::extract::Request,
     next: Next,
 ) -> Response {
-    if let Some(peer) = peer(&request) {
+    if let Some(peer) = peer(request.extensions()) {
         let ip = state.limiter().client_ip(peer, request.headers());
         request.extensions_mut().insert(ClientIp(ip));
     }

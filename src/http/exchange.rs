@@ -1,26 +1,108 @@
 //! Turns each `/v1/signature` exchange into one audit event and the signature metrics.
 //!
-//! The endpoint ([`super::signature::Endpoint`]) takes what the event needs from the
-//! request before anything can refuse it ([`Exchange::begin`]), and hands the outcome back
-//! once it is known ([`Exchange::issued`] or [`Exchange::refused`]): with the caller's
-//! identity when the auth-check proved one, so a refusal by the limits, the policy or the
-//! body parser is audited with the caller, and a refusal by the auth-check itself without.
+//! [`record`], a middleware around every method of the route, takes what the event needs
+//! from the request before anything can refuse it, and reads the outcome from the response:
+//! an [`Issuance`] the handler left in its extensions, or the code of an error envelope
+//! ([`ErrorBody`]). The caller is named when the auth-check proved one: the
+//! [`Caller`](super::caller::Caller) extractor fills the request's [`ProvenCaller`] cell, so
+//! a refusal by the limits, the policy or the body parser is audited with the caller, and a
+//! refusal by the auth-check itself without. A request that ends unanswered (the request
+//! timeout's 503, or a client that left) is audited when its future is dropped.
 
 use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
 
-use axum::extract::Request;
-use axum::http::HeaderValue;
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, StatusCode};
+use axum::middleware::Next;
+use axum::response::Response;
 
 use super::REQUEST_ID;
 use super::client_ip::client_ip;
-use super::error::ApiError;
+use super::error::{ApiError, ErrorBody};
 use crate::app::AppState;
 use crate::audit::{AuditEvent, Issuance};
 use crate::principal::Principal;
 
+/// The caller of one exchange, once the auth-check proves it: a cell the middleware puts in
+/// the request's extensions for the [`Caller`](super::caller::Caller) extractor to fill.
+#[derive(Clone, Debug, Default)]
+pub struct ProvenCaller(Arc<Mutex<Option<Principal>>>);
+
+impl ProvenCaller {
+    /// Names `principal` as the exchange's caller.
+    pub fn prove(&self, principal: &Principal) {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = Some(principal.clone());
+    }
+
+    fn take(&self) -> Option<Principal> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).take()
+    }
+}
+
+/// Middleware of `/v1/signature`: exactly one audit event and signature metric per
+/// exchange, whatever answers it. Leaves the proven [`Principal`] in the response's
+/// extensions for the request's log line (`http::log_response`).
+pub async fn record(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
+    let caller = ProvenCaller::default();
+    request.extensions_mut().insert(caller.clone());
+    let mut pending = Pending {
+        state: &state,
+        exchange: Some(Exchange::begin(&request)),
+        caller: &caller,
+    };
+    let mut response = next.run(request).await;
+    pending.answered(&mut response);
+    response
+}
+
+/// One exchange on its way to its audit event: written by [`Pending::answered`], or on
+/// drop when the request ended without an answer.
+struct Pending<'a> {
+    state: &'a AppState,
+    exchange: Option<Exchange>,
+    caller: &'a ProvenCaller,
+}
+
+impl Pending<'_> {
+    fn answered(&mut self, response: &mut Response) {
+        let principal = self.caller.take();
+        if let Some(exchange) = self.exchange.take() {
+            let issuance = response.extensions_mut().remove::<Issuance>();
+            match (&principal, issuance) {
+                (Some(principal), Some(issuance)) => {
+                    exchange.issued(self.state, principal, &issuance);
+                }
+                _ => {
+                    let status = response.status();
+                    let code = response.extensions().get::<ErrorBody>().map_or_else(
+                        || ApiError::from_bare_status(status).code(),
+                        |body| body.code,
+                    );
+                    exchange.refused(self.state, principal.as_ref(), status, code);
+                }
+            }
+        }
+        if let Some(principal) = principal {
+            response.extensions_mut().insert(principal);
+        }
+    }
+}
+
+impl Drop for Pending<'_> {
+    fn drop(&mut self) {
+        // Dropped unanswered: the request timeout's 503 (or a client that left) answers.
+        if let Some(exchange) = self.exchange.take() {
+            let error = ApiError::Unavailable("the request took too long".to_owned());
+            let principal = self.caller.take();
+            exchange.refused(self.state, principal.as_ref(), error.status(), error.code());
+        }
+    }
+}
+
 /// What the audit event of one exchange takes from its request.
 #[derive(Debug)]
-pub struct Exchange {
+struct Exchange {
     /// Kept as the header value (a reference count, not a copy).
     request_id: Option<HeaderValue>,
     method: &'static str,
@@ -29,7 +111,7 @@ pub struct Exchange {
 
 impl Exchange {
     /// Reads the request id, method and client of `request`.
-    pub fn begin(request: &Request) -> Self {
+    fn begin(request: &Request) -> Self {
         Self {
             request_id: request.headers().get(REQUEST_ID).cloned(),
             method: crate::metrics::method_label(request.method()),
@@ -37,26 +119,25 @@ impl Exchange {
         }
     }
 
-    /// The client's address, as the audit event will name it (and the auth-check counts
-    /// failures against).
-    pub fn client_ip(&self) -> Option<IpAddr> {
-        self.client_ip
-    }
-
     /// A signature was issued to `principal`: counts it and writes the event.
-    pub fn issued(self, state: &AppState, principal: &Principal, issuance: &Issuance) {
+    fn issued(self, state: &AppState, principal: &Principal, issuance: &Issuance) {
         state
             .metrics()
             .signature_issued(&principal.policy, &principal.credential_id);
         self.emit(state, 200, 0, Some(principal), Some(issuance));
     }
 
-    /// The exchange was refused with `error`; `principal` is the caller if the auth-check
-    /// got as far as proving one.
-    pub fn refused(self, state: &AppState, principal: Option<&Principal>, error: &ApiError) {
-        let code = error.code();
+    /// The exchange was refused with `status` and `code`; `principal` is the caller if the
+    /// auth-check got as far as proving one.
+    fn refused(
+        self,
+        state: &AppState,
+        principal: Option<&Principal>,
+        status: StatusCode,
+        code: u32,
+    ) {
         state.metrics().signature_refused(code);
-        self.emit(state, error.status().as_u16(), code, principal, None);
+        self.emit(state, status.as_u16(), code, principal, None);
     }
 
     fn emit(

@@ -4,6 +4,7 @@
 //! it to a listener. The admin routes (`/metrics`) live apart, in [`crate::admin`].
 
 pub mod auth;
+pub mod caller;
 pub mod client_ip;
 pub mod cors;
 pub mod error;
@@ -54,12 +55,25 @@ pub fn router(state: AppState) -> Router {
 
 /// The routes alone, without the layer stack.
 ///
-/// Load shedding guards the signature route inside its endpoint ([`signature::Endpoint`]),
-/// around the auth-check and the limits but never around a wait for a body; health probes
-/// are never shed, so overload does not get the instance restarted by its liveness probe.
+/// `/v1/signature` answers `GET` and `POST` ([`signature`]), every other method with a 405,
+/// all inside the exchange's audit middleware ([`exchange::record`]); its handlers shed load
+/// through their [`caller::Caller`], around the auth-check and the limits but never around
+/// a wait for a body. Health probes are never shed, so overload does not get the instance
+/// restarted by its liveness probe.
 fn routes(state: AppState) -> Router {
+    let signature = get(signature::issue_by_query)
+        .post(signature::issue_by_body)
+        .head(signature::refuse_method)
+        .fallback(signature::refuse_method)
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            exchange::record,
+        ))
+        .with_state(state.clone());
     Router::new()
-        .route_service("/v1/signature", signature::Endpoint::new(state.clone()))
+        // As a service, so its 405 to `HEAD` keeps its envelope through the outer layers
+        // (a method router routed directly empties the body of every `HEAD` answer).
+        .route_service("/v1/signature", signature)
         .route("/healthz", get(health::live))
         .route("/readyz", get(health::ready))
         .route("/openapi.json", get(openapi::serve))
@@ -135,7 +149,7 @@ fn request_span<B>(request: &Request<B>) -> Span {
 }
 
 /// The one log line per request; the span adds id, method, route and client. A request
-/// that authenticated names its principal's credential id: the endpoint leaves the
+/// that authenticated names its principal's credential id: the signature route leaves the
 /// [`Principal`] in the response's extensions, not in a span field, because recording a
 /// span field makes the JSON formatter write the whole span again (docs/performance.md).
 fn log_response<B>(response: &Response<B>, latency: Duration, _span: &Span) {

@@ -1,26 +1,36 @@
 //! `GET|POST /v1/signature`: the authenticated caller's request, through its policy, to a
 //! fresh signature.
+//!
+//! The route (`http::routes`) is [`issue_by_query`] and [`issue_by_body`], every other
+//! method answered by [`refuse_method`], all inside the exchange's audit middleware
+//! ([`super::exchange::record`]). A handler's arguments are its steps, so for every request:
+//!
+//! 1. the method: `GET` or `POST`, else 405 (40501) with `Allow: GET, POST` (`HEAD` too);
+//! 2. to 5. the [`Caller`]: a shared load-shedding slot (503, 50301), the auth-check, one
+//!    unit of the caller's rate and quota (429), a slot of the caller's own (429, 42903);
+//!    the shared slot is given back before anything waits on the client;
+//! 6. the request fields, [`SignatureQuery`] or [`SignatureBody`] (a body within
+//!    `body_timeout_ms`, else 408, 40801), then the caller's policy and the pure signer
+//!    ([`issue`]).
+//!
+//! Every refusal is an [`ApiError`], so it leaves in the one envelope; the audit middleware
+//! turns each exchange into one audit event, answered or not.
 
-use std::convert::Infallible;
-use std::pin::Pin;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::body::{Body, Bytes};
-use axum::extract::{FromRequest, Request};
-use axum::http::{HeaderValue, Method, header};
+use axum::extract::{FromRequest, FromRequestParts, Request, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
-use tower::Service;
 
-use super::auth::require_principal;
+use super::caller::Caller;
 use super::error::{APPLICATION_JSON, ApiError, Envelope};
-use super::exchange::Exchange;
 use crate::app::{AppState, unix_now};
 use crate::audit::Issuance;
-use crate::limits::{Decision, LoadShedLayer, PerCaller, principal_key};
+use crate::limits::Decision;
 use crate::policy::SignatureRequest;
-use crate::principal::Principal;
 
 /// The request fields of a `POST`: its (optional) JSON body, which must arrive within
 /// `deadline` (else 40801); the query string must be empty. Malformed input becomes a
@@ -113,8 +123,34 @@ fn field_error<E: std::fmt::Display>(
     })
 }
 
+/// The request fields of a `GET`, from its query string ([`parse_query_request`]).
+#[derive(Debug)]
+pub struct SignatureQuery(pub SignatureRequest);
+
+impl<S: Sync> FromRequestParts<S> for SignatureQuery {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        parse_query_request(parts.uri.query().unwrap_or("")).map(SignatureQuery)
+    }
+}
+
+/// The request fields of a `POST`, from its optional JSON body, which must arrive within
+/// `server.body_timeout_ms` ([`body_fields`]).
+#[derive(Debug)]
+pub struct SignatureBody(pub SignatureRequest);
+
+impl FromRequest<AppState> for SignatureBody {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &AppState) -> Result<Self, ApiError> {
+        let deadline = Duration::from_millis(state.settings.server.body_timeout_ms);
+        body_fields(request, deadline).await.map(SignatureBody)
+    }
+}
+
 /// A fresh upload signature.
-#[derive(Serialize, utoipa::ToSchema)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Issued {
     /// The signature to pass to the VOD upload SDK as is.
     signature: String,
@@ -131,33 +167,6 @@ pub struct Success<T> {
     #[schema(example = "ok")]
     message: &'static str,
     data: T,
-}
-
-/// The 200 body, [`Success`] of [`Issued`], written directly into a buffer of its size.
-///
-/// Written by hand because a signature is Base64 (`A-Z a-z 0-9 + / =`,
-/// [`crate::signature::Signer::sign`]), which a JSON string holds as it is, so checking its
-/// characters for escapes as `serde_json` does is measurable work (docs/performance.md).
-/// The test below checks the bytes against serde's derived form.
-fn success_body(signature: &str, expire_time: u64) -> Vec<u8> {
-    debug_assert!(
-        signature
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"+/=".contains(&b)),
-        "a signature is Base64"
-    );
-    const HEAD: &[u8] = br#"{"code":0,"message":"ok","data":{"signature":""#;
-    const MIDDLE: &[u8] = br#"","expireTime":"#;
-    let mut number = itoa::Buffer::new();
-    let expire_time = number.format(expire_time).as_bytes();
-    let mut body =
-        Vec::with_capacity(HEAD.len() + signature.len() + MIDDLE.len() + expire_time.len() + 2);
-    body.extend_from_slice(HEAD);
-    body.extend_from_slice(signature.as_bytes());
-    body.extend_from_slice(MIDDLE);
-    body.extend_from_slice(expire_time);
-    body.extend_from_slice(b"}}");
-    body
 }
 
 /// The answers of `GET` and `POST /v1/signature`, for the OpenAPI description: one list,
@@ -202,163 +211,14 @@ enum SignatureResponses {
     Unavailable(Envelope<'static>),
 }
 
-/// `GET|POST /v1/signature` as one service. In order, for every request:
-///
-/// 1. the method: `GET` or `POST`, else 405 (40501) with `Allow: GET, POST` (`HEAD` too);
-/// 2. a shared load-shedding slot (`max_in_flight`, else 503, 50301), held while the
-///    auth-check and the limits call their backends;
-/// 3. the auth-check ([`require_principal`]): a [`Principal`], or 401/403/429/503;
-/// 4. one unit of the caller's rate and quota, spent as the request arrives, whether or
-///    not it completes (429, 42901/42902);
-/// 5. a slot of the caller's own (`max_in_flight_per_principal`, else 429, 42903), held to
-///    the end; the shared slot is given back here, before any wait on the client;
-/// 6. the request fields (a `POST` body within `body_timeout_ms`, else 408, 40801), the
-///    caller's policy, then the pure signer ([`issue_by_query`], [`issue_by_body`]);
-/// 7. the audit event and the signature metrics of the exchange ([`Exchange`]), whatever
-///    the outcome, also when the request ends without an answer (the request timeout, or
-///    the client leaving): then as 503 (50301).
-///
-/// So a caller whose bodies never arrive holds only its own slots, and only until its body
-/// deadline. The steps are plain calls in one future: as `from_fn` layers they cost a
-/// clone of the route below and a boxed future each, per request (docs/performance.md).
-#[derive(Clone)]
-pub struct Endpoint {
-    state: AppState,
-    shed: LoadShedLayer<fn() -> Response>,
-    per_caller: PerCaller,
-    body_timeout: Duration,
-}
-
-impl Endpoint {
-    pub fn new(state: AppState) -> Self {
-        let shed = state
-            .limiter()
-            .load_shed_layer(overloaded as fn() -> Response);
-        let per_caller = PerCaller::new(state.settings.limits.max_in_flight_per_principal);
-        let body_timeout = Duration::from_millis(state.settings.server.body_timeout_ms);
-        Self {
-            state,
-            shed,
-            per_caller,
-            body_timeout,
-        }
-    }
-}
-
-fn overloaded() -> Response {
-    overloaded_error().into_response()
-}
-
-fn overloaded_error() -> ApiError {
-    ApiError::Unavailable("the service is overloaded".to_owned())
-}
-
-/// The methods the endpoint answers, for the `Allow` header of a 405. Not `HEAD`: a
+/// The methods the route answers, for the `Allow` header of a 405. Not `HEAD`: a
 /// signature whose body the client never reads would still spend its rate and quota.
 const ALLOWED: HeaderValue = HeaderValue::from_static("GET, POST");
 
-impl Service<Request> for Endpoint {
-    type Response = Response;
-    type Error = Infallible;
-    type Future = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
-
-    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, request: Request) -> Self::Future {
-        let endpoint = self.clone();
-        Box::pin(async move { Ok(answer(&endpoint, request).await) })
-    }
-}
-
-async fn answer(endpoint: &Endpoint, request: Request) -> Response {
-    let mut pending = Pending {
-        state: &endpoint.state,
-        exchange: Some(Exchange::begin(&request)),
-        principal: None,
-    };
-    match serve(endpoint, &mut pending, request).await {
-        Ok((response, issuance)) => pending.issued(response, &issuance),
-        Err(error) => pending.refused(error),
-    }
-}
-
-/// Steps 1 to 6 of [`Endpoint`]; `pending` learns the caller once the auth-check proves it.
-async fn serve(
-    endpoint: &Endpoint,
-    pending: &mut Pending<'_>,
-    request: Request,
-) -> Result<(Response, Issuance), ApiError> {
-    let state = &endpoint.state;
-    let by_body = match *request.method() {
-        Method::GET => false,
-        Method::POST => true,
-        _ => return Err(ApiError::MethodNotAllowed),
-    };
-    let shared = endpoint.shed.try_enter().ok_or_else(overloaded_error)?;
-    let client = pending.exchange.as_ref().and_then(Exchange::client_ip);
-    let principal = require_principal(state, request.headers(), client).await?;
-    let principal = &*pending.principal.insert(principal);
-    let limits = state.check_limits(principal).await?;
-    let _own = endpoint
-        .per_caller
-        .try_enter(principal_key(principal))
-        .ok_or(ApiError::TooManyInFlight)?;
-    drop(shared);
-    if by_body {
-        issue_by_body(state, principal, request, limits, endpoint.body_timeout).await
-    } else {
-        issue_by_query(state, principal, request, limits)
-    }
-}
-
-/// One exchange on its way to its audit event: exactly one, written by [`Pending::issued`],
-/// [`Pending::refused`], or on drop when the request ended without an answer.
-struct Pending<'a> {
-    state: &'a AppState,
-    exchange: Option<Exchange>,
-    principal: Option<Principal>,
-}
-
-impl Pending<'_> {
-    fn issued(mut self, mut response: Response, issuance: &Issuance) -> Response {
-        if let (Some(exchange), Some(principal)) = (self.exchange.take(), &self.principal) {
-            exchange.issued(self.state, principal, issuance);
-        }
-        self.finish(&mut response);
-        response
-    }
-
-    fn refused(mut self, error: ApiError) -> Response {
-        if let Some(exchange) = self.exchange.take() {
-            exchange.refused(self.state, self.principal.as_ref(), &error);
-        }
-        let method_not_allowed = error == ApiError::MethodNotAllowed;
-        let mut response = error.into_response();
-        if method_not_allowed {
-            response.headers_mut().insert(header::ALLOW, ALLOWED);
-        }
-        self.finish(&mut response);
-        response
-    }
-
-    /// For the request's log line (`http::log_response`), which names the credential.
-    fn finish(&mut self, response: &mut Response) {
-        if let Some(principal) = self.principal.take() {
-            response.extensions_mut().insert(principal);
-        }
-    }
-}
-
-impl Drop for Pending<'_> {
-    fn drop(&mut self) {
-        // Dropped unanswered: the request timeout's 503 (or a client that left) answers.
-        if let Some(exchange) = self.exchange.take() {
-            let error = ApiError::Unavailable("the request took too long".to_owned());
-            exchange.refused(self.state, self.principal.as_ref(), &error);
-        }
-    }
+/// Any method but `GET` and `POST` (`HEAD` too, which axum would otherwise route to `GET`):
+/// 405 (40501) with `Allow: GET, POST`, before load shedding or the auth-check.
+pub async fn refuse_method() -> impl IntoResponse {
+    ([(header::ALLOW, ALLOWED)], ApiError::MethodNotAllowed)
 }
 
 /// `GET /v1/signature`: the request fields in the query string.
@@ -371,14 +231,12 @@ impl Drop for Pending<'_> {
     security(("bearer" = [])),
     responses(SignatureResponses)
 )]
-pub fn issue_by_query(
-    state: &AppState,
-    principal: &Principal,
-    request: Request,
-    limits: Option<Decision>,
-) -> Result<(Response, Issuance), ApiError> {
-    let fields = parse_query_request(request.uri().query().unwrap_or(""))?;
-    issue(state, principal, &fields, limits)
+pub async fn issue_by_query(
+    State(state): State<AppState>,
+    caller: Caller,
+    SignatureQuery(fields): SignatureQuery,
+) -> Result<Signed, ApiError> {
+    issue(&state, &caller, &fields)
 }
 
 /// `POST /v1/signature`: the request fields in an optional JSON body.
@@ -392,25 +250,21 @@ pub fn issue_by_query(
     responses(SignatureResponses)
 )]
 pub async fn issue_by_body(
-    state: &AppState,
-    principal: &Principal,
-    request: Request,
-    limits: Option<Decision>,
-    body_timeout: Duration,
-) -> Result<(Response, Issuance), ApiError> {
-    let fields = body_fields(request, body_timeout).await?;
-    issue(state, principal, &fields, limits)
+    State(state): State<AppState>,
+    caller: Caller,
+    SignatureBody(fields): SignatureBody,
+) -> Result<Signed, ApiError> {
+    issue(&state, &caller, &fields)
 }
 
-/// Issues one signature for the authenticated caller, whose rate and quota `limits`
-/// already spent: the response, and for the audit event the parameters and a
-/// fingerprint, never the signature.
+/// Issues one signature to `caller`, whose rate and quota are already spent: the answer,
+/// and for the audit event the parameters and a fingerprint, never the signature.
 pub fn issue(
     state: &AppState,
-    principal: &Principal,
+    caller: &Caller,
     request: &SignatureRequest,
-    limits: Option<Decision>,
-) -> Result<(Response, Issuance), ApiError> {
+) -> Result<Signed, ApiError> {
+    let principal = &caller.principal;
     let policy = state.policy(&principal.policy).ok_or_else(|| {
         ApiError::Forbidden(format!(
             "policy {:?} is not configured; ask the service operator",
@@ -421,16 +275,48 @@ pub fn issue(
     let grant = policy.grant(principal, request)?;
     let params = grant.into_params(key.secret_id().clone(), unix_now(), state.next_random());
     let signature = key.signer().sign(&params);
-    let issuance = Issuance::new(&params, &signature);
-    let mut response = Response::new(Body::from(success_body(&signature, params.expire_time())));
-    let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, APPLICATION_JSON);
-    // A signature is for one caller: no shared cache may keep it.
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    if let Some(decision) = limits {
-        decision.write_headers(headers);
+    Ok(Signed {
+        issuance: Issuance::new(&params, &signature),
+        issued: Issued {
+            signature,
+            expire_time: params.expire_time(),
+        },
+        limits: caller.limits,
+    })
+}
+
+/// The 200 answer: [`Success`] of [`Issued`], the caller's RateLimit headers, and the
+/// [`Issuance`] in the response's extensions for the exchange's audit event.
+#[derive(Debug)]
+pub struct Signed {
+    issued: Issued,
+    issuance: Issuance,
+    limits: Option<Decision>,
+}
+
+impl IntoResponse for Signed {
+    fn into_response(self) -> Response {
+        // The envelope around the signature is under 96 bytes, so one buffer of that size
+        // holds the body without growing (`Json` starts at 128 bytes and doubles).
+        let mut body = Vec::with_capacity(96 + self.issued.signature.len());
+        let success = Success {
+            code: 0,
+            message: "ok",
+            data: self.issued,
+        };
+        serde_json::to_writer(&mut body, &success)
+            .expect("strings and integers serialize into a Vec");
+        let mut response = Response::new(Body::from(body));
+        let headers = response.headers_mut();
+        headers.insert(header::CONTENT_TYPE, APPLICATION_JSON);
+        // A signature is for one caller: no shared cache may keep it.
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        if let Some(decision) = self.limits {
+            decision.write_headers(headers);
+        }
+        response.extensions_mut().insert(self.issuance);
+        response
     }
-    Ok((response, issuance))
 }
 
 #[cfg(test)]
@@ -438,7 +324,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_success_body_is_what_serde_writes() {
+    fn the_success_body_is_the_documented_envelope() {
         for (signature, expire_time) in [
             (
                 "zZJreMB3GfM+c2jYMyTZk01Fswo/c2VjcmV0SWQ9QUtJRHg=",
@@ -447,7 +333,7 @@ mod tests {
             ("", 0),
             ("QUJD", u64::MAX),
         ] {
-            let derived = serde_json::to_vec(&Success {
+            let body = serde_json::to_string(&Success {
                 code: 0,
                 message: "ok",
                 data: Issued {
@@ -457,8 +343,10 @@ mod tests {
             })
             .expect("serde writes it");
             assert_eq!(
-                String::from_utf8_lossy(&success_body(signature, expire_time)),
-                String::from_utf8_lossy(&derived)
+                body,
+                format!(
+                    r#"{{"code":0,"message":"ok","data":{{"signature":"{signature}","expireTime":{expire_time}}}}}"#
+                )
             );
         }
     }

@@ -2,9 +2,9 @@
 //! load shedding.
 //!
 //! Where each check belongs in a request:
-//! 1. [`LoadShedLayer`] outermost: past `max_in_flight`, 503 at once. The signature endpoint
-//!    holds its slot ([`LoadShedLayer::try_enter`]) for the auth-check and the limit check,
-//!    never while a body uploads; [`PerCaller`] bounds each caller's requests in progress.
+//! 1. Load shedding first: past `max_in_flight`, 503 at once. The signature route holds a
+//!    slot of [`Limiter::shed`] for the auth-check and the limit check, never while a body
+//!    uploads; [`Limiter::per_caller`] bounds each caller's requests in progress.
 //! 2. Around authentication, per client address ([`Limiter::client_ip`]): a credential that
 //!    costs a remote call (introspection) first takes a failure slot with
 //!    [`Limiter::reserve_auth_attempt`] (a damped address gets 429, 42901, and the token is
@@ -45,7 +45,7 @@ use sha2::{Digest, Sha256};
 pub use client_ip::client_ip_from;
 pub use decision::{Decision, LimitError};
 pub use health::LimiterStats;
-pub use shed::{LoadShedLayer, PerCaller};
+pub use shed::{CallerPermit, PerCaller, ShedBudget};
 
 use crate::config::{BackendKind, ConfigError, LimitsSettings, OnBackendError, PolicyLimits};
 use crate::principal::Principal;
@@ -63,6 +63,8 @@ struct Inner {
     backend: Backend,
     health: Health,
     config: LimitsSettings,
+    shed: ShedBudget,
+    per_caller: PerCaller,
 }
 
 enum Backend {
@@ -93,6 +95,8 @@ impl Limiter {
                 backend,
                 health: Health::new(cfg.backend),
                 config: cfg.clone(),
+                shed: ShedBudget::new(cfg.max_in_flight),
+                per_caller: PerCaller::new(cfg.max_in_flight_per_principal),
             }),
         };
         if cfg.backend == BackendKind::Redis {
@@ -202,12 +206,14 @@ impl Limiter {
         }
     }
 
-    /// A [`LoadShedLayer`] sized by `max_in_flight`; `overloaded` builds the 503.
-    pub fn load_shed_layer<F>(&self, overloaded: F) -> LoadShedLayer<F>
-    where
-        F: Fn() -> axum::response::Response + Clone,
-    {
-        LoadShedLayer::new(self.inner.config.max_in_flight, overloaded)
+    /// The shared load-shedding slots, `max_in_flight` of them.
+    pub fn shed(&self) -> &ShedBudget {
+        &self.inner.shed
+    }
+
+    /// Each caller's slots, `max_in_flight_per_principal` of them.
+    pub fn per_caller(&self) -> &PerCaller {
+        &self.inner.per_caller
     }
 
     /// Passes a backend answer through; without one, applies `on_backend_error`.

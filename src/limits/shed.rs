@@ -1,72 +1,63 @@
-//! Global load shedding: at most `max_in_flight` requests are handled at once; the next one
-//! is answered at once by the caller's overload response (503, code 50301), never queued.
+//! Load shedding: at most `max_in_flight` requests hold a shared slot at once; the next one
+//! is refused at once (the caller answers 503, code 50301), never queued.
 //!
-//! A semaphore permit is taken without waiting and held until the inner service's response
-//! is ready (not while the body streams: bodies here are small JSON documents). As a layer
-//! it guards a whole service; [`LoadShedLayer::try_enter`] guards one stretch of a handler
-//! (the signature endpoint holds it for its backend calls, not while a body uploads).
+//! [`ShedBudget`] is a semaphore taken without waiting, for one stretch of a request: the
+//! signature route holds a slot while the auth-check and the limits call their backends,
+//! and gives it back before it waits for a body, so a client that uploads slowly holds no
+//! shared slot. tower's `load_shed` + `concurrency_limit` hold their permit until the
+//! inner service answers, body wait included, so they cannot express that stretch.
 //!
 //! [`PerCaller`] is the same idea per caller: at most `max_in_flight_per_principal`
 //! requests of one caller at once, so one caller cannot take every shared slot.
 
 use std::collections::HashMap;
-use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll};
 
-use axum::response::Response;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
-use tower::{Layer, Service};
 
-/// The layer; clone it freely, clones share one budget. Also the handle for metrics.
-#[derive(Clone)]
-pub struct LoadShedLayer<F> {
-    budget: Arc<Budget>,
-    overloaded: F,
+/// The shared slots; clone it freely, clones share one budget. Also the handle for metrics.
+#[derive(Clone, Debug)]
+pub struct ShedBudget {
+    inner: Arc<Budget>,
 }
 
+#[derive(Debug)]
 struct Budget {
     permits: Arc<Semaphore>,
     max: usize,
     shed: AtomicU64,
 }
 
-impl<F> LoadShedLayer<F>
-where
-    F: Fn() -> Response + Clone,
-{
-    /// `max_in_flight` requests at once (at least 1); `overloaded` builds the refusal.
-    pub fn new(max_in_flight: usize, overloaded: F) -> Self {
+impl ShedBudget {
+    /// `max_in_flight` slots (at least 1).
+    pub fn new(max_in_flight: usize) -> Self {
         let max = max_in_flight.clamp(1, Semaphore::MAX_PERMITS);
-        LoadShedLayer {
-            budget: Arc::new(Budget {
+        ShedBudget {
+            inner: Arc::new(Budget {
                 permits: Arc::new(Semaphore::new(max)),
                 max,
                 shed: AtomicU64::new(0),
             }),
-            overloaded,
         }
     }
-}
 
-impl<F> LoadShedLayer<F> {
-    /// Requests being handled now.
+    /// Slots held now.
     pub fn in_flight(&self) -> usize {
-        self.budget.max - self.budget.permits.available_permits()
+        self.inner.max - self.inner.permits.available_permits()
     }
 
     /// Requests refused since start.
     pub fn shed_total(&self) -> u64 {
-        self.budget.shed.load(Ordering::Relaxed)
+        self.inner.shed.load(Ordering::Relaxed)
     }
 
     /// One slot of the budget, held until the permit is dropped; `None` (counted as shed)
     /// when every slot is taken. Never waits.
     pub fn try_enter(&self) -> Option<OwnedSemaphorePermit> {
-        let permit = self.budget.permits.clone().try_acquire_owned().ok();
+        let permit = self.inner.permits.clone().try_acquire_owned().ok();
         if permit.is_none() {
-            self.budget.shed.fetch_add(1, Ordering::Relaxed);
+            self.inner.shed.fetch_add(1, Ordering::Relaxed);
         }
         permit
     }
@@ -134,56 +125,5 @@ impl Drop for CallerPermit {
                 counts.remove(&caller);
             }
         }
-    }
-}
-
-impl<S, F: Clone> Layer<S> for LoadShedLayer<F> {
-    type Service = LoadShed<S, F>;
-
-    fn layer(&self, inner: S) -> Self::Service {
-        LoadShed {
-            inner,
-            budget: self.budget.clone(),
-            overloaded: self.overloaded.clone(),
-        }
-    }
-}
-
-/// The service [`LoadShedLayer`] wraps around the inner one.
-#[derive(Clone)]
-pub struct LoadShed<S, F> {
-    inner: S,
-    budget: Arc<Budget>,
-    overloaded: F,
-}
-
-type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
-
-impl<S, F, Req> Service<Req> for LoadShed<S, F>
-where
-    S: Service<Req, Response = Response> + Clone + Send + 'static,
-    S::Future: Send + 'static,
-    F: Fn() -> Response,
-{
-    type Response = Response;
-    type Error = S::Error;
-    type Future = BoxFuture<Result<Response, S::Error>>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, req: Req) -> Self::Future {
-        let Ok(permit) = self.budget.permits.clone().try_acquire_owned() else {
-            self.budget.shed.fetch_add(1, Ordering::Relaxed);
-            let refusal = (self.overloaded)();
-            return Box::pin(async move { Ok(refusal) });
-        };
-        let response = self.inner.call(req);
-        Box::pin(async move {
-            let response = response.await;
-            drop(permit);
-            response
-        })
     }
 }

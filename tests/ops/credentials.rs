@@ -55,7 +55,7 @@ async fn each_policy_signs_with_its_own_credential() {
         !debug.contains(&a.key) && !debug.contains(&b.key),
         "{debug}"
     );
-    let router = vodsign::http::router(state);
+    let router = vodsign::router(state);
     let mut signatures = Vec::new();
     for key in &keys {
         let request = Request::get("/v1/signature")

@@ -1,4 +1,4 @@
-//! The load-shed layer: past max_in_flight, an immediate refusal; no queue.
+//! The load-shedding budget: past max_in_flight, an immediate refusal; no queue.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use tokio::sync::Semaphore;
 use tower::ServiceExt;
-use vodsign::{LoadShedLayer, PerCaller};
+use vodsign::{PerCaller, ShedBudget};
 
 fn overloaded() -> Response {
     (StatusCode::SERVICE_UNAVAILABLE, "overloaded").into_response()
@@ -20,20 +20,23 @@ fn overloaded() -> Response {
 async fn requests_past_max_in_flight_are_refused_at_once() {
     // Handlers wait for a gate that the test opens.
     let gate = Arc::new(Semaphore::new(0));
-    let shed = LoadShedLayer::new(2, overloaded);
+    let shed = ShedBudget::new(2);
     let handler_gate = gate.clone();
-    let app = Router::new()
-        .route(
-            "/",
-            get(move || {
-                let gate = handler_gate.clone();
-                async move {
-                    let _pass = gate.acquire().await;
-                    "done"
-                }
-            }),
-        )
-        .layer(shed.clone());
+    let handler_shed = shed.clone();
+    let app = Router::new().route(
+        "/",
+        get(move || {
+            let gate = handler_gate.clone();
+            let slot = handler_shed.try_enter();
+            async move {
+                let Some(_slot) = slot else {
+                    return overloaded();
+                };
+                let _pass = gate.acquire().await;
+                "done".into_response()
+            }
+        }),
+    );
     let call = |app: Router| async move {
         let req = Request::get("/").body(Body::empty()).expect("request");
         app.oneshot(req).await.expect("infallible").status()
@@ -86,7 +89,7 @@ fn zero_per_caller_is_no_limit() {
 
 #[test]
 fn try_enter_takes_a_slot_or_counts_a_shed() {
-    let shed = LoadShedLayer::new(1, overloaded);
+    let shed = ShedBudget::new(1);
     let held = shed.try_enter().expect("one slot");
     assert_eq!(shed.in_flight(), 1);
     assert!(shed.try_enter().is_none());

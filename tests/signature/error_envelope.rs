@@ -161,7 +161,7 @@ fn misbehaving(timeout_ms: u64) -> Router {
         request_timeout_ms: timeout_ms,
         ..ServerSettings::default()
     };
-    vodsign::http::layered(routes, &settings)
+    vodsign::layered(routes, &settings)
 }
 
 #[tokio::test]

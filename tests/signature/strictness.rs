@@ -71,8 +71,7 @@ async fn a_query_that_is_not_utf8_once_decoded_gets_40001() {
         assert_message_mentions(&refused, "UTF-8");
     }
     // Percent-encoded UTF-8 and `+` for a space still work.
-    let parsed = vodsign::http::signature::parse_query_request("sessionContext=%E4%B8%AD+x")
-        .expect("valid UTF-8");
+    let parsed = vodsign::parse_query_request("sessionContext=%E4%B8%AD+x").expect("valid UTF-8");
     assert_eq!(parsed.session_context.as_deref(), Some("\u{4e2d} x"));
 }
 

@@ -110,7 +110,7 @@ pub async fn spawn_app_with(edit: impl FnOnce(&mut Settings)) -> TestApp {
         .expect("test settings are valid")
         .into_state();
     TestApp {
-        router: vodsign::http::router(state.clone()),
+        router: vodsign::router(state.clone()),
         state,
         api_key,
         secret_key,

@@ -25,7 +25,7 @@ async fn call(settings: Settings, request: Request<Body>) -> (StatusCode, Header
         .await
         .expect("valid")
         .into_state();
-    let response = vodsign::http::router(state)
+    let response = vodsign::router(state)
         .oneshot(request)
         .await
         .expect("infallible");

@@ -1,0 +1,64 @@
+//! [`Caller`]: the proof that a protected request passed load shedding, the auth-check and
+//! the caller's limits. A handler that takes one cannot run for an unauthenticated request.
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+
+use super::auth::require_principal;
+use super::client_ip;
+use super::error::ApiError;
+use super::exchange::ProvenCaller;
+use crate::app::AppState;
+use crate::limits::{CallerPermit, Decision, principal_key};
+use crate::principal::Principal;
+
+/// An authenticated caller whose rate and quota this request has spent, holding one of the
+/// caller's own slots for as long as it lives.
+#[derive(Debug)]
+pub struct Caller {
+    /// Who is calling, as the auth-check proved it.
+    pub principal: Principal,
+    /// The caller's rate and quota after this request, for the RateLimit headers; `None`
+    /// when the caller's policy has no limits.
+    pub limits: Option<Decision>,
+    /// One of `max_in_flight_per_principal` slots, given back when the caller is dropped.
+    _slot: CallerPermit,
+}
+
+/// In order, each step refusing on its own:
+///
+/// 1. a shared load-shedding slot (`max_in_flight`, else 503, 50301), held while the
+///    auth-check and the limits call their backends;
+/// 2. the auth-check ([`require_principal`]): a [`Principal`], or 401/403/429/503; the
+///    exchange's audit ([`ProvenCaller`]) learns the caller here;
+/// 3. one unit of the caller's rate and quota, spent as the request arrives, whether or not
+///    it completes (429, 42901/42902);
+/// 4. a slot of the caller's own (`max_in_flight_per_principal`, else 429, 42903); the
+///    shared slot is given back here, before anything waits on the client (a body).
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let limiter = state.limiter();
+        let shared = limiter
+            .shed()
+            .try_enter()
+            .ok_or_else(|| ApiError::Unavailable("the service is overloaded".to_owned()))?;
+        let client = client_ip::of(&parts.extensions);
+        let principal = require_principal(state, &parts.headers, client).await?;
+        if let Some(exchange) = parts.extensions.get::<ProvenCaller>() {
+            exchange.prove(&principal);
+        }
+        let limits = state.check_limits(&principal).await?;
+        let slot = limiter
+            .per_caller()
+            .try_enter(principal_key(&principal))
+            .ok_or(ApiError::TooManyInFlight)?;
+        drop(shared);
+        Ok(Caller {
+            principal,
+            limits,
+            _slot: slot,
+        })
+    }
+}
