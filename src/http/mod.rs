@@ -68,12 +68,12 @@ fn routes(state: AppState) -> Router {
         .layer(middleware::from_fn_with_state(
             state.clone(),
             exchange::record,
-        ))
-        .with_state(state.clone());
+        ));
     Router::new()
-        // As a service, so its 405 to `HEAD` keeps its envelope through the outer layers
-        // (a method router routed directly empties the body of every `HEAD` answer).
-        .route_service("/v1/signature", signature)
+        // Routed as a method router, not as a service: the router then clones only the
+        // matched method's route for a request, not all four. Its answer to `HEAD` has its
+        // body removed, as every answer to `HEAD` has on the wire.
+        .route("/v1/signature", signature)
         .route("/healthz", get(health::live))
         .route("/readyz", get(health::ready))
         .route("/openapi.json", get(openapi::serve))

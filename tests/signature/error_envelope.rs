@@ -114,7 +114,12 @@ async fn unknown_path_gets_40401_and_wrong_method_40501() {
         .header("authorization", format!("Bearer {}", app.api_key))
         .body(Body::empty())
         .expect("request");
-    assert_error(&app.call(head).await, 405, 40501);
+    // An answer to HEAD carries no content (RFC 9110, 9.3.2): the status and `Allow` say it;
+    // its code, 40501, is in its audit event (tests/signature/strictness.rs).
+    let (status, headers, body) = app.call(head).await;
+    assert_eq!(status.as_u16(), 405);
+    assert_eq!(headers["allow"], "GET, POST");
+    assert_eq!(body, "", "an answer to HEAD has no content");
 }
 
 #[tokio::test]
