@@ -304,6 +304,7 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::result_large_err)] // figment::Jail's own error type
     fn no_file_and_no_policy_says_to_give_a_file() {
         let mut out = None;
         figment::Jail::expect_with(|_| {
