@@ -39,8 +39,8 @@ COPY --from=builder /src/target/release/vodsign /usr/local/bin/vodsign
 COPY config/vodsign.toml /etc/vodsign/vodsign.toml
 ENV VODSIGN_CONFIG=/etc/vodsign/vodsign.toml
 USER 65532:65532
-# 8080: the public API. 9090: the admin listener (/metrics), for the internal network only.
-EXPOSE 8080 9090
+# 8080: the public API. 8081: the admin listener (/metrics), for the internal network only.
+EXPOSE 8080 8081
 STOPSIGNAL SIGTERM
 HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \
     CMD ["/usr/local/bin/vodsign", "healthcheck"]

@@ -31,7 +31,7 @@ MIN_RATIO=${MIN_RATIO:-95}
 
 if [[ -n "${VODSIGN_BIN:-}" ]]; then
     BIN=$VODSIGN_BIN
-    # The service reads every VODSIGN_* variable as a setting: this one is ours, not its.
+    # Ours, not the service's: builds before VODSIGN_<SECTION>__<KEY> read it as a setting.
     unset VODSIGN_BIN
 else
     say "building the debug binary..."

@@ -20,7 +20,7 @@ need_wrk() {
 pick_binary() {
     if [[ -n "${VODSIGN_BIN:-}" ]]; then
         BIN=$VODSIGN_BIN
-        # The service reads every VODSIGN_* variable as a setting: this one is ours, not its.
+        # Ours, not the service's: builds before VODSIGN_<SECTION>__<KEY> read it as a setting.
         unset VODSIGN_BIN
     else
         say "building the release binary..."

@@ -26,7 +26,7 @@ fi
 
 # Always the current sources: `cargo build` is a no-op when the debug binary is fresh.
 bin="${VODSIGN_BIN:-}"
-unset VODSIGN_BIN # the service would read it as a (non-existent) setting
+unset VODSIGN_BIN # older builds read every VODSIGN_* variable as a setting
 if [[ -z "$bin" ]]; then
     cargo build --locked --bin vodsign
     bin="${CARGO_TARGET_DIR:-target}/debug/vodsign"

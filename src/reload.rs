@@ -52,10 +52,10 @@ pub struct Source {
 
 impl Source {
     /// The file, then the environment, then the command-line override; validated
-    /// ([`Settings::validate`]) with the override applied.
+    /// ([`Settings::validate_read_from`]) with the override applied.
     pub fn settings(&self) -> Result<Settings, ConfigError> {
         let settings = self.probe_settings()?;
-        settings.validate()?;
+        settings.validate_read_from(self.path.as_deref())?;
         Ok(settings)
     }
 

@@ -13,7 +13,9 @@ pub struct AdminSettings {
     /// Serve the admin listener at all. Default `true`.
     pub enabled: bool,
     /// Address of the admin listener; must differ from `server.listen`.
-    /// Default `127.0.0.1:9090`.
+    /// Default `127.0.0.1:8081`: next to the public 8080 and clear of a local monitoring
+    /// stack (Prometheus 9090, Pushgateway 9091, Alertmanager 9093, node_exporter 9100,
+    /// Grafana 3000), so the development config starts beside a local Prometheus.
     pub listen: SocketAddr,
 }
 
@@ -21,7 +23,7 @@ impl Default for AdminSettings {
     fn default() -> Self {
         Self {
             enabled: true,
-            listen: SocketAddr::from(([127, 0, 0, 1], 9090)),
+            listen: SocketAddr::from(([127, 0, 0, 1], 8081)),
         }
     }
 }
@@ -33,7 +35,7 @@ pub(super) fn validate(settings: &Settings) -> Result<(), ConfigError> {
         return Err(ConfigError::key(
             "admin.listen",
             format!(
-                "must not share port {} with server.listen; pick another port (default 9090)",
+                "must not share port {} with server.listen; pick another port (default 8081)",
                 admin.port()
             ),
         ));
@@ -54,5 +56,16 @@ mod tests {
         assert!(err.to_string().contains("admin.listen"), "{err}");
         settings.admin.enabled = false;
         assert!(validate(&settings).is_ok());
+    }
+
+    #[test]
+    fn the_default_admin_port_is_clear_of_a_local_monitoring_stack() {
+        let settings = Settings::default();
+        let port = settings.admin.listen.port();
+        assert!(
+            ![9090, 9091, 9093, 9100, 3000].contains(&port),
+            "{port} is taken by Prometheus, Pushgateway, Alertmanager, node_exporter or Grafana"
+        );
+        assert_ne!(port, settings.server.listen.port());
     }
 }

@@ -35,8 +35,10 @@ pub struct LimitsSettings {
     /// What a request gets while the backend is unreachable: `"deny"` (503, code 50301, the
     /// default) or `"allow"` (served unlimited, a warning logged and counted).
     pub on_backend_error: OnBackendError,
-    /// Proxies whose forwarding header is believed, as CIDRs (`"10.0.0.0/8"`, `"::1/128"`).
-    /// Default: none, so the client is always the socket peer.
+    /// Proxies whose forwarding header is believed, as CIDRs (`"10.0.0.0/8"`, `"::1/128"`)
+    /// or single addresses (`"10.0.0.1"`, read as `/32` or `/128`); a CIDR with host bits set
+    /// (`"10.0.0.1/8"`) is refused. Default: none, so the client is always the socket peer.
+    #[serde(deserialize_with = "trusted_proxies")]
     pub trusted_proxies: Vec<IpNet>,
     /// Which header a trusted proxy writes: `"x-forwarded-for"` (default) or `"forwarded"`
     /// (RFC 7239). Only one is read: a header the proxy does not rewrite is client-controlled.
@@ -72,6 +74,39 @@ impl Default for LimitsSettings {
             memory_max_keys: 100_000,
         }
     }
+}
+
+/// `trusted_proxies`: each entry through [`proxy_network`]. The entries are network
+/// addresses, not secrets, so a refusal quotes the one at fault.
+fn trusted_proxies<'de, D: serde::Deserializer<'de>>(de: D) -> Result<Vec<IpNet>, D::Error> {
+    Vec::<String>::deserialize(de)?
+        .iter()
+        .map(|entry| proxy_network(entry).map_err(serde::de::Error::custom))
+        .collect()
+}
+
+/// A network in CIDR notation, or a single address as a network of one; a CIDR with host
+/// bits set is refused with the network to write instead, since `10.0.0.1/8` may mean
+/// `10.0.0.0/8` or a typo for `10.0.0.1/32`, and guessing wrong trusts the wrong hosts.
+fn proxy_network(entry: &str) -> Result<IpNet, String> {
+    let entry = entry.trim();
+    if let Ok(net) = entry.parse::<IpNet>() {
+        if net.trunc() != net {
+            return Err(format!(
+                "{net} has host bits set; write {} (the network) or {}/{} (one address)",
+                net.trunc(),
+                net.addr(),
+                net.max_prefix_len()
+            ));
+        }
+        return Ok(net);
+    }
+    if let Ok(addr) = entry.parse::<std::net::IpAddr>() {
+        return Ok(IpNet::from(addr));
+    }
+    Err(format!(
+        "{entry:?} is not an IP address or CIDR; write e.g. \"10.0.0.0/8\", \"10.0.0.1\" or \"::1\""
+    ))
 }
 
 /// The `[limits.auth_failures]` table.

@@ -99,8 +99,18 @@ pub fn from_figment(error: figment::Error, file: Option<&Path>) -> ConfigError {
                     let _ = write!(text, "{}: ", metadata.name);
                 }
             }
-            if !e.path.is_empty() {
-                let path: Vec<&str> = e.path.iter().map(|part| shown(part)).collect();
+            let path: Vec<&str> = e.path.iter().map(|part| shown(part)).collect();
+            if let Kind::UnknownField(name, expected) = &e.kind {
+                // The path already ends with the unknown name.
+                let key = if path.is_empty() {
+                    shown(name).to_owned()
+                } else {
+                    path.join(".")
+                };
+                text.push_str(&unknown_key(&key, name, expected));
+                return text;
+            }
+            if !path.is_empty() {
                 let _ = write!(text, "{}: ", path.join("."));
             }
             text.push_str(&kind_without_values(&e.kind));
@@ -129,16 +139,33 @@ fn kind_without_values(kind: &Kind) -> String {
                 type_of(actual)
             )
         }
-        Kind::UnknownField(name, expected) => format!(
-            "unknown setting {}, expected one of: {}",
-            shown(name),
-            expected.join(", ")
-        ),
+        Kind::UnknownField(name, expected) => unknown_key(shown(name), name, expected),
         // Names, lengths and our own rules: no value in them.
         Kind::Message(_)
         | Kind::InvalidLength(..)
         | Kind::MissingField(_)
         | Kind::DuplicateField(_) => kind.to_string(),
+    }
+}
+
+/// "unknown key server.listn; did you mean listen?", or the keys of that table when none
+/// is close. `key` is the path as shown; `name` the unknown key itself, compared only when
+/// it looks like a setting (a pasted value gets no suggestion, which would hint at it).
+fn unknown_key(key: &str, name: &str, expected: &[&str]) -> String {
+    let closest = expected
+        .iter()
+        .map(|known| (strsim::damerau_levenshtein(name, known), *known))
+        .filter(|(distance, known)| *distance <= (known.len() / 3).max(2))
+        .min();
+    match closest {
+        Some((_, known)) if looks_like_a_setting(name) => {
+            format!("unknown key {key}; did you mean {known}?")
+        }
+        _ if expected.is_empty() => format!("unknown key {key}; this table has no keys"),
+        _ => format!(
+            "unknown key {key}; the keys here are: {}",
+            expected.join(", ")
+        ),
     }
 }
 
@@ -203,11 +230,45 @@ mod tests {
     #[test]
     fn an_unknown_setting_is_named_only_when_it_looks_like_one() {
         let err = load_error("[server]\nlisn = 1\n", &[]);
-        assert!(err.contains("server.lisn: unknown setting lisn"), "{err}");
+        assert!(err.contains("unknown key server.lisn"), "{err}");
         let err = load_error(&format!("[server]\n{PASTED} = 1\n"), &[]);
         assert!(!err.contains(PASTED), "{err}");
         assert!(
             err.contains("server.(a name that is not a setting)"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_misspelt_key_gets_the_nearest_one() {
+        let err = load_error("[server]\nlistn = \"127.0.0.1:1\"\n", &[]);
+        assert!(
+            err.ends_with("unknown key server.listn; did you mean listen?"),
+            "{err}"
+        );
+        assert!(!err.contains('`') && !err.contains("127.0.0.1"), "{err}");
+        let err = load_error("[servr]\nlisten = \"127.0.0.1:1\"\n", &[]);
+        assert!(
+            err.ends_with("unknown key servr; did you mean server?"),
+            "{err}"
+        );
+        let err = load_error("", &[("VODSIGN_LIMITS__MAX_IN_FLIGT", "9")]);
+        assert!(
+            err.ends_with("unknown key limits.max_in_fligt; did you mean max_in_flight?"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_key_near_none_lists_the_keys_of_its_table() {
+        let err = load_error("[admin]\nport = 1\n", &[]);
+        assert!(
+            err.ends_with("unknown key admin.port; the keys here are: enabled, listen"),
+            "{err}"
+        );
+        let err = load_error(&format!("[admin]\n{PASTED} = 1\n"), &[]);
+        assert!(
+            !err.contains("PASTED") && !err.contains("did you mean"),
             "{err}"
         );
     }

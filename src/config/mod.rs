@@ -58,16 +58,22 @@ pub use server::{CorsSettings, LogFormat, ServerSettings, TlsSettings};
 /// Environment variable naming the configuration file (same as `--config`).
 pub const CONFIG_ENV: &str = "VODSIGN_CONFIG";
 
-/// Environment variables that carry secrets or the config path: never read as settings.
-const NOT_SETTINGS: [&str; 7] = [
-    "config",
-    "secret_id",
-    "secret_key",
-    "secret_id_file",
-    "secret_key_file",
-    "redis_url",
-    "redis_url_file",
-];
+/// The one setting read from a `VODSIGN_*` variable without a `__`: `api_keys` is an array of
+/// tables, which only a whole TOML value can set (`VODSIGN_API_KEYS='[{id = ...}]'`).
+const WHOLE_VALUE_OVERRIDES: [&str; 1] = ["api_keys"];
+
+/// True for the `VODSIGN_*` variables (`key` after the prefix) read as settings:
+/// `<SECTION>__<KEY>[__...]` with no empty part, and [`WHOLE_VALUE_OVERRIDES`]. Every other
+/// `VODSIGN_*` variable (the config path, secrets, `VODSIGN_GIT_SHA` from a build platform,
+/// the variables that `hmac_secret_env` and `client_secret_env` name) is not a setting and is
+/// ignored here, so it can neither stop start-up nor have its value quoted in an error.
+fn is_override(key: &str) -> bool {
+    let key = key.to_ascii_lowercase();
+    if WHOLE_VALUE_OVERRIDES.contains(&key.as_str()) {
+        return true;
+    }
+    key.contains("__") && key.split("__").all(|part| !part.is_empty()) && !is_secret_variable(&key)
+}
 
 /// Environment variable holding the Redis URL of `limits.backend = "redis"` (or
 /// `VODSIGN_REDIS_URL_FILE`); it may carry a password, so it is read as a secret and takes
@@ -109,13 +115,29 @@ pub struct Settings {
 impl Settings {
     /// Reads the file (if any), then `VODSIGN_*` overrides: `VODSIGN_SERVER__LISTEN` sets
     /// `server.listen`, `VODSIGN_POLICIES__DEFAULT__VALIDITY_SECONDS` sets
-    /// `policies.default.validity_seconds`; values are parsed as TOML values.
+    /// `policies.default.validity_seconds`, `VODSIGN_API_KEYS` sets the `api_keys` array;
+    /// values are parsed as TOML values. Any other `VODSIGN_*` variable is not a setting and
+    /// is ignored (see `is_override`).
     /// The Redis URL comes from `VODSIGN_REDIS_URL[_FILE]` when set. Then
     /// [`Settings::validate`].
     pub fn load(path: Option<&Path>) -> Result<Self, ConfigError> {
         let settings = Self::read(path)?;
-        settings.validate()?;
+        settings.validate_read_from(path)?;
         Ok(settings)
+    }
+
+    /// [`Settings::validate`] for settings [read](Settings::read) from `path`: when no file
+    /// was given and the environment set no policy either, the error says so and where to
+    /// give one, rather than that a `[policies.NAME]` table is missing.
+    pub fn validate_read_from(&self, path: Option<&Path>) -> Result<(), ConfigError> {
+        if path.is_none() && self.policies.is_empty() {
+            return Err(ConfigError::Load(format!(
+                "no configuration file was given; pass --config PATH or set {CONFIG_ENV}=PATH \
+                 (config/vodsign.example.toml documents every key; for local use: \
+                 --config config/development.toml)"
+            )));
+        }
+        self.validate()
     }
 
     /// [`Settings::load`] without [`Settings::validate`]: for `healthcheck`, which only
@@ -174,9 +196,7 @@ impl Settings {
             load_error::check_toml_syntax(&format!("config file {}", path.display()), &text)?;
             figment = figment.merge(Toml::string(&text));
         }
-        let env = env
-            .ignore(&NOT_SETTINGS)
-            .filter(|key| !is_secret_variable(key.as_str()));
+        let env = env.filter(|key| is_override(key.as_str()));
         figment = figment.merge(env.split("__"));
         figment
             .extract()
@@ -228,6 +248,82 @@ mod tests {
             policy.one_time_valid,
             "defaults fill what the file leaves out"
         );
+    }
+
+    /// A policy, so the file alone is valid.
+    const MINIMAL: &str = "[policies.default]\nvalidity_seconds = 60\n";
+
+    #[test]
+    fn only_section_key_variables_are_overrides() {
+        let s = load_str(
+            MINIMAL,
+            &[
+                ("VODSIGN_GIT_SHA", "abc1234"),
+                ("VODSIGN_JWT_CORP_SECRET", "hs-secret"),
+                ("VODSIGN_INTROSPECTION_SECRET", "client-secret"),
+                ("VODSIGN_AUDIT", "sk-PASTED-7f3a9c"),
+                ("VODSIGN_SERVER_LISTEN", "127.0.0.1:3"),
+                ("VODSIGN_SERVER__", "1"),
+                ("VODSIGN___LISTEN", "1"),
+                ("VODSIGN_CREDENTIAL_TENANT__B_SECRET_ID", "id"),
+                ("VODSIGN_ADMIN__ENABLED", "false"),
+            ],
+        )
+        .expect("variables that are not VODSIGN_<SECTION>__<KEY> are ignored");
+        assert!(!s.admin.enabled, "VODSIGN_ADMIN__ENABLED still overrides");
+        assert_ne!(
+            s.server.listen.port(),
+            3,
+            "a single underscore is not a setting"
+        );
+    }
+
+    #[test]
+    fn api_keys_are_set_whole_from_one_variable() {
+        let s = load_str(
+            MINIMAL,
+            &[(
+                "VODSIGN_API_KEYS",
+                "[{id=\"demo\", sha256=\"00\", subject=\"u\", policy=\"default\"}]",
+            )],
+        )
+        .expect("loads");
+        assert_eq!(s.api_keys.len(), 1);
+    }
+
+    #[test]
+    fn a_bad_override_names_the_key_not_the_value() {
+        let err = load_str(
+            MINIMAL,
+            &[("VODSIGN_AUDIT__DESTINATION", "sk-PASTED-7f3a9c")],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("audit.destination"), "{err}");
+        assert!(!err.contains("PASTED"), "{err}");
+    }
+
+    #[test]
+    #[allow(clippy::result_large_err)] // figment::Jail's own error type
+    fn no_file_and_no_policy_says_to_give_a_file() {
+        let mut out = None;
+        figment::Jail::expect_with(|_| {
+            out = Some(Settings::load(None));
+            Ok(())
+        });
+        let err = out.expect("ran").unwrap_err().to_string();
+        assert!(err.contains("no configuration file was given"), "{err}");
+        assert!(
+            err.contains("--config") && err.contains("VODSIGN_CONFIG"),
+            "{err}"
+        );
+        assert!(err.contains("config/development.toml"), "{err}");
+    }
+
+    #[test]
+    fn a_file_without_policies_still_says_a_policy_is_missing() {
+        let err = load_str("", &[]).unwrap_err().to_string();
+        assert!(err.contains("[policies.NAME]"), "{err}");
     }
 
     #[test]

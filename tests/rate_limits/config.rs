@@ -157,3 +157,41 @@ fn policy_limits_errors_say_what_to_do() {
         assert!(err.contains(needle), "{body}: {err}");
     }
 }
+
+#[test]
+fn a_single_trusted_proxy_address_is_a_network_of_one() {
+    let cfg = limits(
+        r#"[limits]
+        trusted_proxies = ["10.0.0.1", "::1", "192.168.0.0/16"]"#,
+    )
+    .expect("bare addresses are accepted");
+    let nets: Vec<String> = cfg.trusted_proxies.iter().map(|n| n.to_string()).collect();
+    assert_eq!(nets, ["10.0.0.1/32", "::1/128", "192.168.0.0/16"]);
+}
+
+#[test]
+fn a_trusted_proxy_cidr_with_host_bits_set_is_refused_with_the_network() {
+    let err = limits(
+        r#"[limits]
+        trusted_proxies = ["10.0.0.1/8"]"#,
+    )
+    .unwrap_err();
+    assert!(
+        err.contains("10.0.0.1/8 has host bits set; write 10.0.0.0/8"),
+        "{err}"
+    );
+    assert!(err.contains("10.0.0.1/32"), "{err}");
+}
+
+#[test]
+fn a_bad_trusted_proxy_is_quoted() {
+    let err = limits(
+        r#"[limits]
+        trusted_proxies = ["10.0.0.300/8"]"#,
+    )
+    .unwrap_err();
+    assert!(
+        err.contains("\"10.0.0.300/8\" is not an IP address or CIDR"),
+        "{err}"
+    );
+}

@@ -76,7 +76,7 @@ impl Service {
             .env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .env("VODSIGN_SERVER__LOG_FORMAT", "json")
-            // Any free port: parallel tests must not fight over the default 9090.
+            // Any free port: parallel tests must not fight over the default 8081.
             .env("VODSIGN_ADMIN__LISTEN", "127.0.0.1:0")
             .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
             .stdin(Stdio::null())
