@@ -22,6 +22,7 @@ use crate::reload::Source;
 use crate::server::ServeError;
 use crate::signature::{
     InvalidParam, RawUploadOptions, SecretId, SignParams, Signer, UploadOptions, Validity,
+    check_task_flow,
 };
 
 #[derive(Debug, Parser)]
@@ -376,8 +377,33 @@ fn check_config(config: Option<PathBuf>) -> Result<ExitCode, CliError> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// The flag of `sign` that carries a parameter: a refusal names what the operator typed, not
+/// the spec's name (`--validity`, not `validitySeconds`).
+fn sign_flag(field: &str) -> &str {
+    match field {
+        "secretId" => "--secret-id",
+        "validitySeconds" => "--validity",
+        "classId" => "--class-id",
+        "procedure" => "--procedure",
+        "taskPriority" => "--task-priority",
+        "taskNotifyMode" => "--task-notify-mode",
+        "sourceContext" => "--source-context",
+        "sessionContext" => "--session-context",
+        "oneTimeValid" => "--one-time-valid",
+        "vodSubAppId" => "--vod-sub-app-id",
+        "storageRegion" => "--storage-region",
+        other => other,
+    }
+}
+
+/// A refused parameter as a usage error naming its flag.
+fn sign_usage(e: InvalidParam) -> CliError {
+    CliError::Usage(format!("{} {}", sign_flag(e.field), e.rule))
+}
+
+/// The same rules of the parameters as the API (not of a policy: `sign` has none).
 fn sign(args: SignArgs) -> Result<ExitCode, CliError> {
-    let usage = |e: InvalidParam| CliError::Usage(format!("--{e}"));
+    let usage = sign_usage;
     let key = config::secret_from_env("VODSIGN_SECRET_KEY")?.ok_or_else(|| {
         ConfigError::key("VODSIGN_SECRET_KEY", "is not set; sign needs the SecretKey")
     })?;
@@ -395,7 +421,14 @@ fn sign(args: SignArgs) -> Result<ExitCode, CliError> {
         Validity::try_from(args.validity).map_err(usage)?,
         args.random.unwrap_or_else(rand::random),
     );
-    params.options = UploadOptions::try_from(args.options).map_err(usage)?;
+    let options = UploadOptions::try_from(args.options).map_err(usage)?;
+    check_task_flow(
+        options.procedure.is_some(),
+        options.task_priority.is_some(),
+        options.task_notify_mode.is_some(),
+    )
+    .map_err(usage)?;
+    params.options = options;
     if args.show_original {
         eprintln!("{}", crate::signature::encode::original(&params));
     }
@@ -469,9 +502,28 @@ fn toml_entry(entry: &ApiKeySettings) -> Result<String, CliError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use clap::CommandFactory as _;
 
     fn code(error: CliError) -> String {
         format!("{:?}", error.exit_code())
+    }
+
+    #[test]
+    fn every_sign_parameter_is_named_by_its_flag() {
+        for field in crate::signature::encode::PARAMETER_ORDER
+            .iter()
+            .copied()
+            .filter(|f| !matches!(*f, "currentTimeStamp" | "expireTime" | "random"))
+            .chain(["validitySeconds"])
+        {
+            let flag = sign_flag(field);
+            assert!(flag.starts_with("--"), "{field} has no flag");
+            let name = flag.trim_start_matches("--");
+            let known = Cli::command()
+                .find_subcommand("sign")
+                .is_some_and(|sign| sign.get_arguments().any(|a| a.get_long() == Some(name)));
+            assert!(known, "{flag} is not a flag of sign");
+        }
     }
 
     #[test]

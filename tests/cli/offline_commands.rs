@@ -52,7 +52,7 @@ fn sign_refuses_invalid_values_with_exit_2() {
     );
     assert_eq!(out.status.code(), Some(2));
     assert!(
-        text(&out.stderr).contains("validitySeconds"),
+        text(&out.stderr).contains("--validity must be"),
         "{}",
         text(&out.stderr)
     );
@@ -200,4 +200,53 @@ fn hash_key_prints_an_entry_that_accepts_the_key() {
     );
     let bad = vodsign(&["hash-key", "--id", "no spaces"], &[], None);
     assert_eq!(bad.status.code(), Some(2));
+}
+
+#[test]
+fn sign_applies_the_api_rules_and_names_its_own_flags() {
+    let key = [("VODSIGN_SECRET_KEY", "k")];
+    let sign = |extra: &[&str]| {
+        let mut args = vec!["sign", "--secret-id", "AKIDx"];
+        args.extend_from_slice(extra);
+        vodsign(&args, &key, None)
+    };
+    for (extra, needle) in [
+        (
+            &["--task-priority", "3"][..],
+            "--task-priority is only meaningful with a procedure",
+        ),
+        (
+            &["--task-notify-mode", "Finish"][..],
+            "--task-notify-mode is only meaningful with a procedure",
+        ),
+        (&["--validity", "0"][..], "--validity must be between 1 and"),
+        (
+            &["--task-priority", "11", "--procedure", "p"][..],
+            "--task-priority must be",
+        ),
+        (&["--storage-region", "AP"][..], "--storage-region must be"),
+        (
+            &["--source-context", ""][..],
+            "--source-context must not be empty",
+        ),
+    ] {
+        let out = sign(extra);
+        assert_eq!(out.status.code(), Some(2), "{extra:?}");
+        let stderr = text(&out.stderr);
+        assert!(stderr.contains(needle), "{extra:?}: {stderr}");
+        for spec_name in [
+            "validitySeconds",
+            "taskPriority",
+            "taskNotifyMode",
+            "storageRegion",
+        ] {
+            assert!(!stderr.contains(spec_name), "{extra:?}: {stderr}");
+        }
+    }
+    let with_procedure = sign(&["--procedure", "p", "--task-priority", "3"]);
+    assert!(
+        with_procedure.status.success(),
+        "{}",
+        text(&with_procedure.stderr)
+    );
 }
