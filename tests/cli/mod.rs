@@ -4,6 +4,7 @@ use std::io::Write;
 use std::process::{Command, Output, Stdio};
 
 mod global_flags;
+mod inspect_foreign;
 mod offline_commands;
 
 /// The binary with a clean environment: no VODSIGN_* variable leaks in from the machine.
