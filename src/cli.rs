@@ -22,6 +22,7 @@ use crate::reload::Source;
 use crate::server::ServeError;
 use crate::signature::{
     InvalidParam, RawUploadOptions, SecretId, SignParams, Signer, UploadOptions, Validity,
+    check_task_flow,
 };
 
 #[derive(Debug, Parser)]
@@ -31,10 +32,16 @@ use crate::signature::{
     about = "Issues Tencent Cloud VOD upload signatures"
 )]
 pub struct Cli {
+    /// Configuration file (TOML); also VODSIGN_CONFIG. Honoured by serve, check-config and
+    /// healthcheck, refused by the other commands.
+    #[arg(long, value_name = "PATH")]
+    config: Option<PathBuf>,
+    /// Overrides server.listen. Before a subcommand it is serve's (the default); give it
+    /// after `healthcheck` for that command.
+    #[arg(long, value_name = "ADDR")]
+    listen: Option<SocketAddr>,
     #[command(subcommand)]
     command: Option<Command>,
-    #[command(flatten)]
-    serve: ServeArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -53,6 +60,7 @@ enum Command {
     },
     /// Load and validate the configuration (and secrets), then exit.
     CheckConfig {
+        /// Configuration file (TOML). Also VODSIGN_CONFIG.
         #[arg(long, value_name = "PATH")]
         config: Option<PathBuf>,
     },
@@ -69,10 +77,11 @@ enum Command {
     },
 }
 
+/// The flags of `serve` and `healthcheck`.
 #[derive(Debug, Args)]
 struct ServeArgs {
     /// Configuration file (TOML). Also VODSIGN_CONFIG.
-    #[arg(long, value_name = "PATH", global = false)]
+    #[arg(long, value_name = "PATH")]
     config: Option<PathBuf>,
     /// Overrides server.listen.
     #[arg(long, value_name = "ADDR")]
@@ -117,20 +126,99 @@ struct HashKeyArgs {
 
 /// Parses the command line and runs it.
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
-    let result = match cli.command {
-        None => serve(cli.serve),
-        Some(Command::Serve(args)) => serve(args),
-        Some(Command::Sign(args)) => sign(args),
-        Some(Command::Inspect { signature, now }) => run_inspect(&signature, now),
-        Some(Command::CheckConfig { config }) => check_config(config),
-        Some(Command::HashKey(args)) => hash_key(args),
-        Some(Command::Healthcheck { target, timeout_ms }) => Ok(healthcheck(target, timeout_ms)),
-    };
-    result.unwrap_or_else(|e| {
+    Cli::parse().run().unwrap_or_else(|e| {
         eprintln!("vodsign: {e}");
         e.exit_code()
     })
+}
+
+impl Cli {
+    /// Runs the command. A flag given before the subcommand is either honoured by it or
+    /// refused (exit 2), never dropped: a service that starts on the wrong port or with
+    /// no configuration, without a word, is the worst outcome of a typo.
+    fn run(self) -> Result<ExitCode, CliError> {
+        let Cli {
+            config,
+            listen,
+            command,
+        } = self;
+        match command {
+            None => serve(config, listen),
+            Some(Command::Serve(args)) => serve(
+                one_value("--config", "serve", config, args.config)?,
+                one_value("--listen", "serve", listen, args.listen)?,
+            ),
+            Some(Command::CheckConfig { config: own }) => {
+                refuse_listen(listen, "check-config")?;
+                check_config(one_value("--config", "check-config", config, own)?)
+            }
+            Some(Command::Healthcheck { target, timeout_ms }) => {
+                refuse_listen(listen, "healthcheck")?;
+                let config = one_value("--config", "healthcheck", config, target.config)?;
+                Ok(healthcheck(config, target.listen, timeout_ms))
+            }
+            Some(Command::Sign(args)) => {
+                refuse_unused(config, listen, "sign")?;
+                sign(args)
+            }
+            Some(Command::Inspect { signature, now }) => {
+                refuse_unused(config, listen, "inspect")?;
+                run_inspect(&signature, now)
+            }
+            Some(Command::HashKey(args)) => {
+                refuse_unused(config, listen, "hash-key")?;
+                hash_key(args)
+            }
+        }
+    }
+}
+
+/// A flag given both before the subcommand and after it: the same value twice is one, two
+/// different ones are refused rather than one of them silently winning. (Why `--config` is
+/// not a clap `global` flag: clap lets the later one win without a word.)
+fn one_value<T: PartialEq + std::fmt::Debug>(
+    flag: &str,
+    command: &str,
+    top: Option<T>,
+    sub: Option<T>,
+) -> Result<Option<T>, CliError> {
+    match (top, sub) {
+        (Some(top), Some(sub)) if top != sub => Err(CliError::Usage(format!(
+            "{flag} is given twice with different values ({top:?} before `{command}`, {sub:?} \
+             after it); give it once"
+        ))),
+        (top, sub) => Ok(sub.or(top)),
+    }
+}
+
+/// A top-level `--listen` is `serve`'s; another command refuses it rather than drop it.
+fn refuse_listen(listen: Option<SocketAddr>, command: &str) -> Result<(), CliError> {
+    match listen {
+        None => Ok(()),
+        Some(_) if command == "healthcheck" => Err(CliError::Usage(
+            "--listen before the subcommand is serve's; for healthcheck give it after the \
+             subcommand (vodsign healthcheck --listen ADDR)"
+                .into(),
+        )),
+        Some(_) => Err(CliError::Usage(format!(
+            "--listen is serve's; {command} does not listen, leave it out"
+        ))),
+    }
+}
+
+/// The commands that read no configuration refuse a top-level `--config` or `--listen`:
+/// given, either would do nothing. (After such a subcommand clap refuses them itself.)
+fn refuse_unused(
+    config: Option<PathBuf>,
+    listen: Option<SocketAddr>,
+    command: &str,
+) -> Result<(), CliError> {
+    if config.is_some() {
+        return Err(CliError::Usage(format!(
+            "--config is not read by {command}, which uses no configuration file; leave it out"
+        )));
+    }
+    refuse_listen(listen, command)
 }
 
 /// Why a command failed; each kind has its exit code.
@@ -176,30 +264,25 @@ fn read_stdin() -> Result<String, CliError> {
     Ok(input)
 }
 
-impl ServeArgs {
-    /// Where the configuration comes from; a reload reads the same sources.
-    fn source(self) -> Source {
-        Source {
-            path: config::config_path(self.config),
-            listen: self.listen,
-        }
+/// Where the configuration comes from (`--config`, else `VODSIGN_CONFIG`); a reload reads
+/// the same sources.
+fn source(config: Option<PathBuf>, listen: Option<SocketAddr>) -> Source {
+    Source {
+        path: config::config_path(config),
+        listen,
     }
 }
 
 /// Loads settings and secrets and builds the state: what `serve` and `check-config` share.
 async fn load(config: Option<PathBuf>) -> Result<App, ConfigError> {
-    let (settings, credentials) = Source {
-        path: config::config_path(config),
-        listen: None,
-    }
-    .load()?;
+    let (settings, credentials) = source(config, None).load()?;
     App::build(settings, credentials).await
 }
 
-fn serve(args: ServeArgs) -> Result<ExitCode, CliError> {
+fn serve(config: Option<PathBuf>, listen: Option<SocketAddr>) -> Result<ExitCode, CliError> {
     let runtime = runtime()?;
     let outcome = runtime.block_on(async move {
-        let source = args.source();
+        let source = source(config, listen);
         let settings = source.settings()?;
         // Held until `serve` returns: dropping it writes the last lines.
         let (log_writer, _log_guard) = crate::telemetry::writer::stdout()
@@ -232,10 +315,9 @@ fn serve(args: ServeArgs) -> Result<ExitCode, CliError> {
 }
 
 /// Exit 0 when ready, 1 for anything else (including a configuration it cannot read).
-fn healthcheck(target: ServeArgs, timeout_ms: u64) -> ExitCode {
+fn healthcheck(config: Option<PathBuf>, listen: Option<SocketAddr>, timeout_ms: u64) -> ExitCode {
     let timeout = std::time::Duration::from_millis(timeout_ms.max(1));
-    let outcome = target
-        .source()
+    let outcome = source(config, listen)
         .probe_settings()
         .map_err(|e| e.to_string())
         .and_then(|settings| {
@@ -295,8 +377,33 @@ fn check_config(config: Option<PathBuf>) -> Result<ExitCode, CliError> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// The flag of `sign` that carries a parameter: a refusal names what the operator typed, not
+/// the spec's name (`--validity`, not `validitySeconds`).
+fn sign_flag(field: &str) -> &str {
+    match field {
+        "secretId" => "--secret-id",
+        "validitySeconds" => "--validity",
+        "classId" => "--class-id",
+        "procedure" => "--procedure",
+        "taskPriority" => "--task-priority",
+        "taskNotifyMode" => "--task-notify-mode",
+        "sourceContext" => "--source-context",
+        "sessionContext" => "--session-context",
+        "oneTimeValid" => "--one-time-valid",
+        "vodSubAppId" => "--vod-sub-app-id",
+        "storageRegion" => "--storage-region",
+        other => other,
+    }
+}
+
+/// A refused parameter as a usage error naming its flag.
+fn sign_usage(e: InvalidParam) -> CliError {
+    CliError::Usage(format!("{} {}", sign_flag(e.field), e.rule))
+}
+
+/// The same rules of the parameters as the API (not of a policy: `sign` has none).
 fn sign(args: SignArgs) -> Result<ExitCode, CliError> {
-    let usage = |e: InvalidParam| CliError::Usage(format!("--{e}"));
+    let usage = sign_usage;
     let key = config::secret_from_env("VODSIGN_SECRET_KEY")?.ok_or_else(|| {
         ConfigError::key("VODSIGN_SECRET_KEY", "is not set; sign needs the SecretKey")
     })?;
@@ -314,7 +421,14 @@ fn sign(args: SignArgs) -> Result<ExitCode, CliError> {
         Validity::try_from(args.validity).map_err(usage)?,
         args.random.unwrap_or_else(rand::random),
     );
-    params.options = UploadOptions::try_from(args.options).map_err(usage)?;
+    let options = UploadOptions::try_from(args.options).map_err(usage)?;
+    check_task_flow(
+        options.procedure.is_some(),
+        options.task_priority.is_some(),
+        options.task_notify_mode.is_some(),
+    )
+    .map_err(usage)?;
+    params.options = options;
     if args.show_original {
         eprintln!("{}", crate::signature::encode::original(&params));
     }
@@ -388,9 +502,28 @@ fn toml_entry(entry: &ApiKeySettings) -> Result<String, CliError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use clap::CommandFactory as _;
 
     fn code(error: CliError) -> String {
         format!("{:?}", error.exit_code())
+    }
+
+    #[test]
+    fn every_sign_parameter_is_named_by_its_flag() {
+        for field in crate::signature::encode::PARAMETER_ORDER
+            .iter()
+            .copied()
+            .filter(|f| !matches!(*f, "currentTimeStamp" | "expireTime" | "random"))
+            .chain(["validitySeconds"])
+        {
+            let flag = sign_flag(field);
+            assert!(flag.starts_with("--"), "{field} has no flag");
+            let name = flag.trim_start_matches("--");
+            let known = Cli::command()
+                .find_subcommand("sign")
+                .is_some_and(|sign| sign.get_arguments().any(|a| a.get_long() == Some(name)));
+            assert!(known, "{flag} is not a flag of sign");
+        }
     }
 
     #[test]

@@ -39,7 +39,8 @@ impl std::fmt::Debug for VodCredentials {
 
 /// SecretId of the development placeholder credentials.
 pub const PLACEHOLDER_SECRET_ID: &str = "AKIDvodsignDEVELOPMENTplaceholder";
-const PLACEHOLDER_SECRET_KEY: &str = "vodsign-development-placeholder-key";
+/// Its SecretKey: public (it is in this source), so `inspect` can recognise its MAC.
+pub(crate) const PLACEHOLDER_SECRET_KEY: &str = "vodsign-development-placeholder-key";
 
 impl VodCredentials {
     /// Reads `VODSIGN_SECRET_ID` / `VODSIGN_SECRET_KEY` (or their `_FILE` variants). When

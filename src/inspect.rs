@@ -3,10 +3,15 @@
 //! Decodes a signature, lists its parameters, checks the MAC when the key is known, checks
 //! the time window, and warns about what VOD is known to reject. Pure: the clock and the
 //! key are arguments.
+//!
+//! It reads other people's signatures too, so it is more lenient than the decoder the
+//! service trusts: an empty value (`procedure=`, as Tencent's own Node.js sample sends) is
+//! noted and read as absent, the way VOD reads it, instead of refused.
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
 
+use crate::credentials::{PLACEHOLDER_SECRET_ID, PLACEHOLDER_SECRET_KEY};
 use crate::signature::encode::PARAMETER_ORDER;
 use crate::signature::is_canonical_integer;
 use crate::signature::{DecodeError, DecodedSignature, Signer, Validity};
@@ -49,8 +54,13 @@ pub struct Report {
     pub time: TimeCheck,
     /// Problems VOD rejects the signature for.
     pub errors: Vec<String>,
-    /// Things that may work but are risky.
+    /// Things that may work but are risky, or that VOD refuses for reasons outside the
+    /// signature itself (the development placeholder credentials).
     pub warnings: Vec<String>,
+    /// What VOD accepts but vodsign would not write (empty values).
+    pub notes: Vec<String>,
+    /// Made with vodsign's development placeholder credentials, which VOD refuses.
+    pub placeholder: bool,
 }
 
 impl Report {
@@ -90,7 +100,16 @@ impl Report {
         for warning in &self.warnings {
             let _ = writeln!(out, "warning: {warning}");
         }
-        let verdict = if self.is_valid() { "VALID" } else { "INVALID" };
+        for note in &self.notes {
+            let _ = writeln!(out, "note: {note}");
+        }
+        let verdict = match (self.is_valid(), self.placeholder) {
+            (true, false) => "VALID",
+            (true, true) => {
+                "VALID, but VOD refuses it: made with the development placeholder credentials"
+            }
+            (false, _) => "INVALID",
+        };
         let _ = writeln!(out, "verdict: {verdict}");
         out
     }
@@ -107,6 +126,17 @@ pub fn inspect(signature: &str, signer: Option<&Signer>, now: u64) -> Result<Rep
     let params = decoded.pairs()?;
     let mut errors = Vec::new();
     let mut warnings = Vec::new();
+    let mut notes = Vec::new();
+    // VOD reads an empty value as absent: every check below but the duplicate count does
+    // too.
+    for (name, value) in &params {
+        if value.is_empty() {
+            notes.push(format!(
+                "{name} is empty: VOD treats an empty parameter as absent (vodsign never signs one)"
+            ));
+        }
+    }
+    let present: Vec<&(String, String)> = params.iter().filter(|(_, v)| !v.is_empty()).collect();
 
     let mut counts: HashMap<&str, usize> = HashMap::new();
     for (name, _) in &params {
@@ -133,12 +163,12 @@ pub fn inspect(signature: &str, signer: Option<&Signer>, now: u64) -> Result<Rep
         }
     }
     for name in REQUIRED {
-        if !counts.contains_key(name) && legacy.is_empty() {
+        if !present.iter().any(|(n, _)| n == name) && legacy.is_empty() {
             errors.push(format!("required parameter {name} is missing"));
         }
     }
     let value = |name: &str| {
-        params
+        present
             .iter()
             .find(|(n, _)| n == name)
             .map(|(_, v)| v.as_str())
@@ -156,7 +186,16 @@ pub fn inspect(signature: &str, signer: Option<&Signer>, now: u64) -> Result<Rep
         errors.push("random is outside the unsigned 32-bit range".to_owned());
     }
     check_plus_signs(&decoded.original, &mut warnings);
-    if let Some(err) = decoded.params().err()
+    let placeholder = value("secretId") == Some(PLACEHOLDER_SECRET_ID)
+        || Signer::new(PLACEHOLDER_SECRET_KEY.as_bytes()).verifies(&decoded);
+    if placeholder {
+        warnings.push(format!(
+            "made with vodsign's development placeholder credentials (SecretId \
+             {PLACEHOLDER_SECRET_ID}): VOD refuses it; give the service the real VOD API key \
+             (VODSIGN_SECRET_ID and VODSIGN_SECRET_KEY)"
+        ));
+    }
+    if let Some(err) = without_empty_values(&decoded).params().err()
         && !matches!(
             err,
             DecodeError::Unknown(_)
@@ -202,7 +241,28 @@ pub fn inspect(signature: &str, signer: Option<&Signer>, now: u64) -> Result<Rep
         time,
         errors,
         warnings,
+        notes,
+        placeholder,
     })
+}
+
+/// `decoded` without its empty `name=` pairs, for the strict decoder: VOD reads them as
+/// absent, and the strict decoder (rightly, for what the service signs) refuses them.
+fn without_empty_values(decoded: &DecodedSignature) -> DecodedSignature {
+    let original = decoded
+        .original
+        .split('&')
+        .filter(|pair| {
+            !pair
+                .split_once('=')
+                .is_some_and(|(_, value)| value.is_empty())
+        })
+        .collect::<Vec<_>>()
+        .join("&");
+    DecodedSignature {
+        mac: decoded.mac,
+        original,
+    }
 }
 
 /// A raw `+` reads as a space to a form parser and as a plus to a strict one.
@@ -288,6 +348,75 @@ mod tests {
             long.render()
         );
         assert!(!long.is_valid());
+    }
+
+    #[test]
+    fn empty_values_are_read_as_absent_with_a_note() {
+        // Tencent's Node.js sample sends `procedure=` and `sourceContext=`.
+        let r = check(
+            "secretId=a&currentTimeStamp=100&expireTime=200&random=1&procedure=&sourceContext=",
+            150,
+        );
+        assert!(r.is_valid(), "{}", r.render());
+        assert_eq!(r.notes.len(), 2, "{}", r.render());
+        assert!(
+            r.render()
+                .contains("note: procedure is empty: VOD treats an empty parameter as absent"),
+            "{}",
+            r.render()
+        );
+        // Absent is absent: an empty required parameter is missing, an empty integer is
+        // not checked as one.
+        let r = check(
+            "secretId=&currentTimeStamp=100&expireTime=200&random=1&classId=",
+            150,
+        );
+        assert!(
+            r.render()
+                .contains("required parameter secretId is missing"),
+            "{}",
+            r.render()
+        );
+        assert!(
+            !r.render().contains("classId = \"\" is not"),
+            "{}",
+            r.render()
+        );
+        assert!(!r.is_valid());
+        // A value that is only `=` is not empty.
+        let r = check(
+            "secretId=a&currentTimeStamp=100&expireTime=200&random=1&procedure==",
+            150,
+        );
+        assert!(r.notes.is_empty(), "{}", r.render());
+    }
+
+    #[test]
+    fn the_development_placeholder_is_warned_about() {
+        let by_id = check(
+            &format!(
+                "secretId={PLACEHOLDER_SECRET_ID}&currentTimeStamp=100&expireTime=200&random=1"
+            ),
+            150,
+        );
+        let text = by_id.render();
+        assert!(
+            text.contains("warning: made with vodsign's development placeholder"),
+            "{text}"
+        );
+        assert!(
+            text.contains("verdict: VALID, but VOD refuses it"),
+            "{text}"
+        );
+        let original = "secretId=AKIDother&currentTimeStamp=100&expireTime=200&random=1";
+        let by_key = inspect(
+            &sign_original(PLACEHOLDER_SECRET_KEY.as_bytes(), original),
+            None,
+            150,
+        )
+        .expect("decodes");
+        assert!(by_key.placeholder, "{}", by_key.render());
+        assert!(!check(original, 150).placeholder);
     }
 
     #[test]

@@ -12,7 +12,7 @@ use crate::principal::Principal;
 use crate::signature::{
     ClassId, InvalidParam, Procedure, RawUploadOptions, SecretId, SessionContext, SignParams,
     SourceContext, StorageRegion, TaskNotifyMode, TaskPriority, UploadOptions, Validity,
-    VodSubAppId,
+    VodSubAppId, check_task_flow,
 };
 pub use template::{Template, Values};
 
@@ -340,21 +340,11 @@ impl Policy {
             .as_deref()
             .map(str::parse::<TaskNotifyMode>)
             .transpose()?;
-        if procedure.is_none() {
-            for (field, asked) in [
-                ("taskPriority", asked_priority.is_some()),
-                ("taskNotifyMode", asked_mode.is_some()),
-            ] {
-                if asked {
-                    return Err(InvalidParam {
-                        field,
-                        rule: "is only meaningful with a procedure; send one or leave it out"
-                            .to_owned(),
-                    }
-                    .into());
-                }
-            }
-        }
+        check_task_flow(
+            procedure.is_some(),
+            asked_priority.is_some(),
+            asked_mode.is_some(),
+        )?;
         let task_priority = self.task_priority.pick("taskPriority", asked_priority)?;
         let task_notify_mode = self.task_notify_mode.pick("taskNotifyMode", asked_mode)?;
 

@@ -21,5 +21,5 @@ pub use codec::{DecodeError, DecodedSignature, Signer, sign_original};
 pub use params::{
     ClassId, InvalidParam, Procedure, RawUploadOptions, SecretId, SessionContext, SignParams,
     SourceContext, StorageRegion, TaskNotifyMode, TaskPriority, UploadOptions, Validity,
-    VodSubAppId,
+    VodSubAppId, check_task_flow,
 };

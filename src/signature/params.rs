@@ -365,6 +365,31 @@ impl TryFrom<RawUploadOptions> for UploadOptions {
     }
 }
 
+/// The one rule between parameters: `taskPriority` and `taskNotifyMode` only mean something
+/// to the task flow a `procedure` starts, so either without one is refused, naming it. The
+/// API applies it to the procedure its policy grants, `vodsign sign` to `--procedure`.
+pub fn check_task_flow(
+    procedure: bool,
+    task_priority: bool,
+    task_notify_mode: bool,
+) -> Result<(), InvalidParam> {
+    if procedure {
+        return Ok(());
+    }
+    for (field, given) in [
+        ("taskPriority", task_priority),
+        ("taskNotifyMode", task_notify_mode),
+    ] {
+        if given {
+            return Err(InvalidParam::new(
+                field,
+                "is only meaningful with a procedure; add one or leave this out",
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Everything that goes into one signature, already validated: the four values of each
 /// call and the [`UploadOptions`].
 ///
@@ -511,6 +536,20 @@ mod tests {
                 Err(field)
             );
         }
+    }
+
+    #[test]
+    fn task_flow_options_need_a_procedure() {
+        assert_eq!(check_task_flow(true, true, true), Ok(()));
+        assert_eq!(check_task_flow(false, false, false), Ok(()));
+        assert_eq!(
+            check_task_flow(false, true, true).map_err(|e| e.field),
+            Err("taskPriority")
+        );
+        assert_eq!(
+            check_task_flow(false, false, true).map_err(|e| e.field),
+            Err("taskNotifyMode")
+        );
     }
 
     #[test]

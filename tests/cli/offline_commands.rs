@@ -1,40 +1,8 @@
 //! The `vodsign` binary's offline commands: sign, inspect, check-config, hash-key.
 
-use std::io::Write;
-use std::process::{Command, Output, Stdio};
+use super::{text, vodsign};
 
 const V3: &str = "rfeiSUt4iSmdvyUvTQ6QTCaYc8hzZWNyZXRJZD1JYW1TZWNyZXRJZCZjdXJyZW50VGltZVN0YW1wPTE1NzEyMTUwOTUmZXhwaXJlVGltZT0xNTcxMjE4Njk1JnJhbmRvbT00Mjk0OTY3Mjk1JmNsYXNzSWQ9NDImcHJvY2VkdXJlPVFDVkJfU2ltcGxlUHJvY2Vzc0ZpbGUlMjgxJTJDJTIwMSUyOSZ0YXNrUHJpb3JpdHk9LTEwJnRhc2tOb3RpZnlNb2RlPUNoYW5nZSZzb3VyY2VDb250ZXh0PSU3QiUyMnVpZCUyMiUzQSUyMnUlMjAxJTI2MiUzRDMlMkI0JTI1JTIyJTdEJnNlc3Npb25Db250ZXh0PSVFNCVCQyU5QSVFOCVBRiU5RCUyRmN0eCUyMH4lMjElMkElMjclMjglMjkmb25lVGltZVZhbGlkPTEmdm9kU3ViQXBwSWQ9MTUwMDAwMDAwMSZzdG9yYWdlUmVnaW9uPWFwLWNob25ncWluZw==";
-
-/// The binary with a clean environment: no VODSIGN_* variable leaks in from the machine.
-fn vodsign(args: &[&str], env: &[(&str, &str)], stdin: Option<&str>) -> Output {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_vodsign"));
-    command
-        .args(args)
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default());
-    for (key, value) in env {
-        command.env(key, value);
-    }
-    command
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = command.spawn().expect("binary runs");
-    if let Some(input) = stdin {
-        child
-            .stdin
-            .take()
-            .expect("stdin")
-            .write_all(input.as_bytes())
-            .expect("write stdin");
-    }
-    drop(child.stdin.take());
-    child.wait_with_output().expect("binary finishes")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
 
 #[test]
 fn sign_reproduces_the_v3_vector_exactly() {
@@ -84,7 +52,7 @@ fn sign_refuses_invalid_values_with_exit_2() {
     );
     assert_eq!(out.status.code(), Some(2));
     assert!(
-        text(&out.stderr).contains("validitySeconds"),
+        text(&out.stderr).contains("--validity must be"),
         "{}",
         text(&out.stderr)
     );
@@ -232,4 +200,53 @@ fn hash_key_prints_an_entry_that_accepts_the_key() {
     );
     let bad = vodsign(&["hash-key", "--id", "no spaces"], &[], None);
     assert_eq!(bad.status.code(), Some(2));
+}
+
+#[test]
+fn sign_applies_the_api_rules_and_names_its_own_flags() {
+    let key = [("VODSIGN_SECRET_KEY", "k")];
+    let sign = |extra: &[&str]| {
+        let mut args = vec!["sign", "--secret-id", "AKIDx"];
+        args.extend_from_slice(extra);
+        vodsign(&args, &key, None)
+    };
+    for (extra, needle) in [
+        (
+            &["--task-priority", "3"][..],
+            "--task-priority is only meaningful with a procedure",
+        ),
+        (
+            &["--task-notify-mode", "Finish"][..],
+            "--task-notify-mode is only meaningful with a procedure",
+        ),
+        (&["--validity", "0"][..], "--validity must be between 1 and"),
+        (
+            &["--task-priority", "11", "--procedure", "p"][..],
+            "--task-priority must be",
+        ),
+        (&["--storage-region", "AP"][..], "--storage-region must be"),
+        (
+            &["--source-context", ""][..],
+            "--source-context must not be empty",
+        ),
+    ] {
+        let out = sign(extra);
+        assert_eq!(out.status.code(), Some(2), "{extra:?}");
+        let stderr = text(&out.stderr);
+        assert!(stderr.contains(needle), "{extra:?}: {stderr}");
+        for spec_name in [
+            "validitySeconds",
+            "taskPriority",
+            "taskNotifyMode",
+            "storageRegion",
+        ] {
+            assert!(!stderr.contains(spec_name), "{extra:?}: {stderr}");
+        }
+    }
+    let with_procedure = sign(&["--procedure", "p", "--task-priority", "3"]);
+    assert!(
+        with_procedure.status.success(),
+        "{}",
+        text(&with_procedure.stderr)
+    );
 }
