@@ -111,3 +111,16 @@ async fn a_star_with_credentials_is_refused_at_start_up() {
     );
     assert!(message.contains("allow_credentials"), "{message}");
 }
+
+#[tokio::test]
+async fn the_development_config_lets_a_local_dev_server_page_call() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config/development.toml");
+    let settings = Settings::load(Some(&path)).expect("the development config loads");
+    for origin in ["http://localhost:3000", "http://127.0.0.1:5173"] {
+        let (status, headers) = call(settings.clone(), preflight(origin)).await;
+        assert!(status.is_success(), "{origin}: {status}");
+        assert_eq!(header(&headers, "access-control-allow-origin"), origin);
+    }
+    let (_, headers) = call(settings, preflight("https://elsewhere.example")).await;
+    assert_eq!(header(&headers, "access-control-allow-origin"), "");
+}
