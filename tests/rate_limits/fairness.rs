@@ -6,48 +6,12 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-use tokio::net::{TcpListener, TcpSocket, TcpStream};
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
+use tokio::net::{TcpSocket, TcpStream};
 use vodsign::config::PolicyLimits;
 use vodsign::config::PolicySettings;
 
 use crate::support::app::*;
 use crate::support::observe::*;
-
-/// `app` served on a loopback port; send on the sender to stop it.
-struct Served {
-    address: SocketAddr,
-    stop: oneshot::Sender<()>,
-    server: JoinHandle<std::io::Result<()>>,
-}
-
-async fn serve(app: &TestApp) -> Served {
-    let listener = TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind loopback");
-    let address = listener.local_addr().expect("address");
-    let (stop, stopped) = oneshot::channel::<()>();
-    let server = tokio::spawn(vodsign::run(listener, app.state.clone(), async {
-        let _ = stopped.await;
-    }));
-    Served {
-        address,
-        stop,
-        server,
-    }
-}
-
-impl Served {
-    async fn stop(self) {
-        self.stop.send(()).expect("server still running");
-        let result = tokio::time::timeout(Duration::from_secs(10), self.server)
-            .await
-            .expect("stops within 10 s")
-            .expect("task joined");
-        assert!(result.is_ok());
-    }
-}
 
 /// An HTTP/1.1 connection from `from` that sends a `POST` head with `Content-Length: 100`
 /// and request id `id`, one byte of body, and then nothing.
@@ -112,7 +76,7 @@ async fn a_body_that_does_not_arrive_in_time_gets_40801_and_is_audited() {
     assert_eq!(events[0]["event"], "signature.refused");
     assert_eq!(events[0]["code"], 40801);
     assert_eq!(events[0]["credential_id"], "test");
-    served.stop().await;
+    served.stop(Duration::from_secs(10)).await;
 }
 
 #[tokio::test]
@@ -142,7 +106,7 @@ async fn a_request_ended_by_the_request_timeout_is_audited() {
         events[0]["credential_id"], "test",
         "audited with the caller"
     );
-    served.stop().await;
+    served.stop(Duration::from_secs(10)).await;
 }
 
 #[tokio::test]
@@ -195,7 +159,7 @@ async fn a_callers_requests_past_its_share_get_42903_and_others_are_served() {
         assert_eq!(response.status(), 200);
     }
     drop(own);
-    served.stop().await;
+    served.stop(Duration::from_secs(10)).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -272,5 +236,5 @@ async fn a_flood_of_stalled_uploads_under_one_key_leaves_other_callers_served() 
     assert_eq!(body["code"], 42901, "{body}");
 
     drop(stalled);
-    served.stop().await;
+    served.stop(Duration::from_secs(10)).await;
 }

@@ -1,7 +1,9 @@
 //! `spawn_app()` and friends: a router with a generated key set, driven without a socket.
 
 use std::io::Write;
+use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
@@ -9,6 +11,9 @@ use axum::http::{HeaderMap, Request, StatusCode};
 use http_body_util::BodyExt as _;
 use secrecy::SecretString;
 use serde_json::Value;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
 use tower::ServiceExt as _;
 use vodsign::VodCredentials;
 use vodsign::config::{ApiKeySettings, LogFormat, PolicySettings, ServerSettings, Settings};
@@ -193,4 +198,39 @@ fn init_logs() {
 pub fn captured_logs() -> String {
     let buffer = LOGS.get().expect("logs initialised by spawn_app");
     String::from_utf8_lossy(&buffer.lock().expect("log buffer")).into_owned()
+}
+
+/// `app` served on a loopback port; send on the sender to stop it.
+pub struct Served {
+    pub address: SocketAddr,
+    stop: oneshot::Sender<()>,
+    server: JoinHandle<std::io::Result<()>>,
+}
+
+pub async fn serve(app: &TestApp) -> Served {
+    let listener = TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind loopback");
+    let address = listener.local_addr().expect("address");
+    let (stop, stopped) = oneshot::channel::<()>();
+    let server = tokio::spawn(vodsign::run(listener, app.state.clone(), async {
+        let _ = stopped.await;
+    }));
+    Served {
+        address,
+        stop,
+        server,
+    }
+}
+
+impl Served {
+    /// Stops the server and checks that it ended cleanly within `limit`.
+    pub async fn stop(self, limit: Duration) {
+        self.stop.send(()).expect("server still running");
+        let result = tokio::time::timeout(limit, self.server)
+            .await
+            .unwrap_or_else(|_| panic!("stops within {limit:?}"))
+            .expect("task joined");
+        assert!(result.is_ok());
+    }
 }
