@@ -291,12 +291,10 @@ fn serve(config: Option<PathBuf>, listen: Option<SocketAddr>) -> Result<ExitCode
         let credentials = Credentials::from_env(&settings)?;
         let app = App::build(settings, credentials).await?;
         if app.uses_placeholder_credentials() {
-            for _ in 0..3 {
-                tracing::warn!(
-                    "DEVELOPMENT PLACEHOLDER CREDENTIALS: VOD will refuse every signature this \
-                     instance issues. Set VODSIGN_SECRET_ID and VODSIGN_SECRET_KEY for real use."
-                );
-            }
+            tracing::warn!(
+                "DEVELOPMENT PLACEHOLDER CREDENTIALS: VOD will refuse every signature this \
+                 instance issues. Set VODSIGN_SECRET_ID and VODSIGN_SECRET_KEY for real use."
+            );
         }
         match crate::server::run_until_stopped(app, source).await {
             Ok(()) => {

@@ -5,7 +5,7 @@
 //! through [`metrics::with_local_recorder`], so several instances in one test process never
 //! see each other's numbers. Every label value is bounded: a route template (never a raw
 //! path), a method from a fixed list, an envelope code (never a message), a configured
-//! policy, credential or provider name.
+//! policy, API key id or provider name.
 //!
 //! The recording functions are the interface for the other parts of the service:
 //! [`Metrics::auth_result`] (auth-check), [`Metrics::jwks_age`] (JWKS refresher),
@@ -13,13 +13,18 @@
 //! backends), [`Metrics::config_reload`] (reload); [`Metrics::sample`] copies the JWKS ages
 //! and the limiter's error and repair counts on a timer. Reach them through
 //! `state.metrics()`, or keep a clone (it is an `Arc`).
+//!
+//! Load and process: [`Metrics::request_in_flight`] and [`Metrics::connection_open`] hand
+//! out guards that keep a gauge up while they live, [`Metrics::load_shed`] counts refusals
+//! by load shedding, and [`Metrics::render`] reads the `process_*` metrics (memory, CPU,
+//! file descriptors) from the operating system at every scrape (`metrics-process`).
 
 use std::collections::HashMap;
 use std::hash::Hash;
 use std::sync::{Arc, RwLock, Weak};
 use std::time::Duration;
 
-use ::metrics::{Counter, Histogram, counter, gauge, histogram};
+use ::metrics::{Counter, Gauge, Histogram, counter, gauge, histogram};
 use axum::http::Method;
 use metrics_exporter_prometheus::{
     Matcher, PrometheusBuilder, PrometheusHandle, PrometheusRecorder,
@@ -48,6 +53,28 @@ pub struct Metrics {
     recorder: Arc<PrometheusRecorder>,
     handle: PrometheusHandle,
     hot: Arc<HotHandles>,
+    load: Arc<LoadHandles>,
+    /// Reads the `process_*` metrics at each [`Metrics::render`].
+    process: metrics_process::Collector,
+}
+
+/// The load gauges and the load-shedding counter, registered once: they change on every
+/// request or connection.
+struct LoadHandles {
+    requests_in_flight: Gauge,
+    connections_open: Gauge,
+    load_shed: Counter,
+}
+
+/// Keeps a gauge one higher while it lives (a request in flight, a connection open); a
+/// future dropped half-way (a client that left, a timeout) still gives its unit back.
+#[must_use = "the gauge goes back down when this is dropped"]
+pub struct GaugeGuard(Gauge);
+
+impl Drop for GaugeGuard {
+    fn drop(&mut self) {
+        self.0.decrement(1.0);
+    }
 }
 
 /// The handles of the metrics recorded on every request, registered once per label set.
@@ -58,7 +85,7 @@ pub struct Metrics {
 struct HotHandles {
     /// By route, then (method, status).
     http: HandleMap<(&'static str, u16), (Counter, Histogram)>,
-    /// By policy, then credential.
+    /// By policy, then caller.
     issued: HandleMap<String, Counter>,
     /// By provider, then (kind, outcome).
     auth: HandleMap<(&'static str, &'static str), (Counter, Histogram)>,
@@ -124,10 +151,17 @@ impl Metrics {
             .set_buckets_for_metric(Matcher::Suffix("_seconds".to_owned()), &LATENCY_BUCKETS)
             .expect("the latency buckets are a non-empty constant")
             .build_recorder();
+        let load = ::metrics::with_local_recorder(&recorder, || LoadHandles {
+            requests_in_flight: gauge!("vodsign_http_requests_in_flight"),
+            connections_open: gauge!("vodsign_connections_open"),
+            load_shed: counter!("vodsign_load_shed_total"),
+        });
         let metrics = Self {
             handle: recorder.handle(),
             recorder: Arc::new(recorder),
             hot: Arc::default(),
+            load: Arc::new(load),
+            process: metrics_process::Collector::default(),
         };
         metrics.describe();
         metrics.record(|| {
@@ -141,8 +175,10 @@ impl Metrics {
         metrics
     }
 
-    /// The Prometheus text exposition of everything recorded so far.
+    /// The Prometheus text exposition of everything recorded so far, with the `process_*`
+    /// metrics read now.
     pub fn render(&self) -> String {
+        self.record(|| self.process.collect());
         self.handle.render()
     }
 
@@ -170,7 +206,7 @@ impl Metrics {
             );
             describe_counter!(
                 "vodsign_signatures_issued_total",
-                "Upload signatures issued, by policy and credential"
+                "Upload signatures issued, by policy and caller (API key id or token provider)"
             );
             describe_counter!(
                 "vodsign_signature_refusals_total",
@@ -211,7 +247,21 @@ impl Metrics {
                 "vodsign_build_info",
                 "Always 1; the labels name the version and git commit"
             );
+            // Load and process.
+            describe_gauge!(
+                "vodsign_http_requests_in_flight",
+                "HTTP requests being answered now, public listener"
+            );
+            describe_gauge!(
+                "vodsign_connections_open",
+                "Connections open now on the public listener"
+            );
+            describe_counter!(
+                "vodsign_load_shed_total",
+                "Requests refused by load shedding (max_in_flight reached; 503, code 50301)"
+            );
         });
+        self.record(|| self.process.describe());
     }
 
     /// One answered HTTP request. `route` is a route template or `unmatched`.
@@ -244,18 +294,19 @@ impl Metrics {
         );
     }
 
-    /// One signature issued under `policy` to the caller with `credential` (a configured
-    /// API key id or an identity provider's name: both bounded by the configuration).
-    pub fn signature_issued(&self, policy: &str, credential: &str) {
+    /// One signature issued under `policy` to `caller` (a configured API key id or a token
+    /// provider's name: both bounded by the configuration). Labelled `caller`, not
+    /// `credential`: in the configuration a credential is a VOD key pair.
+    pub fn signature_issued(&self, policy: &str, caller: &str) {
         self.hot.issued.with(
             policy,
-            credential,
+            caller,
             || {
                 self.registered(|| {
                     counter!(
                         "vodsign_signatures_issued_total",
                         "policy" => policy.to_owned(),
-                        "credential" => credential.to_owned(),
+                        "caller" => caller.to_owned(),
                     )
                 })
             },
@@ -350,6 +401,23 @@ impl Metrics {
         self.record(|| {
             counter!("vodsign_connections_closed_total", "reason" => reason).increment(1);
         });
+    }
+
+    /// One more request in flight until the guard is dropped.
+    pub fn request_in_flight(&self) -> GaugeGuard {
+        self.load.requests_in_flight.increment(1.0);
+        GaugeGuard(self.load.requests_in_flight.clone())
+    }
+
+    /// One more open connection until the guard is dropped.
+    pub fn connection_open(&self) -> GaugeGuard {
+        self.load.connections_open.increment(1.0);
+        GaugeGuard(self.load.connections_open.clone())
+    }
+
+    /// One request refused by load shedding.
+    pub fn load_shed(&self) {
+        self.load.load_shed.increment(1);
     }
 
     /// Folds histogram samples into their buckets every few seconds, so they do not pile up
@@ -451,11 +519,11 @@ mod tests {
         let issued = "vodsign_signatures_issued_total";
         let default = r#"policy="default""#;
         assert_eq!(
-            series(&text, issued, &[default, r#"credential="key-a""#]),
+            series(&text, issued, &[default, r#"caller="key-a""#]),
             Some(2.0)
         );
         assert_eq!(
-            series(&text, issued, &[default, r#"credential="key-b""#]),
+            series(&text, issued, &[default, r#"caller="key-b""#]),
             Some(1.0)
         );
         assert_eq!(series(&text, issued, &[r#"policy="strict""#]), Some(1.0));
@@ -469,6 +537,51 @@ mod tests {
         assert_eq!(series(&text, auth, &[r#"provider="idp""#]), Some(1.0));
         let durations = "vodsign_auth_duration_seconds_count";
         assert_eq!(series(&text, durations, &[keys]), Some(3.0));
+    }
+
+    #[test]
+    fn load_gauges_follow_their_guards_and_process_metrics_are_read_at_render() {
+        let metrics = Metrics::new();
+        let first = metrics.request_in_flight();
+        let second = metrics.request_in_flight();
+        let connection = metrics.connection_open();
+        metrics.load_shed();
+        metrics.load_shed();
+        let text = metrics.render();
+        assert_eq!(
+            series_bare(&text, "vodsign_http_requests_in_flight"),
+            Some(2.0)
+        );
+        assert_eq!(series_bare(&text, "vodsign_connections_open"), Some(1.0));
+        assert_eq!(series_bare(&text, "vodsign_load_shed_total"), Some(2.0));
+        drop((first, second, connection));
+        let text = metrics.render();
+        assert_eq!(
+            series_bare(&text, "vodsign_http_requests_in_flight"),
+            Some(0.0)
+        );
+        assert_eq!(series_bare(&text, "vodsign_connections_open"), Some(0.0));
+        #[cfg(target_os = "linux")]
+        {
+            let rss = series_bare(&text, "process_resident_memory_bytes").expect("RSS");
+            assert!(rss > 1024.0 * 1024.0, "{rss}");
+            let fds = series_bare(&text, "process_open_fds").expect("open fds");
+            let max = series_bare(&text, "process_max_fds").expect("max fds");
+            assert!(fds >= 3.0 && fds <= max, "{fds} of {max}");
+            let start = series_bare(&text, "process_start_time_seconds").expect("start");
+            assert!(start > 1.6e9, "{start}");
+            assert!(
+                text.contains("# TYPE process_cpu_seconds_total counter"),
+                "{text}"
+            );
+        }
+    }
+
+    /// The value of the unlabelled series `name`.
+    fn series_bare(text: &str, name: &str) -> Option<f64> {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
+            .and_then(|v| v.trim().parse().ok())
     }
 
     #[test]

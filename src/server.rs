@@ -211,9 +211,12 @@ pub async fn serve(
             watcher: graceful.watcher(),
         };
         let tls = tls.as_ref().map(|cell| cell.load_full());
+        // The registry outlives reloads: the gauge stays right across one.
+        let open = live.load().state.metrics().connection_open();
         tokio::spawn(async move {
             let _permit = permit;
             let _slot = slot;
+            let _open = open;
             match tls {
                 None => connection.serve(stream).await,
                 Some(config) => {

@@ -1,5 +1,11 @@
 //! Logging through `tracing`: JSON lines (the default, for log shippers) or human text.
 //!
+//! One JSON schema for every line (docs/observability.md): `timestamp`, `level`, `target`,
+//! `message`, then the event's own fields and those of the request it belongs to, all
+//! flat at the top level; audit events written to the log stream start the same way.
+//! Text lines are coloured only on a terminal, and never when `NO_COLOR` is set
+//! (<https://no-color.org>).
+//!
 //! Nothing secret is ever a field: the HTTP layer marks `Authorization` sensitive, spans
 //! carry the path but not the query, and principals appear by credential id only.
 //!
@@ -13,12 +19,16 @@
 
 pub mod writer;
 
-use std::io::Write as _;
+use std::ffi::OsStr;
+use std::io::{IsTerminal as _, Write as _};
 use std::sync::OnceLock;
 
+use json_subscriber::JsonLayer;
 use tracing::Dispatch;
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::MakeWriter;
+use tracing_subscriber::fmt::time::SystemTime;
+use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::util::SubscriberInitExt as _;
 
 use crate::config::{LogFormat, ServerSettings};
@@ -83,20 +93,47 @@ where
         // Audit events (`[audit] destination = "log"`) are kept whatever the log level.
         .add_directive(AUDIT_DIRECTIVE.parse().expect("a valid constant directive"));
     match settings.log_format {
-        LogFormat::Json => Dispatch::new(
-            json_subscriber::fmt()
-                .with_env_filter(filter)
-                .with_writer(writer)
-                .flatten_event(true)
-                .with_current_span(true)
-                .with_span_list(false)
-                .finish(),
-        ),
+        LogFormat::Json => {
+            // The event's fields and the current span's (the request's), each flat at the
+            // top level. The span's fields are copied as the JSON they were serialized to
+            // when the span was made, as nesting them under `span` did.
+            let mut json = JsonLayer::new(writer);
+            json.with_timer("timestamp", SystemTime)
+                .with_level("level")
+                .with_target("target")
+                .with_flattened_event()
+                .with_top_level_flattened_current_span();
+            Dispatch::new(tracing_subscriber::registry().with(json).with(filter))
+        }
         LogFormat::Text => Dispatch::new(
             tracing_subscriber::fmt()
                 .with_env_filter(filter)
                 .with_writer(writer)
+                .with_ansi(colour(
+                    std::io::stdout().is_terminal(),
+                    std::env::var_os("NO_COLOR").as_deref(),
+                ))
                 .finish(),
         ),
+    }
+}
+
+/// Whether text logs are coloured: only on a terminal (the service logs to standard
+/// output), and not when `NO_COLOR` is set to anything but the empty string.
+fn colour(terminal: bool, no_color: Option<&OsStr>) -> bool {
+    terminal && no_color.is_none_or(OsStr::is_empty)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn colour_only_on_a_terminal_without_no_color() {
+        assert!(colour(true, None));
+        assert!(colour(true, Some(OsStr::new(""))), "empty means unset");
+        assert!(!colour(true, Some(OsStr::new("1"))));
+        assert!(!colour(false, None));
+        assert!(!colour(false, Some(OsStr::new("1"))));
     }
 }

@@ -75,7 +75,7 @@ pub fn fingerprint(signature: &str) -> String {
 #[cfg_attr(test, derive(Serialize))]
 pub struct AuditEvent<'a> {
     /// RFC 3339 UTC.
-    pub time: String,
+    pub timestamp: String,
     /// `signature.issued` or `signature.refused`.
     pub event: &'static str,
     /// HTTP status answered.
@@ -85,6 +85,11 @@ pub struct AuditEvent<'a> {
     pub request_id: Option<&'a str>,
     pub method: &'static str,
     pub client_ip: Option<IpAddr>,
+    /// The caller's W3C trace context (`traceparent`), when it sent a valid one.
+    #[cfg_attr(test, serde(skip_serializing_if = "Option::is_none"))]
+    pub trace_id: Option<&'a str>,
+    #[cfg_attr(test, serde(skip_serializing_if = "Option::is_none"))]
+    pub parent_span_id: Option<&'a str>,
     /// The caller, when authentication got that far.
     pub subject: Option<&'a str>,
     pub credential_id: Option<&'a str>,
@@ -97,11 +102,11 @@ pub struct AuditEvent<'a> {
 impl<'a> AuditEvent<'a> {
     /// An event stamped now, for `principal` if authentication identified one.
     pub fn new(status: u16, code: u32, principal: Option<&'a Principal>) -> Self {
-        let time = time::OffsetDateTime::now_utc()
+        let timestamp = time::OffsetDateTime::now_utc()
             .format(&time::format_description::well_known::Rfc3339)
             .unwrap_or_default();
         Self {
-            time,
+            timestamp,
             event: if code == 0 {
                 "signature.issued"
             } else {
@@ -112,6 +117,8 @@ impl<'a> AuditEvent<'a> {
             request_id: None,
             method: "",
             client_ip: None,
+            trace_id: None,
+            parent_span_id: None,
             subject: principal.map(|p| p.subject.as_str()),
             credential_id: principal.map(|p| p.credential_id.as_str()),
             credential_kind: principal.map(|p| p.kind.as_str()),
@@ -227,16 +234,17 @@ impl<'a> JsonObject<'a> {
 }
 
 impl AuditEvent<'_> {
-    /// The event's fields, flat, in their declared order: absent caller fields are
-    /// `null`, absent issuance fields are left out.
+    /// The event's fields after its timestamp, flat, in their declared order: absent
+    /// caller fields are `null`, an absent trace context and issuance fields are left out.
     fn write_fields(&self, object: &mut JsonObject<'_>) -> serde_json::Result<()> {
-        object.text("time", Some(&self.time))?;
         object.text("event", Some(self.event))?;
         object.field("status", &self.status)?;
         object.field("code", &self.code)?;
         object.text("request_id", self.request_id)?;
         object.text("method", Some(self.method))?;
         object.field("client_ip", &self.client_ip)?;
+        object.some_text("trace_id", self.trace_id)?;
+        object.some_text("parent_span_id", self.parent_span_id)?;
         object.text("subject", self.subject)?;
         object.text("credential_id", self.credential_id)?;
         object.text("credential_kind", self.credential_kind)?;
@@ -275,18 +283,29 @@ impl AuditEvent<'_> {
 
     fn write_object(&self, out: &mut Vec<u8>, log_header: bool) -> serde_json::Result<()> {
         let mut object = JsonObject::new(out);
+        object.text("timestamp", Some(&self.timestamp))?;
         if log_header {
-            object.text("timestamp", Some(&self.time))?;
             object.text("level", Some("INFO"))?;
             object.text("target", Some(TARGET))?;
+            object.text("message", Some(self.message()))?;
         }
         self.write_fields(&mut object)?;
         object.end();
         Ok(())
     }
 
-    /// The event as one JSON line, newline included. `log_header`: start it like the
-    /// service's JSON log lines (`timestamp`, `level`, `target`), for the log stream.
+    /// The message of the event as a log line, in either log format.
+    fn message(&self) -> &'static str {
+        if self.code == 0 {
+            "audit signature.issued"
+        } else {
+            "audit signature.refused"
+        }
+    }
+
+    /// The event as one JSON line, newline included, starting with its `timestamp`.
+    /// `log_header`: then `level`, `target` and `message`, like every line of the
+    /// service's JSON logs, for the log stream.
     fn json_line(&self, log_header: bool) -> Option<Vec<u8>> {
         let mut line = Vec::with_capacity(768);
         match self.write_object(&mut line, log_header) {
@@ -388,12 +407,13 @@ fn log_event(e: &AuditEvent<'_>) {
     tracing::info!(
         target: TARGET,
         event = e.event,
-        time = %e.time,
         status = e.status,
         code = e.code,
         request_id = e.request_id,
         method = e.method,
         client_ip = e.client_ip.map(tracing::field::display),
+        trace_id = e.trace_id,
+        parent_span_id = e.parent_span_id,
         subject = e.subject,
         credential_id = e.credential_id,
         credential_kind = e.credential_kind,
@@ -412,8 +432,8 @@ fn log_event(e: &AuditEvent<'_>) {
         vod_sub_app_id = o.and_then(|o| o.vod_sub_app_id.map(|v| v.0)),
         one_time_valid = o.and_then(|o| o.one_time_valid),
         signature_sha256 = i.map(|i| i.signature_sha256.as_str()),
-        "audit {}",
-        e.event
+        "{}",
+        e.message()
     );
 }
 
@@ -513,9 +533,10 @@ mod tests {
         let text = std::str::from_utf8(&line).expect("utf-8");
         assert!(text.starts_with("{\"timestamp\":"), "{text}");
         let value: serde_json::Value = serde_json::from_slice(&line).expect("JSON");
-        assert_eq!(value["timestamp"], value["time"]);
+        assert!(value.get("time").is_none(), "one timestamp: {value}");
         assert_eq!(value["level"], "INFO");
         assert_eq!(value["target"], TARGET);
+        assert_eq!(value["message"], "audit signature.issued");
         assert_eq!(value["event"], "signature.issued");
         assert_eq!(value["request_id"], "req-1");
         assert_eq!(value["class_id"], 3);
@@ -558,6 +579,8 @@ mod tests {
         };
         let mut refused = AuditEvent::new(403, 40301, Some(&principal));
         refused.client_ip = Some("2001:db8::1".parse().expect("an address"));
+        refused.trace_id = Some("4bf92f3577b34da6a3ce929d0e0e4736");
+        refused.parent_span_id = Some("00f067aa0ba902b7");
         let mut issued = AuditEvent::new(200, 0, Some(&principal));
         issued.request_id = Some("req-2");
         issued.method = "GET";

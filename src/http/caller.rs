@@ -40,10 +40,12 @@ impl FromRequestParts<AppState> for Caller {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let limiter = state.limiter();
-        let shared = limiter
-            .shed()
-            .try_enter()
-            .ok_or_else(|| ApiError::Unavailable("the service is overloaded".to_owned()))?;
+        let Some(shared) = limiter.shed().try_enter() else {
+            state.metrics().load_shed();
+            return Err(ApiError::Unavailable(
+                "the service is overloaded".to_owned(),
+            ));
+        };
         let client = client_ip::of(&parts.extensions);
         let principal = require_principal(state, &parts.headers, client).await?;
         if let Some(exchange) = parts.extensions.get::<ProvenCaller>() {

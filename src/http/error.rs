@@ -272,5 +272,7 @@ pub async fn finish_errors(request: Request, next: Next) -> Response {
     parts.headers.remove(header::CONTENT_LENGTH);
     parts.headers.insert(header::CONTENT_TYPE, APPLICATION_JSON);
     rendered.headers_mut().extend(parts.headers);
+    // And its extensions: the request's log line names the caller from them.
+    rendered.extensions_mut().extend(parts.extensions);
     rendered
 }

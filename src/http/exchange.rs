@@ -20,6 +20,7 @@ use axum::response::Response;
 use super::REQUEST_ID;
 use super::client_ip::client_ip;
 use super::error::{ApiError, ErrorBody};
+use super::trace_context;
 use crate::app::AppState;
 use crate::audit::{AuditEvent, Issuance};
 use crate::principal::Principal;
@@ -105,15 +106,20 @@ impl Drop for Pending<'_> {
 struct Exchange {
     /// Kept as the header value (a reference count, not a copy).
     request_id: Option<HeaderValue>,
+    /// The `traceparent` header, kept only when it is valid.
+    traceparent: Option<HeaderValue>,
     method: &'static str,
     client_ip: Option<IpAddr>,
 }
 
 impl Exchange {
-    /// Reads the request id, method and client of `request`.
+    /// Reads the request id, trace context, method and client of `request`.
     fn begin(request: &Request) -> Self {
         Self {
             request_id: request.headers().get(REQUEST_ID).cloned(),
+            traceparent: trace_context::single(request.headers())
+                .filter(|v| trace_context::parse(v).is_some())
+                .cloned(),
             method: crate::metrics::method_label(request.method()),
             client_ip: client_ip(request),
         }
@@ -152,6 +158,10 @@ impl Exchange {
         event.request_id = self.request_id.as_ref().and_then(|v| v.to_str().ok());
         event.method = self.method;
         event.client_ip = self.client_ip;
+        if let Some(trace) = self.traceparent.as_ref().and_then(trace_context::parse) {
+            event.trace_id = Some(trace.trace_id);
+            event.parent_span_id = Some(trace.parent_id);
+        }
         event.issued = issued;
         state.audit().emit(&event);
     }

@@ -14,6 +14,7 @@ pub mod observe;
 pub mod openapi;
 pub mod request_id;
 pub mod signature;
+pub mod trace_context;
 
 use std::time::Duration;
 
@@ -131,32 +132,39 @@ pub fn layered(routes: Router, server: &ServerSettings) -> Router {
     )
 }
 
-/// One span per request: the route template (never the raw path or the query) and the
-/// client's IP; no header values. Events of the request carry it.
+/// One span per request: the request id, the method, the route template (never the raw
+/// path or the query), the client's IP and the caller's W3C trace context when it sent a
+/// valid one; no other header values. Every line logged during the request carries these
+/// fields (flat, at the top level of a JSON line: docs/observability.md).
 fn request_span<B>(request: &Request<B>) -> Span {
     let request_id = request
         .headers()
         .get(REQUEST_ID)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
+    let trace = trace_context::of(request.headers());
     tracing::info_span!(
         "request",
         request_id,
         method = %request.method(),
         route = observe::route(request),
         client_ip = client_ip::client_ip(request).map(tracing::field::display),
+        trace_id = trace.map(|t| t.trace_id),
+        parent_span_id = trace.map(|t| t.parent_id),
     )
 }
 
-/// The one log line per request; the span adds id, method, route and client. A request
-/// that authenticated names its principal's credential id: the signature route leaves the
-/// [`Principal`] in the response's extensions, not in a span field, because recording a
-/// span field makes the JSON formatter write the whole span again (docs/performance.md).
+/// The one log line per request; the span adds id, method, route, client and trace. A
+/// request that authenticated names its caller's credential id, also when it was refused
+/// after the auth-check (403, 429): the signature route leaves the [`Principal`] in the
+/// response's extensions (`error::finish_errors` keeps them), not in a span field, because
+/// recording a span field makes the JSON formatter write the whole span again
+/// (docs/performance.md).
 fn log_response<B>(response: &Response<B>, latency: Duration, _span: &Span) {
     tracing::info!(
         status = response.status().as_u16(),
         latency_us = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX),
-        principal = response
+        credential_id = response
             .extensions()
             .get::<Principal>()
             .map(|p| p.credential_id.as_str()),

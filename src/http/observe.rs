@@ -21,8 +21,10 @@ pub fn route<B>(request: &axum::http::Request<B>) -> &str {
         .map_or(UNMATCHED, MatchedPath::as_str)
 }
 
-/// Counts every request by route, method and status, and times it.
+/// Counts every request by route, method and status, and times it; the in-flight gauge
+/// counts it while it runs.
 pub async fn track(State(metrics): State<Metrics>, request: Request, next: Next) -> Response {
+    let _in_flight = metrics.request_in_flight();
     let started = Instant::now();
     let route = route(&request).to_owned();
     let method = request.method().clone();

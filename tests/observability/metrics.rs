@@ -60,7 +60,7 @@ async fn metrics_follow_requests_by_route_status_policy_and_code() {
         r#"vodsign_http_requests_total{route="/v1/signature",method="GET",status="401"} 1"#,
         r#"vodsign_http_requests_total{route="/v1/signature",method="GET",status="403"} 1"#,
         r#"vodsign_http_requests_total{route="unmatched",method="GET",status="404"} 1"#,
-        r#"vodsign_signatures_issued_total{policy="default",credential="test"} 2"#,
+        r#"vodsign_signatures_issued_total{policy="default",caller="test"} 2"#,
         r#"vodsign_signature_refusals_total{code="40101"} 1"#,
         r#"vodsign_signature_refusals_total{code="40302"} 1"#,
         r#"vodsign_auth_total{kind="api_key",provider="api_keys",outcome="ok"} 3"#,

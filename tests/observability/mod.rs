@@ -6,3 +6,4 @@ mod metrics;
 mod openapi;
 mod redaction;
 mod request_log;
+mod text_logs;

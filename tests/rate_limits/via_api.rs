@@ -261,6 +261,16 @@ async fn overload_gets_50301_at_once_and_an_unanswering_backend_50301_in_bounded
         "{}",
         shed.2
     );
+    // The refusal is counted, and the first request is still in flight.
+    let rendered = app.state.metrics().render();
+    assert!(
+        rendered.contains("\nvodsign_load_shed_total 1\n"),
+        "{rendered}"
+    );
+    assert!(
+        rendered.contains("\nvodsign_http_requests_in_flight 1\n"),
+        "{rendered}"
+    );
 
     let first = tokio::time::timeout(Duration::from_secs(5), first)
         .await

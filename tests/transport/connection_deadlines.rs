@@ -286,6 +286,30 @@ async fn one_address_past_its_limit_is_refused_while_another_is_served() {
     );
 }
 
+/// `vodsign_connections_open` follows the connections the server holds.
+#[tokio::test]
+async fn the_open_connections_gauge_follows_connections() {
+    let (address, _stop, state) = spawn_with_state(|_| {}).await;
+    let gauge = |state: &AppState| {
+        state.metrics().render().lines().find_map(|l| {
+            l.strip_prefix("vodsign_connections_open ")?
+                .parse::<f64>()
+                .ok()
+        })
+    };
+    let first = connect_from([127, 0, 0, 2], address).await;
+    let second = connect_from([127, 0, 0, 3], address).await;
+    crate::support::eventually("two connections open", CLOSED_WITHIN, async || {
+        gauge(&state) == Some(2.0)
+    })
+    .await;
+    drop((first, second));
+    crate::support::eventually("no connection open", CLOSED_WITHIN, async || {
+        gauge(&state) == Some(0.0)
+    })
+    .await;
+}
+
 /// Closing a connection gives its address's slot back: the limit is on connections open,
 /// not on connections ever made.
 #[tokio::test]

@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# Lints a real scrape of /metrics: starts vodsign with the development config on free
+# loopback ports, makes a few requests (200, 401, 403 and 429, so the labelled series
+# exist), scrapes the admin listener and runs `promtool check metrics` on what it got.
+# Also fails when a metric that the dashboard and the alert rules read is missing.
+# Exits non-zero on any problem.
+#
+#   scripts/check-metrics.sh                                   # builds (debug) and checks
+#   VODSIGN_BIN=target/release/vodsign scripts/check-metrics.sh   # a given binary
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+
+if ! command -v promtool >/dev/null 2>&1; then
+    echo "promtool not found; installing Debian's prometheus package" >&2
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null
+fi
+
+bin="${VODSIGN_BIN:-}"
+unset VODSIGN_BIN # not a setting of the service
+if [[ -z "$bin" ]]; then
+    cargo build --locked --bin vodsign
+    bin="${CARGO_TARGET_DIR:-target}/debug/vodsign"
+fi
+
+free_port() {
+    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
+}
+port="$(free_port)"
+admin_port="$(free_port)"
+workdir="$(mktemp -d)"
+log="$workdir/vodsign.log"
+
+# The placeholder credentials of the development config; never real secrets.
+env -u VODSIGN_SECRET_ID -u VODSIGN_SECRET_KEY \
+    VODSIGN_ADMIN__LISTEN="127.0.0.1:$admin_port" \
+    "$bin" serve --config config/development.toml --listen "127.0.0.1:$port" >"$log" 2>&1 &
+server=$!
+
+stop() {
+    kill "$server" 2>/dev/null || true
+    wait "$server" 2>/dev/null || true
+    rm -rf "$workdir"
+}
+trap stop EXIT
+
+base="http://127.0.0.1:$port"
+for _ in $(seq 1 100); do
+    if ! kill -0 "$server" 2>/dev/null; then
+        echo "vodsign exited before serving:" >&2
+        cat "$log" >&2
+        exit 1
+    fi
+    curl -fsS -o /dev/null --max-time 1 "$base/healthz" 2>/dev/null && break
+    sleep 0.2
+done
+
+# The demo key is public: it is documented in config/development.toml and the README.
+demo=(-H "Authorization: Bearer vsk_demo_public-development-key-not-a-secret")
+status_of() { curl -sS -o /dev/null -w '%{http_code}' --max-time 5 "$@"; }
+seen=""
+seen+=" $(status_of "${demo[@]}" "$base/v1/signature")"
+seen+=" $(status_of "$base/v1/signature")"
+seen+=" $(status_of "${demo[@]}" "$base/v1/signature?classId=9")"
+# The development policy allows a burst of 10: the next ones are rate limited.
+for _ in $(seq 1 12); do
+    seen+=" $(status_of "${demo[@]}" "$base/v1/signature")"
+done
+for expected in 200 401 403 429; do
+    [[ " $seen " == *" $expected "* ]] || {
+        echo "expected a $expected among the answers, got:$seen" >&2
+        exit 1
+    }
+done
+
+scrape="$workdir/metrics.txt"
+curl -fsS --max-time 5 "http://127.0.0.1:$admin_port/metrics" >"$scrape"
+
+status=0
+promtool check metrics <"$scrape" || status=$?
+
+# The names the dashboard and the alert rules use.
+for name in \
+    vodsign_http_requests_total vodsign_http_request_duration_seconds_bucket \
+    vodsign_http_requests_in_flight vodsign_connections_open vodsign_load_shed_total \
+    vodsign_signatures_issued_total vodsign_signature_refusals_total vodsign_auth_total \
+    vodsign_build_info process_resident_memory_bytes process_cpu_seconds_total \
+    process_open_fds process_max_fds process_start_time_seconds; do
+    grep -q "^$name[{ ]" "$scrape" || { echo "missing from /metrics: $name" >&2; status=1; }
+done
+grep -q '^vodsign_signatures_issued_total{policy="default",caller="demo"}' "$scrape" || {
+    echo "vodsign_signatures_issued_total has no caller=\"demo\" series" >&2
+    status=1
+}
+
+if [[ $status -ne 0 ]]; then
+    echo "the scrape of /metrics has problems; it was:" >&2
+    cat "$scrape" >&2
+    exit "$status"
+fi
+echo "check-metrics: promtool found no problem in $(grep -vc '^#' "$scrape") series"
