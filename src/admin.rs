@@ -93,11 +93,9 @@ impl ReloadAccess {
     /// `_FILE`), which must be set when it is named.
     pub fn from_settings(admin: &AdminSettings) -> Result<Self, ConfigError> {
         let token = match &admin.reload_token_env {
-            Some(var) => Some(required_secret(
-                "admin.reload_token_env",
-                var,
-                &|name| std::env::var(name).ok(),
-            )?),
+            Some(var) => Some(required_secret("admin.reload_token_env", var, &|name| {
+                std::env::var(name).ok()
+            })?),
             None => None,
         };
         Ok(Self::new(admin.enable_reload, token.as_ref()))
@@ -188,10 +186,7 @@ async fn ready(State(admin): State<Admin>) -> Response {
 /// reason when it was refused and the previous one keeps serving.
 async fn reload(State(admin): State<Admin>, headers: HeaderMap) -> Response {
     if let Err(refusal) = admin.access.check(&headers) {
-        tracing::warn!(
-            code = refusal.code(),
-            "POST /-/reload refused: {refusal}"
-        );
+        tracing::warn!(code = refusal.code(), "POST /-/reload refused: {refusal}");
         return refusal.into_response();
     }
     tracing::info!("POST /-/reload: reloading the configuration");
@@ -238,7 +233,7 @@ pub async fn bind(admin: &AdminSettings) -> std::io::Result<Option<TcpListener>>
     }
     let listener = TcpListener::bind(admin.listen).await?;
     tracing::info!(
-        address = %admin.listen,
+        address = %listener.local_addr().unwrap_or(admin.listen),
         reload = admin.enable_reload,
         "admin listener (/metrics, /healthz, /readyz, POST /-/reload) listening"
     );

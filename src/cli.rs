@@ -409,7 +409,10 @@ fn reload_target(
                 .map_err(|e| e.to_string())?,
         ),
     };
-    let token = match settings.as_ref().and_then(|s| s.admin.reload_token_env.clone()) {
+    let token = match settings
+        .as_ref()
+        .and_then(|s| s.admin.reload_token_env.clone())
+    {
         Some(var) => Some(
             config::required_secret("admin.reload_token_env", &var, &|name| {
                 std::env::var(name).ok()
@@ -426,9 +429,11 @@ fn reload_target(
             crate::healthcheck::local_address(settings.admin.listen)
         ),
         (None, Some(_)) => {
-            return Err("the admin listener is off ([admin] enabled = false): enable it, or \
+            return Err(
+                "the admin listener is off ([admin] enabled = false): enable it, or \
                         send SIGHUP to the process"
-                .to_owned());
+                    .to_owned(),
+            );
         }
         (None, None) => {
             return Err("give --config (or VODSIGN_CONFIG) or --admin URL".to_owned());

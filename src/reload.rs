@@ -123,6 +123,7 @@ impl Reloader {
     /// gauges. Waits for a reload already running.
     pub async fn reload(&self) -> Result<(), ConfigError> {
         let _running = self.running.lock().await;
+        tracing::info!("reload started");
         let result = self.try_reload().await;
         let current = self.current();
         let counters = &current.long_lived().lifecycle.reloads;
