@@ -273,7 +273,7 @@ impl App {
     }
 
     /// Copies what other components count themselves (JWKS age, rate-limit backend
-    /// errors and repairs) into the registry; called on a timer, so a scrape is never older
+    /// errors and repairs, dependency health) into the registry; called on a timer, so a scrape is never older
     /// than that.
     pub fn sample_metrics(&self) {
         let metrics = self.metrics();
@@ -284,6 +284,9 @@ impl App {
         let stats = self.limiter().stats();
         metrics.rate_limit_backend_errors(backend, stats.backend_errors);
         metrics.rate_limit_repairs(backend, stats.repairs);
+        for (dependency, problem) in self.dependencies() {
+            metrics.dependency_up(&dependency, problem.is_none());
+        }
     }
 
     pub fn next_random(&self) -> u32 {
@@ -295,14 +298,34 @@ impl App {
         self.long_lived.lifecycle.start_draining();
     }
 
-    /// Why the service should not get traffic now (empty = ready).
+    /// Why this instance should get no traffic now (empty = ready): only what makes every
+    /// request it would get fail here, namely draining, or no credential able to pass (no
+    /// API key and no token provider holding keys). An optional dependency that is down
+    /// (the Redis of the limiter, an identity provider) is reported by [`App::dependencies`]
+    /// instead: every replica shares it, and API keys keep working without it.
     pub fn readiness(&self) -> Vec<String> {
-        let mut problems = self.authenticator.readiness();
-        problems.extend(self.limiter().readiness());
+        let mut problems = Vec::new();
+        if let Some(why) = self.authenticator.unusable() {
+            problems.push(why.to_owned());
+        }
         if self.long_lived.lifecycle.is_draining() {
             problems.push("shutting down".to_owned());
         }
         problems
+    }
+
+    /// Every remote dependency of this configuration and its health: `redis` (the Redis
+    /// rate-limit backend), `jwks:NAME`, `introspection:NAME`; `None` when up (or not
+    /// called yet), else what is wrong, in words that name no host and no secret.
+    pub fn dependencies(&self) -> Vec<(String, Option<String>)> {
+        let limiter = self.limiter();
+        let redis = limiter
+            .dependency_name()
+            .map(|name| (name.to_owned(), limiter.backend_problem()));
+        redis
+            .into_iter()
+            .chain(self.authenticator.dependencies())
+            .collect()
     }
 }
 

@@ -1,9 +1,10 @@
 //! The command line: `serve` (the default), `sign`, `inspect`, `check-config`, `hash-key`,
-//! `healthcheck`.
+//! `healthcheck`, `reload`.
 //!
 //! Exit codes: 0 success (for `inspect`: the signature is valid), 1 failure (`inspect`: not
 //! valid; `serve`: the running service failed, e.g. its address is taken), 2 usage or
-//! configuration error. `healthcheck` exits only 0 (ready) or 1.
+//! configuration error. `healthcheck` exits only 0 (ready) or 1; `reload` 0 (reloaded) or 1
+//! (refused, or no answer), 2 for a malformed command line.
 
 use std::io::Read as _;
 use std::net::SocketAddr;
@@ -32,8 +33,8 @@ use crate::signature::{
     about = "Issues Tencent Cloud VOD upload signatures"
 )]
 pub struct Cli {
-    /// Configuration file (TOML); also VODSIGN_CONFIG. Honoured by serve, check-config and
-    /// healthcheck, refused by the other commands.
+    /// Configuration file (TOML); also VODSIGN_CONFIG. Honoured by serve, check-config,
+    /// healthcheck and reload, refused by the other commands.
     #[arg(long, value_name = "PATH")]
     config: Option<PathBuf>,
     /// Overrides server.listen. Before a subcommand it is serve's (the default); give it
@@ -75,6 +76,24 @@ enum Command {
         #[arg(long, default_value_t = 2000)]
         timeout_ms: u64,
     },
+    /// Reload the running instance's configuration (POST /-/reload on its admin listener,
+    /// the same reload as SIGHUP; needs [admin] enable_reload = true). Exit 0 when the new
+    /// configuration is in effect, 1 when it was refused or nothing answered.
+    Reload(ReloadArgs),
+}
+
+#[derive(Debug, Args)]
+struct ReloadArgs {
+    /// Configuration file (TOML) of the running instance, also VODSIGN_CONFIG: its
+    /// [admin] listen is where to ask, its [admin] reload_token_env the token to send.
+    #[arg(long, value_name = "PATH")]
+    config: Option<PathBuf>,
+    /// The admin listener to ask instead, e.g. http://127.0.0.1:8081 (or 127.0.0.1:8081).
+    #[arg(long, value_name = "URL")]
+    admin: Option<String>,
+    /// Give up after this many milliseconds (a reload reads files for at most 10 s).
+    #[arg(long, default_value_t = 15000)]
+    timeout_ms: u64,
 }
 
 /// The flags of `serve` and `healthcheck`.
@@ -156,6 +175,11 @@ impl Cli {
                 refuse_listen(listen, "healthcheck")?;
                 let config = one_value("--config", "healthcheck", config, target.config)?;
                 Ok(healthcheck(config, target.listen, timeout_ms))
+            }
+            Some(Command::Reload(args)) => {
+                refuse_listen(listen, "reload")?;
+                let config = one_value("--config", "reload", config, args.config)?;
+                Ok(reload(config, args.admin, args.timeout_ms))
             }
             Some(Command::Sign(args)) => {
                 refuse_unused(config, listen, "sign")?;
@@ -339,8 +363,93 @@ fn healthcheck(config: Option<PathBuf>, listen: Option<SocketAddr>, timeout_ms: 
     }
 }
 
+/// Exit 0 when the instance reloaded, 1 for anything else; the service's message either way.
+fn reload(config: Option<PathBuf>, admin: Option<String>, timeout_ms: u64) -> ExitCode {
+    let timeout = std::time::Duration::from_millis(timeout_ms.max(1));
+    let outcome = reload_target(config, admin).and_then(|(url, token)| {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| format!("cannot start the runtime: {e}"))?;
+        runtime.block_on(async {
+            tokio::time::timeout(
+                timeout,
+                crate::admin::request_reload(&url, token.as_ref(), timeout),
+            )
+            .await
+            .unwrap_or_else(|_| Err(format!("{url} did not answer within {timeout_ms} ms")))
+        })
+    });
+    match outcome {
+        Ok(message) => {
+            println!("vodsign reload: {message}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("vodsign reload: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// The reload URL (`--admin`, else the configuration's `[admin] listen`, loopback for a
+/// wildcard address) and the token its `[admin] reload_token_env` names, if any.
+fn reload_target(
+    config: Option<PathBuf>,
+    admin: Option<String>,
+) -> Result<(String, Option<secrecy::SecretString>), String> {
+    let path = config::config_path(config);
+    let settings = match (&path, &admin) {
+        (None, Some(_)) => None,
+        _ => Some(
+            source(path, None)
+                .probe_settings()
+                .map_err(|e| e.to_string())?,
+        ),
+    };
+    let token = match settings
+        .as_ref()
+        .and_then(|s| s.admin.reload_token_env.clone())
+    {
+        Some(var) => Some(
+            config::required_secret("admin.reload_token_env", &var, &|name| {
+                std::env::var(name).ok()
+            })
+            .map_err(|e| e.to_string())?,
+        ),
+        None => None,
+    };
+    let base = match (admin, &settings) {
+        (Some(url), _) if url.contains("://") => url,
+        (Some(address), _) => format!("http://{address}"),
+        (None, Some(settings)) if settings.admin.enabled => format!(
+            "http://{}",
+            crate::healthcheck::local_address(settings.admin.listen)
+        ),
+        (None, Some(_)) => {
+            return Err(
+                "the admin listener is off ([admin] enabled = false): enable it, or \
+                        send SIGHUP to the process"
+                    .to_owned(),
+            );
+        }
+        (None, None) => {
+            return Err("give --config (or VODSIGN_CONFIG) or --admin URL".to_owned());
+        }
+    };
+    let base = base.trim_end_matches('/');
+    let url = if base.ends_with(crate::admin::RELOAD_PATH) {
+        base.to_owned()
+    } else {
+        format!("{base}{}", crate::admin::RELOAD_PATH)
+    };
+    Ok((url, token))
+}
+
 fn check_config(config: Option<PathBuf>) -> Result<ExitCode, CliError> {
     let app = runtime()?.block_on(load(config))?;
+    // The reload token is read when serving starts: a missing one is refused here too.
+    crate::admin::ReloadAccess::from_settings(&app.settings.admin)?;
     println!(
         "configuration OK{}",
         if app.uses_placeholder_credentials() {

@@ -12,19 +12,24 @@ use crate::config::ServerSettings;
 
 /// The `/readyz` URL of the instance configured by `server`.
 pub fn readiness_url(server: &ServerSettings) -> String {
-    let mut address: SocketAddr = server.listen;
-    if address.ip().is_unspecified() {
-        address.set_ip(match address.ip() {
-            IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::LOCALHOST),
-            IpAddr::V6(_) => IpAddr::V6(Ipv6Addr::LOCALHOST),
-        });
-    }
+    let address = local_address(server.listen);
     let scheme = if server.tls.is_some() {
         "https"
     } else {
         "http"
     };
     format!("{scheme}://{address}/readyz")
+}
+
+/// Where a local client reaches a listener bound to `address`: loopback for a wildcard.
+pub fn local_address(mut address: SocketAddr) -> SocketAddr {
+    if address.ip().is_unspecified() {
+        address.set_ip(match address.ip() {
+            IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::LOCALHOST),
+            IpAddr::V6(_) => IpAddr::V6(Ipv6Addr::LOCALHOST),
+        });
+    }
+    address
 }
 
 /// `Ok` when `url` answers 200 within `timeout`; otherwise why not, in one sentence.

@@ -7,8 +7,9 @@
 //! - [`cli`]: the binary's commands (`serve`, `sign`, `inspect`, `check-config`, ...).
 //! - [`healthcheck`] (the container probe) and [`inspect`] (the offline signature checker).
 //! - [`server`]: listeners, connection deadlines and limits, graceful stop; above
-//!   [`reload`] (SIGHUP: rebuild the state and swap it in) and [`admin`] (the `/metrics`
-//!   listener), above [`lifecycle`] (the signals that drive draining and reloads).
+//!   [`reload`] (SIGHUP or `POST /-/reload`: rebuild the state and swap it in) and [`admin`]
+//!   (the operators' listener: `/metrics`, the probes, `POST /-/reload`), above
+//!   [`lifecycle`] (the signals that drive draining and reloads).
 //!
 //! A request walks the next modules in one direction:
 //!

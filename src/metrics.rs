@@ -244,6 +244,19 @@ impl Metrics {
                  tls_handshake, first_byte, header, idle, write)"
             );
             describe_gauge!(
+                "vodsign_config_last_reload_success",
+                "1 when the last configuration load (start-up or reload) applied, 0 when refused"
+            );
+            describe_gauge!(
+                "vodsign_config_last_reload_timestamp_seconds",
+                Unit::Seconds,
+                "Unix time of the last configuration load (start-up or reload), applied or not"
+            );
+            describe_gauge!(
+                "vodsign_dependency_up",
+                "1 when an optional dependency answered its last call (or was not called yet), 0 when it failed"
+            );
+            describe_gauge!(
                 "vodsign_build_info",
                 "Always 1; the labels name the version and git commit"
             );
@@ -387,11 +400,35 @@ impl Metrics {
         });
     }
 
-    /// One configuration reload attempt.
+    /// One configuration reload attempt (SIGHUP or `POST /-/reload`): counted, and the
+    /// last-reload gauges set.
     pub fn config_reload(&self, succeeded: bool) {
         let outcome = if succeeded { "ok" } else { "failed" };
         self.record(|| {
             counter!("vodsign_config_reloads_total", "outcome" => outcome).increment(1);
+        });
+        self.config_loaded(succeeded);
+    }
+
+    /// Sets `vodsign_config_last_reload_success` (0/1) and `..._timestamp_seconds` (now);
+    /// at start-up too, with the configuration the process started with.
+    pub fn config_loaded(&self, succeeded: bool) {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0.0, |d| d.as_secs_f64());
+        self.record(|| {
+            gauge!("vodsign_config_last_reload_success").set(f64::from(u8::from(succeeded)));
+            gauge!("vodsign_config_last_reload_timestamp_seconds").set(now);
+        });
+    }
+
+    /// Whether an optional dependency (`redis`, `jwks:NAME`, `introspection:NAME`: bounded
+    /// by the configuration) answered its last call: 1, or 0 when it failed.
+    pub fn dependency_up(&self, dependency: &str, up: bool) {
+        let dependency = dependency.to_owned();
+        self.record(|| {
+            gauge!("vodsign_dependency_up", "dependency" => dependency)
+                .set(f64::from(u8::from(up)));
         });
     }
 

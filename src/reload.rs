@@ -1,4 +1,4 @@
-//! Live reload (SIGHUP): read the configuration again, build a whole new [`App`] next to
+//! Live reload (SIGHUP, or `POST /-/reload` on the admin listener): read the configuration again, build a whole new [`App`] next to
 //! the running one, and swap it in only if it validates.
 //!
 //! What is swapped is a [`Live`]: an [`AppState`] and the router built for it. Each request
@@ -8,7 +8,7 @@
 //! authenticator, signing keys, CORS, timeouts); parts that must survive a reload (draining
 //! flag, random source, counters) are in [`crate::app::LongLived`], shared by the new `App`.
 //! A configuration that does not validate is refused with an error log; the old one keeps
-//! serving.
+//! serving. Reloads run one at a time, whatever asked for them.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -83,6 +83,9 @@ pub struct Reloader {
     source: Source,
     live: Arc<ArcSwap<Live>>,
     tls: Option<SharedTlsConfig>,
+    /// Held for a whole reload: a SIGHUP and a `POST /-/reload` arriving together run one
+    /// after the other, each reading the files as they are when it starts.
+    running: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl Reloader {
@@ -96,6 +99,7 @@ impl Reloader {
             source,
             live: Arc::new(ArcSwap::from_pointee(Live::new(state))),
             tls,
+            running: Arc::default(),
         })
     }
 
@@ -115,8 +119,11 @@ impl Reloader {
     }
 
     /// Reads every source again and swaps the result in, or refuses it and keeps the old
-    /// configuration. Either way the outcome is logged and counted.
+    /// configuration. Either way the outcome is logged, counted and set in the last-reload
+    /// gauges. Waits for a reload already running.
     pub async fn reload(&self) -> Result<(), ConfigError> {
+        let _running = self.running.lock().await;
+        tracing::info!("reload started");
         let result = self.try_reload().await;
         let current = self.current();
         let counters = &current.long_lived().lifecycle.reloads;
@@ -131,7 +138,7 @@ impl Reloader {
             Err(e) => tracing::error!(
                 error = %e,
                 reloads_failed = counters.failed(),
-                "reload refused: the previous configuration keeps serving; fix the error and send SIGHUP again"
+                "reload refused: the previous configuration keeps serving; fix the error and reload again"
             ),
         }
         result
@@ -193,6 +200,14 @@ fn warn_restart_only(old: &Settings, new: &Settings) {
     let admin = [
         ("admin.enabled", old.admin.enabled != new.admin.enabled),
         ("admin.listen", old.admin.listen != new.admin.listen),
+        (
+            "admin.enable_reload",
+            old.admin.enable_reload != new.admin.enable_reload,
+        ),
+        (
+            "admin.reload_token_env",
+            old.admin.reload_token_env != new.admin.reload_token_env,
+        ),
     ];
     let (old, new) = (&old.server, &new.server);
     let server = [

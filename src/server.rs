@@ -97,8 +97,13 @@ pub async fn run_until_stopped(app: App, source: Source) -> Result<(), ServeErro
             address: admin_listen,
             source,
         })?;
+    let access = crate::admin::ReloadAccess::from_settings(&app.settings.admin)?;
     let reloader = Reloader::new(source, app.into_state())?;
-    let admin = admin.map(|listener| crate::admin::spawn(listener, reloader.current()));
+    reloader.current().metrics().config_loaded(true);
+    let admin = admin.map(|listener| {
+        let routes = crate::admin::router_with(Arc::new(reloader.clone()), access);
+        crate::admin::spawn(listener, routes)
+    });
     let upkeep = reloader.current().metrics().spawn_upkeep();
     // JWKS ages and the limiter's error count, copied into the registry on a timer from
     // whichever configuration is live.
@@ -132,6 +137,17 @@ pub async fn run_until_stopped(app: App, source: Source) -> Result<(), ServeErro
     upkeep.abort();
     sampler.abort();
     result.map_err(ServeError::Failed)
+}
+
+/// The admin listener reads the live state and reloads through the reloader.
+impl crate::admin::Control for Reloader {
+    fn current(&self) -> AppState {
+        Reloader::current(self)
+    }
+
+    fn reload(&self) -> crate::admin::Reloading<'_> {
+        Box::pin(Reloader::reload(self))
+    }
 }
 
 /// The accept loop. Limits come from the configuration at start; the grace period from the

@@ -43,10 +43,24 @@ impl Authenticator {
             || credential.split('.').count() == 3
     }
 
-    /// Problems that keep the service from authenticating anyone (empty = ready): a JWT
-    /// provider whose keys never loaded, an introspection endpoint whose last call failed.
-    pub fn readiness(&self) -> Vec<String> {
-        self.tokens.readiness()
+    /// `None` when some credential can pass on this instance; otherwise why none can
+    /// (no API key, and no token provider holding keys): then every request would fail.
+    pub fn unusable(&self) -> Option<&'static str> {
+        if !self.api_keys.is_empty() || self.tokens.can_verify() {
+            return None;
+        }
+        Some(if self.tokens.is_empty() {
+            "no credential can pass: no [[api_keys]] and no [auth] provider are configured"
+        } else {
+            "no credential can pass: no [[api_keys]], and no token provider's signing keys \
+             have loaded"
+        })
+    }
+
+    /// The identity providers this instance calls and their health (see
+    /// [`TokenVerifier::dependencies`]).
+    pub fn dependencies(&self) -> Vec<(String, Option<String>)> {
+        self.tokens.dependencies()
     }
 
     /// Starts the background JWKS refresh; it stops when the returned task is dropped.

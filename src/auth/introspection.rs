@@ -27,10 +27,6 @@ use crate::principal::{CredentialKind, Principal};
 /// Largest introspection answer accepted, in bytes.
 const MAX_ANSWER_BYTES: usize = 64 * 1024;
 
-/// How long a failed call keeps the provider in the readiness report. Bounded, because an
-/// unready instance gets no traffic, so no successful call would ever clear it.
-const FAILURE_REPORT_WINDOW: Duration = Duration::from_secs(30);
-
 /// What the endpoint said about a token, and how long that may be reused.
 #[derive(Clone)]
 pub(crate) enum Answer {
@@ -137,13 +133,21 @@ impl IntrospectionProvider {
         &self.name
     }
 
-    /// Why the last call failed, for readiness, if it failed within the last 30 seconds.
-    pub(crate) fn recent_failure(&self) -> Option<&'static str> {
+    /// Why the last call failed and how long ago, if it failed; `None` when it succeeded
+    /// or no call was made yet. Reported by `/readyz` and the dependency gauge, never a
+    /// reason to be unready: the endpoint serves every replica alike, and it is only called
+    /// for traffic, so an unready instance would never see it recover.
+    pub(crate) fn last_failure(&self) -> Option<String> {
         self.last_failure
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .filter(|(_, at)| at.elapsed() < FAILURE_REPORT_WINDOW)
-            .map(|(why, _)| why.as_str())
+            .map(|(why, at)| {
+                format!(
+                    "last call {} ({} s ago)",
+                    why.as_str(),
+                    at.elapsed().as_secs()
+                )
+            })
     }
 
     /// The endpoint's answer, from the cache or a call; concurrent lookups of one token share

@@ -170,6 +170,8 @@ pub(crate) struct RemoteKeySet {
     loaded_at: RwLock<Option<Instant>>,
     /// When the last fetch started; held across a fetch so concurrent callers wait for it.
     last_fetch: tokio::sync::Mutex<Option<Instant>>,
+    /// Why the last fetch failed; `None` once one succeeds. Texts name no secret.
+    last_error: RwLock<Option<String>>,
 }
 
 impl fmt::Debug for RemoteKeySet {
@@ -208,6 +210,29 @@ impl RemoteKeySet {
             current: RwLock::new(None),
             loaded_at: RwLock::new(None),
             last_fetch: tokio::sync::Mutex::new(None),
+            last_error: RwLock::new(None),
+        }
+    }
+
+    /// `None` when the last fetch succeeded; otherwise what is wrong, for `/readyz` and the
+    /// dependency gauge: keys never loaded, or the last refresh failed (the keys held keep
+    /// serving).
+    pub(crate) fn problem(&self) -> Option<String> {
+        let error = self
+            .last_error
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        match (self.age(), error) {
+            (None, why) => Some(format!(
+                "signing keys never loaded from jwks_url ({})",
+                why.as_deref().unwrap_or("no fetch finished yet")
+            )),
+            (Some(age), Some(why)) => Some(format!(
+                "last refresh failed ({why}); the keys fetched {} s ago keep serving",
+                age.as_secs()
+            )),
+            (Some(_), None) => None,
         }
     }
 
@@ -254,11 +279,19 @@ impl RemoteKeySet {
                     .loaded_at
                     .write()
                     .unwrap_or_else(PoisonError::into_inner) = Some(Instant::now());
+                *self
+                    .last_error
+                    .write()
+                    .unwrap_or_else(PoisonError::into_inner) = None;
                 true
             }
             Err(reason) => {
                 tracing::warn!(provider = %self.provider, url = %self.url, %reason,
                     "JWKS refresh failed; the last good key set keeps serving");
+                *self
+                    .last_error
+                    .write()
+                    .unwrap_or_else(PoisonError::into_inner) = Some(reason);
                 false
             }
         }

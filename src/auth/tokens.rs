@@ -209,31 +209,40 @@ impl TokenVerifier {
             .collect()
     }
 
-    /// Problems that should keep the service out of rotation; empty when ready: a JWT
-    /// provider whose keys never loaded, an introspection endpoint whose last call failed
-    /// within the last 30 s.
-    pub fn readiness(&self) -> Vec<String> {
-        let jwt = self
-            .inner
-            .jwt
-            .iter()
-            .filter(|p| p.remote_keys().is_some_and(|r| r.current().is_none()))
-            .map(|p| {
-                format!(
-                    "jwt provider `{}`: its signing keys have never loaded from jwks_url",
-                    p.name()
-                )
-            });
-        let introspection = self.inner.introspection.iter().filter_map(|p| {
-            p.recent_failure()
-                .map(|why| format!("introspection provider `{}`: last call {why}", p.name()))
+    /// Each remote dependency and its health, for `/readyz` and the dependency gauge:
+    /// `jwks:NAME` for every provider with a `jwks_url`, `introspection:NAME` for every
+    /// introspection provider; `None` when up (or not called yet), else what is wrong.
+    pub fn dependencies(&self) -> Vec<(String, Option<String>)> {
+        let jwt = self.inner.jwt.iter().filter_map(|p| {
+            let remote = p.remote_keys()?;
+            Some((format!("jwks:{}", p.name()), remote.problem()))
         });
+        let introspection = self
+            .inner
+            .introspection
+            .iter()
+            .map(|p| (format!("introspection:{}", p.name()), p.last_failure()));
         jwt.chain(introspection).collect()
     }
 
-    /// Whether [`Self::readiness`] reports no problem.
-    pub fn is_ready(&self) -> bool {
-        self.readiness().is_empty()
+    /// The dependencies that are down, as `NAME: what is wrong`.
+    pub fn problems(&self) -> Vec<String> {
+        self.dependencies()
+            .into_iter()
+            .filter_map(|(name, problem)| Some(format!("{name}: {}", problem?)))
+            .collect()
+    }
+
+    /// Whether any token could pass on this instance now: a JWT provider holds keys (fixed
+    /// ones, or a key set that loaded), or an introspection provider is configured (whether
+    /// its endpoint answers is known only by calling it, and it answers every replica alike).
+    pub fn can_verify(&self) -> bool {
+        !self.inner.introspection.is_empty()
+            || self
+                .inner
+                .jwt
+                .iter()
+                .any(|p| p.remote_keys().is_none_or(|r| r.current().is_some()))
     }
 
     /// Starts refreshing every `jwks_url` in the background until `shutdown` completes or the

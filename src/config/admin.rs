@@ -1,4 +1,5 @@
-//! `[admin]`: the operators' listener, which must never share the public one's port.
+//! `[admin]`: the operators' listener, which must never share the public one's port, and
+//! whether it may reload the configuration (`POST /-/reload`).
 
 use std::net::SocketAddr;
 
@@ -6,7 +7,8 @@ use serde::{Deserialize, Serialize};
 
 use super::{ConfigError, Settings};
 
-/// `[admin]`: the operators' listener (`/metrics`), never the public one.
+/// `[admin]`: the operators' listener (`/metrics`, `/healthz`, `/readyz`, `/-/reload`),
+/// never the public one. Read at start-up only.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct AdminSettings {
@@ -17,6 +19,15 @@ pub struct AdminSettings {
     /// stack (Prometheus 9090, Pushgateway 9091, Alertmanager 9093, node_exporter 9100,
     /// Grafana 3000), so the development config starts beside a local Prometheus.
     pub listen: SocketAddr,
+    /// Answer `POST /-/reload` (the same reload as SIGHUP). Default `false`, as Prometheus's
+    /// `--web.enable-lifecycle`: the admin listener binds the pod address in Kubernetes so
+    /// Prometheus can scrape it, and changing what the service does is a step an operator
+    /// turns on, not one anybody who can reach the port gets by default.
+    pub enable_reload: bool,
+    /// The environment variable (or `<NAME>_FILE`) holding a token that `POST /-/reload`
+    /// must carry as `Authorization: Bearer <token>`; unset: no token is asked for.
+    /// `vodsign reload` reads the same variable to send it.
+    pub reload_token_env: Option<String>,
 }
 
 impl Default for AdminSettings {
@@ -24,6 +35,8 @@ impl Default for AdminSettings {
         Self {
             enabled: true,
             listen: SocketAddr::from(([127, 0, 0, 1], 8081)),
+            enable_reload: false,
+            reload_token_env: None,
         }
     }
 }
@@ -38,6 +51,14 @@ pub(super) fn validate(settings: &Settings) -> Result<(), ConfigError> {
                 "must not share port {} with server.listen; pick another port (default 8081)",
                 admin.port()
             ),
+        ));
+    }
+    if let Some(var) = &settings.admin.reload_token_env
+        && (var.is_empty() || var.contains('='))
+    {
+        return Err(ConfigError::key(
+            "admin.reload_token_env",
+            "must name an environment variable (e.g. VODSIGN_ADMIN_TOKEN), not hold the token",
         ));
     }
     Ok(())

@@ -263,7 +263,10 @@ mod tests {
     fn a_key_near_none_lists_the_keys_of_its_table() {
         let err = load_error("[admin]\nport = 1\n", &[]);
         assert!(
-            err.ends_with("unknown key admin.port; the keys here are: enabled, listen"),
+            err.ends_with(
+                "unknown key admin.port; the keys here are: enabled, listen, enable_reload, \
+             reload_token_env"
+            ),
             "{err}"
         );
         let err = load_error(&format!("[admin]\n{PASTED} = 1\n"), &[]);

@@ -1,4 +1,7 @@
-//! `/healthz` (the process is alive) and `/readyz` (it can sign now).
+//! `/healthz` (the process is alive) and `/readyz` (this instance can serve now, with the
+//! health of its optional dependencies). The admin listener answers both the same way.
+
+use std::collections::BTreeMap;
 
 use axum::Json;
 use axum::extract::State;
@@ -7,13 +10,35 @@ use serde::Serialize;
 use super::error::{ApiError, Envelope};
 use crate::app::AppState;
 
-/// A health answer: `code` 0 and `alive` or `ready`.
+/// A liveness answer: `code` 0 and `alive`.
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct Health {
     #[schema(minimum = 0, maximum = 0)]
     code: u32,
+    #[schema(example = "alive")]
+    message: &'static str,
+}
+
+/// A readiness answer: `code` 0, `ready`, and how the optional dependencies are doing.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Ready {
+    #[schema(minimum = 0, maximum = 0)]
+    code: u32,
     #[schema(example = "ready")]
     message: &'static str,
+    data: Dependencies,
+}
+
+/// The optional dependencies of this instance. None of them makes it unready: each is
+/// shared by every replica, and API keys work without them.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Dependencies {
+    /// By name (`redis`, `jwks:NAME`, `introspection:NAME`; empty with no remote
+    /// dependency): `up` (its last call succeeded, or none was made yet) or `down: ` and what
+    /// is wrong.
+    #[schema(example = json!({"redis": "up", "introspection:corp": "down: last call timed out (3 s ago)"}))]
+    #[schema(value_type = BTreeMap<String, String>)]
+    dependencies: BTreeMap<String, String>,
 }
 
 /// The process is up (liveness).
@@ -34,28 +59,37 @@ pub async fn live() -> Json<Health> {
     })
 }
 
-/// The service can issue signatures now (readiness); 503 while starting or draining.
+/// This instance can serve now (readiness): 503 only while draining or when no credential
+/// can pass here at all. A dependency that is down is reported in `data.dependencies`.
 #[utoipa::path(
     get,
     path = "/readyz",
     tag = "health",
     operation_id = "ready",
     responses(
-        (status = 200, description = "Ready for traffic", body = Health),
+        (status = 200, description = "Ready for traffic; the dependencies' health in data", body = Ready),
         (status = 503, description = "Not ready: the message says why (50301)", body = Envelope),
     )
 )]
-pub async fn ready(State(state): State<AppState>) -> Result<Json<Health>, ApiError> {
+pub async fn ready(State(state): State<AppState>) -> Result<Json<Ready>, ApiError> {
     let problems = state.readiness();
-    if problems.is_empty() {
-        Ok(Json(Health {
-            code: 0,
-            message: "ready",
-        }))
-    } else {
-        Err(ApiError::Unavailable(format!(
+    if !problems.is_empty() {
+        return Err(ApiError::Unavailable(format!(
             "not ready: {}",
             problems.join("; ")
-        )))
+        )));
     }
+    let dependencies = state
+        .dependencies()
+        .into_iter()
+        .map(|(name, problem)| {
+            let status = problem.map_or_else(|| "up".to_owned(), |why| format!("down: {why}"));
+            (name, status)
+        })
+        .collect();
+    Ok(Json(Ready {
+        code: 0,
+        message: "ready",
+        data: Dependencies { dependencies },
+    }))
 }

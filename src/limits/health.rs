@@ -80,7 +80,7 @@ impl Health {
             BackendKind::Memory => "memory",
             BackendKind::Redis => "redis",
         };
-        // The cause is in the logs; readiness is public and names no internals.
+        // The cause is in the logs; `/readyz` is public and names no internals.
         Some(format!("rate-limit backend ({name}) unreachable"))
     }
 

@@ -82,7 +82,7 @@ impl std::fmt::Debug for Limiter {
 
 impl Limiter {
     /// Builds the limiter. Does not wait for Redis: while it is unreachable the limiter
-    /// answers per `on_backend_error` and [`Limiter::readiness`] says why. Must run inside a
+    /// answers per `on_backend_error` and [`Limiter::backend_problem`] says why. Must run inside a
     /// tokio runtime (the Redis backend spawns its health probe).
     pub async fn from_config(cfg: &LimitsSettings) -> Result<Self, ConfigError> {
         cfg.validate()?;
@@ -185,13 +185,18 @@ impl Limiter {
         client_ip_from(peer, headers, &cfg.trusted_proxies, cfg.forwarded_header)
     }
 
-    /// `None` when ready; otherwise why not (no cause: that is logged). Only an unreachable backend with
-    /// `on_backend_error = "deny"` makes the service unready (with `"allow"` it still serves).
-    pub fn readiness(&self) -> Option<String> {
-        match self.inner.config.on_backend_error {
-            OnBackendError::Deny => self.inner.health.problem(),
-            OnBackendError::Allow => None,
-        }
+    /// `None` while the backend answers (always for memory); otherwise what is wrong, with no
+    /// cause (that is logged: it may name the host). Reported by `/readyz` and the
+    /// dependency gauge, never a reason to be unready: every replica shares the backend, so
+    /// taking them out of rotation would turn each `on_backend_error` answer into a
+    /// connection error.
+    pub fn backend_problem(&self) -> Option<String> {
+        self.inner.health.problem()
+    }
+
+    /// The backend's name as a dependency, when it is one (Redis); `None` for memory.
+    pub fn dependency_name(&self) -> Option<&'static str> {
+        (self.inner.config.backend == BackendKind::Redis).then_some("redis")
     }
 
     /// Counters for metrics.

@@ -123,7 +123,7 @@ async fn endpoint_down_slow_or_garbage_is_unavailable_never_success() {
             started.elapsed() < Duration::from_millis(1500),
             "{mode:?}: timed out at 300 ms"
         );
-        let problems = v.readiness();
+        let problems = v.problems();
         assert!(
             problems.iter().any(|p| p.contains("opaque")),
             "{mode:?}: {problems:?}"
@@ -131,7 +131,7 @@ async fn endpoint_down_slow_or_garbage_is_unavailable_never_success() {
     }
     idp.set_mode(Mode::Healthy);
     assert!(v.verify(&token).await.is_ok(), "failures are not cached");
-    assert!(v.readiness().is_empty());
+    assert!(v.problems().is_empty());
 }
 
 #[tokio::test]
@@ -173,7 +173,7 @@ async fn wrong_client_credentials_or_closed_port_are_unavailable() {
         v.verify(&token).await,
         Err(AuthError::Unavailable(_))
     ));
-    assert!(v.readiness()[0].contains("refused"), "{:?}", v.readiness());
+    assert!(v.problems()[0].contains("refused"), "{:?}", v.problems());
 
     let closed = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/introspect", closed.local_addr().unwrap());

@@ -141,7 +141,12 @@ async fn cached_keys_keep_serving_while_the_identity_provider_is_down() {
             accepts(&v, &key).await,
             "{mode:?}: last good keys still serve"
         );
-        assert!(v.is_ready(), "{mode:?}: keys loaded once, still ready");
+        assert!(v.can_verify(), "{mode:?}: keys loaded once, still usable");
+        let problems = v.problems();
+        assert!(
+            problems.iter().any(|p| p.contains("last refresh failed")),
+            "{mode:?}: the failing refresh is reported: {problems:?}"
+        );
     }
     // Failed refreshes do not renew the keys: their age keeps growing past the outage.
     let ages = v.jwks_ages();
@@ -150,13 +155,14 @@ async fn cached_keys_keep_serving_while_the_identity_provider_is_down() {
 }
 
 #[tokio::test]
-async fn provider_that_never_loaded_keys_is_unready_and_unavailable_until_it_loads() {
+async fn provider_that_never_loaded_keys_is_unusable_and_unavailable_until_it_loads() {
     let idp = TestIdp::start("unused").await;
     let key = TestKey::rsa("k-1", Algorithm::RS256);
     idp.set_jwks(jwks(&[&key]));
     idp.set_mode(Mode::Down);
     let v = verifier(config(&idp, 3600, 1), &[]).await;
-    let problems = v.readiness();
+    assert!(!v.can_verify(), "no keys: no token can pass");
+    let problems = v.problems();
     assert_eq!(problems.len(), 1, "{problems:?}");
     assert!(problems[0].contains("rotating"), "{problems:?}");
     assert!(
@@ -176,7 +182,8 @@ async fn provider_that_never_loaded_keys_is_unready_and_unavailable_until_it_loa
         accepts(&v, &key).await,
         "a token triggers the load once the cooldown passed"
     );
-    assert!(v.readiness().is_empty());
+    assert!(v.problems().is_empty());
+    assert!(v.can_verify());
 }
 
 #[tokio::test]
@@ -190,5 +197,5 @@ async fn slow_jwks_endpoint_times_out_without_blocking_long() {
         started.elapsed() < Duration::from_millis(1500),
         "start-up fetch timed out at 500 ms"
     );
-    assert!(!v.is_ready());
+    assert!(!v.can_verify());
 }

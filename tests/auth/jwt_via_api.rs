@@ -128,8 +128,53 @@ async fn refused_tokens_get_40102_or_40301() {
 }
 
 #[tokio::test]
-async fn provider_without_keys_makes_the_service_unready_and_its_tokens_50301() {
+async fn provider_without_keys_is_reported_down_while_api_keys_keep_the_service_ready() {
     let (app, _key, _dir) = spawn_app_with_tokens().await;
+    let readyz = || {
+        app.call(
+            Request::get("/readyz")
+                .body(Body::empty())
+                .expect("request"),
+        )
+    };
+    let (status, _, body) = readyz().await;
+    assert_eq!(status, 200, "{body}");
+    let gone = body["data"]["dependencies"]["jwks:gone"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        gone.starts_with("down: signing keys never loaded"),
+        "{body}"
+    );
+    assert!(!gone.contains("http://"), "no URL in the report: {gone}");
+    app.state.sample_metrics();
+    let text = app.state.metrics().render();
+    assert!(
+        text.contains("vodsign_dependency_up{dependency=\"jwks:gone\"} 0"),
+        "{text}"
+    );
+    let stranger = TestKey::es256("gone-1");
+    let claims = with(good_claims("bob"), "iss", json!(OTHER_ISSUER));
+    assert_error(&get_with(&app, &stranger.sign(&claims)).await, 503, 50301);
+    assert_eq!(app.get_signature("").await.0, 200, "API keys still work");
+}
+
+#[tokio::test]
+async fn no_api_key_and_no_provider_with_keys_makes_the_service_unready() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let gone_url = format!("http://{}/jwks", closed.local_addr().expect("addr"));
+    drop(closed);
+    let auth: AuthSettings = serde_json::from_value(json!({"jwt": [
+        {"name": "gone", "issuer": OTHER_ISSUER, "audiences": [keys::AUDIENCE],
+         "algorithms": ["ES256"], "jwks_url": gone_url, "jwks_timeout_ms": 200,
+         "access": {"default_policy": "default"}},
+    ]}))
+    .expect("auth config");
+    let app = spawn_app_with(|s| {
+        s.auth = auth;
+        s.api_keys.clear();
+    })
+    .await;
     let response = app
         .call(
             Request::get("/readyz")
@@ -138,15 +183,6 @@ async fn provider_without_keys_makes_the_service_unready_and_its_tokens_50301() 
         )
         .await;
     assert_error(&response, 503, 50301);
-    assert!(
-        response.2["message"]
-            .as_str()
-            .unwrap_or("")
-            .contains("`gone`"),
-        "{}",
-        response.2
-    );
-    let stranger = TestKey::es256("gone-1");
-    let claims = with(good_claims("bob"), "iss", json!(OTHER_ISSUER));
-    assert_error(&get_with(&app, &stranger.sign(&claims)).await, 503, 50301);
+    let message = response.2["message"].as_str().unwrap_or_default();
+    assert!(message.contains("no credential can pass"), "{message}");
 }

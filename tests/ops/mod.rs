@@ -1,8 +1,11 @@
 //! The production-operations features, mostly on the real binary: lifecycle (SIGTERM under
-//! load), reload (SIGHUP), named credentials and the healthcheck command. Loopback only;
-//! every wait is bounded.
+//! load), reload (SIGHUP, `POST /-/reload`, `vodsign reload`), readiness and the dependency
+//! report, named credentials and the healthcheck command. Loopback only; every wait is
+//! bounded.
 
+mod admin_reload;
 mod credentials;
 mod healthcheck;
 mod lifecycle;
+mod readiness;
 mod reload;

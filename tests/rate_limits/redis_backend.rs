@@ -76,7 +76,7 @@ async fn redis_outage_with_deny_refuses_then_recovers_on_restart() {
     let l = redis_limiter(&server, OnBackendError::Deny).await;
     let limits = PolicyLimits::per_second(100, 100).expect("valid");
     assert!(l.check_principal("p", &limits).await.is_ok());
-    assert_eq!(l.readiness(), None);
+    assert_eq!(l.backend_problem(), None);
 
     server.stop();
     let started = Instant::now();
@@ -91,7 +91,7 @@ async fn redis_outage_with_deny_refuses_then_recovers_on_restart() {
     let ip = "192.0.2.1".parse().expect("address");
     assert_eq!(l.ip_blocked(ip).await, Err(LimitError::Unavailable));
     l.record_auth_failure(ip).await;
-    let why = l.readiness().expect("not ready while Redis is down");
+    let why = l.backend_problem().expect("not ready while Redis is down");
     assert!(why.contains("redis"), "{why}");
     assert!(l.stats().backend_errors >= 2);
 
@@ -101,7 +101,7 @@ async fn redis_outage_with_deny_refuses_then_recovers_on_restart() {
     })
     .await;
     eventually("ready again", Duration::from_secs(5), async || {
-        l.readiness().is_none()
+        l.backend_problem().is_none()
     })
     .await;
 }
@@ -131,10 +131,9 @@ async fn redis_outage_with_allow_serves_and_counts() {
     let stats = l.stats();
     assert_eq!(stats.allowed_on_backend_error, 4);
     assert!(!stats.backend_up);
-    assert_eq!(
-        l.readiness(),
-        None,
-        "allow mode keeps serving, so stays ready"
+    assert!(
+        l.backend_problem().is_some_and(|p| p.contains("redis")),
+        "reported down in allow mode too"
     );
 
     server.restart();
@@ -152,12 +151,12 @@ async fn limiter_starts_without_redis_and_connects_when_it_appears() {
     server.stop();
     let l = redis_limiter(&server, OnBackendError::Deny).await;
     eventually("probe notices", Duration::from_secs(5), async || {
-        l.readiness().is_some()
+        l.backend_problem().is_some()
     })
     .await;
     server.restart();
     eventually("probe reconnects", Duration::from_secs(15), async || {
-        l.readiness().is_none()
+        l.backend_problem().is_none()
     })
     .await;
     let limits = PolicyLimits::per_second(1, 1).expect("valid");
@@ -233,7 +232,7 @@ async fn redis_failure_counter_of_the_wrong_type_or_value_is_repaired_not_obeyed
     run(&mut conn, &["HSET", &key, "n", "1"]).await;
     assert_eq!(l.ip_blocked(ip).await, Ok(None), "wrong type: no 503");
     assert_eq!(
-        l.readiness(),
+        l.backend_problem(),
         None,
         "one bad key does not make the service unready"
     );
@@ -253,7 +252,7 @@ async fn redis_failure_counter_of_the_wrong_type_or_value_is_repaired_not_obeyed
     // A block without an expiry would last forever: reset.
     run(&mut conn, &["PERSIST", &key]).await;
     assert_eq!(l.reserve_auth_attempt(ip).await, Ok(None));
-    assert_eq!(l.readiness(), None);
+    assert_eq!(l.backend_problem(), None);
     assert!(l.stats().repairs >= 6, "{:?}", l.stats());
 }
 
@@ -301,6 +300,6 @@ async fn redis_corrupt_rate_and_quota_keys_are_repaired_not_obeyed() {
         l.check_principal("p-quota", &quota).await.is_ok(),
         "wrong type"
     );
-    assert_eq!(l.readiness(), None);
+    assert_eq!(l.backend_problem(), None);
     assert!(l.stats().repairs >= 5, "{:?}", l.stats());
 }

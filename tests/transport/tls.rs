@@ -42,9 +42,12 @@ async fn https_negotiates_h2_and_a_reloaded_certificate_keeps_open_connections()
         &config,
         format!(
             "[server]\n[server.tls]\ncert_file = {:?}\nkey_file = {:?}\n[vod]\n\
-             development_placeholder_credentials = true\n[policies.default]\n",
+             development_placeholder_credentials = true\n[policies.default]\n\
+             [[api_keys]]\nid = \"tls\"\nsha256 = \"{}\"\nsubject = \"s\"\npolicy = \"default\"\n",
             dir.path().join("cert.pem"),
-            dir.path().join("key.pem")
+            dir.path().join("key.pem"),
+            // Readiness needs a credential that can pass.
+            vodsign::hash_key(&vodsign::generate_key("tls")),
         ),
     )
     .expect("write config");
