@@ -1,9 +1,14 @@
 #!/usr/bin/env bash
-# Property-based API test: starts vodsign with the development config on a free loopback
-# port and runs schemathesis against its own /openapi.json. Exits non-zero on any failure.
+# The OpenAPI document against the service: starts vodsign with the development config on a
+# free loopback port, then
+#   1. validates its /openapi.json (openapi-spec-validator),
+#   2. runs schemathesis against it with every check (settings in scripts/schemathesis.toml:
+#      a schema-valid request must get 200, or 403 from the policy; any warning fails),
+#   3. generates a Python client from it and calls the instance (scripts/openapi-client.sh).
+# Exits non-zero on any failure.
 #
-# positive_data_acceptance is left out on purpose: a schema-valid request can still be a
-# 400 (taskPriority without a procedure) or a 403 (a value the policy does not allow).
+# The demo policy's rate, quota and the per-address auth-failure limit are raised for the
+# run (environment overrides), so every request reaches the code under test instead of a 429.
 #
 #   scripts/schemathesis.sh               # builds (debug) and tests the current sources
 #   VODSIGN_BIN=target/release/vodsign scripts/schemathesis.sh   # a given binary
@@ -21,8 +26,13 @@ MAX_EXAMPLES="${ST_MAX_EXAMPLES:-30}"
 
 if ! command -v st >/dev/null 2>&1; then
     echo "schemathesis not found; installing it with pip" >&2
-    python3 -m pip install --quiet 'schemathesis>=4,<5'
+    python3 -m pip install --quiet 'schemathesis>=4.32,<5'
 fi
+if ! command -v openapi-spec-validator >/dev/null 2>&1; then
+    echo "openapi-spec-validator not found; installing it with pip" >&2
+    python3 -m pip install --quiet 'openapi-spec-validator>=0.7,<1'
+fi
+settings="$PWD/scripts/schemathesis.toml"
 
 # Always the current sources: `cargo build` is a no-op when the debug binary is fresh.
 bin="${VODSIGN_BIN:-}"
@@ -43,6 +53,10 @@ log="$workdir/vodsign.log"
 # The placeholder credentials of the development config; never real secrets.
 env -u VODSIGN_SECRET_ID -u VODSIGN_SECRET_KEY \
     VODSIGN_ADMIN__LISTEN="127.0.0.1:$admin_port" \
+    VODSIGN_POLICIES__DEFAULT__LIMITS__RATE_PER_MINUTE=6000000 \
+    VODSIGN_POLICIES__DEFAULT__LIMITS__BURST=100000 \
+    VODSIGN_POLICIES__DEFAULT__LIMITS__QUOTA__MAX=10000000 \
+    VODSIGN_LIMITS__AUTH_FAILURES__MAX=1000000 \
     "$bin" serve --config config/development.toml --listen "127.0.0.1:$port" >"$log" 2>&1 &
 server=$!
 
@@ -66,19 +80,34 @@ for _ in $(seq 1 100); do
     sleep 0.2
 done
 
+base_url="http://127.0.0.1:$port"
+scripts_dir="$PWD/scripts"
 status=0
 # From the scratch directory, so schemathesis's cache and reports stay out of the repo.
 cd "$workdir"
-st run "http://127.0.0.1:$port/openapi.json" \
-    --header "Authorization: Bearer $DEMO_KEY" \
-    --checks not_a_server_error,status_code_conformance,response_schema_conformance,content_type_conformance,negative_data_rejection,ignored_auth,unsupported_method \
-    --max-examples "$MAX_EXAMPLES" \
-    --request-timeout 10 \
-    --seed "${ST_SEED:-20240601}" \
-    || status=$?
+python3 - "$base_url/openapi.json" "$workdir/openapi.json" <<'PY'
+import sys, urllib.request
+with urllib.request.urlopen(sys.argv[1], timeout=10) as response, open(sys.argv[2], "wb") as out:
+    out.write(response.read())
+PY
+openapi-spec-validator "$workdir/openapi.json" || status=$?
+
+if [[ $status -eq 0 ]]; then
+    st --config-file "$settings" run "$base_url/openapi.json" \
+        --header "Authorization: Bearer $DEMO_KEY" \
+        --checks all \
+        --max-examples "$MAX_EXAMPLES" \
+        --request-timeout 10 \
+        --seed "${ST_SEED:-20240601}" \
+        || status=$?
+fi
+
+if [[ $status -eq 0 ]]; then
+    bash "$scripts_dir/openapi-client.sh" "$base_url" || status=$?
+fi
 
 if [[ $status -ne 0 ]]; then
-    echo "schemathesis failed (exit $status); server log tail:" >&2
+    echo "OpenAPI checks failed (exit $status); server log tail:" >&2
     tail -n 40 "$log" >&2
 fi
 exit "$status"

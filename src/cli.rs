@@ -59,11 +59,15 @@ enum Command {
         #[arg(long)]
         now: Option<u64>,
     },
-    /// Load and validate the configuration (and secrets), then exit.
+    /// Load and validate the configuration (and secrets), warn about doubtful settings, try
+    /// the Redis, JWKS and introspection endpoints it names, then exit (0 unless invalid).
     CheckConfig {
         /// Configuration file (TOML). Also VODSIGN_CONFIG.
         #[arg(long, value_name = "PATH")]
         config: Option<PathBuf>,
+        /// Do not try the endpoints the configuration names (no network access).
+        #[arg(long)]
+        offline: bool,
     },
     /// Make a new API key (or hash one from stdin) and print its [[api_keys]] entry.
     HashKey(HashKeyArgs),
@@ -167,9 +171,12 @@ impl Cli {
                 one_value("--config", "serve", config, args.config)?,
                 one_value("--listen", "serve", listen, args.listen)?,
             ),
-            Some(Command::CheckConfig { config: own }) => {
+            Some(Command::CheckConfig {
+                config: own,
+                offline,
+            }) => {
                 refuse_listen(listen, "check-config")?;
-                check_config(one_value("--config", "check-config", config, own)?)
+                check_config(one_value("--config", "check-config", config, own)?, offline)
             }
             Some(Command::Healthcheck { target, timeout_ms }) => {
                 refuse_listen(listen, "healthcheck")?;
@@ -446,8 +453,12 @@ fn reload_target(
     Ok((url, token))
 }
 
-fn check_config(config: Option<PathBuf>) -> Result<ExitCode, CliError> {
-    let app = runtime()?.block_on(load(config))?;
+/// Loads the configuration as `serve` would, prints what signs for whom, and on standard
+/// error each doubtful setting and (unless `offline`) whether each endpoint it names
+/// answers. Exit 0 unless the configuration is invalid: a warning is for the operator.
+fn check_config(config: Option<PathBuf>, offline: bool) -> Result<ExitCode, CliError> {
+    let runtime = runtime()?;
+    let app = runtime.block_on(load(config))?;
     // The reload token is read when serving starts: a missing one is refused here too.
     crate::admin::ReloadAccess::from_settings(&app.settings.admin)?;
     println!(
@@ -478,8 +489,25 @@ fn check_config(config: Option<PathBuf>) -> Result<ExitCode, CliError> {
             }
         );
     }
+    for warning in app.settings.warnings() {
+        eprintln!("warning: {warning}");
+    }
     for problem in app.readiness() {
         eprintln!("warning: not ready yet: {problem}");
+    }
+    if offline {
+        eprintln!("endpoints not tried (--offline)");
+    } else {
+        let probes = runtime.block_on(crate::preflight::probe_all(
+            &app.settings,
+            crate::preflight::TIMEOUT,
+        ));
+        for probe in probes {
+            match probe.outcome {
+                Ok(detail) => eprintln!("reachable: {}: {detail}", probe.target),
+                Err(why) => eprintln!("warning: unreachable: {}: {why}", probe.target),
+            }
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -5,7 +5,8 @@
 //! (`tests/architecture.rs` reads the sources and fails on an upward import or a cycle).
 //!
 //! - [`cli`]: the binary's commands (`serve`, `sign`, `inspect`, `check-config`, ...).
-//! - [`healthcheck`] (the container probe) and [`inspect`] (the offline signature checker).
+//! - [`healthcheck`] (the container probe), [`inspect`] (the offline signature checker) and
+//!   [`preflight`] (`check-config`'s tries of the endpoints a configuration names).
 //! - [`server`]: listeners, connection deadlines and limits, graceful stop; above
 //!   [`reload`] (SIGHUP or `POST /-/reload`: rebuild the state and swap it in) and [`admin`]
 //!   (the operators' listener: `/metrics`, the probes, `POST /-/reload`), above
@@ -50,6 +51,7 @@ mod lifecycle;
 mod limits;
 mod metrics;
 mod policy;
+mod preflight;
 mod reload;
 mod server;
 mod telemetry;

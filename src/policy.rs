@@ -17,72 +17,166 @@ use crate::signature::{
 pub use template::{Template, Values};
 
 /// What a client may ask for: the body of `POST /v1/signature` or the query of `GET`.
-/// Every field is optional; an unknown field is refused, so a typo never silently does
-/// nothing.
-#[derive(
-    Debug, Default, Clone, Deserialize, PartialEq, Eq, utoipa::ToSchema, utoipa::IntoParams,
-)]
+/// Every field is optional: leave it out to get the policy's value (`null` is not a value,
+/// so it is refused like any other wrong type). An unknown field is refused, so a typo
+/// never silently does nothing. `taskPriority` and `taskNotifyMode` need a `procedure`
+/// (the OpenAPI document says so with `dependentRequired`).
+#[derive(Debug, Default, Clone, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-#[into_params(parameter_in = Query)]
 pub struct SignatureRequest {
     /// Task flow to run after the upload; must be the policy's or one it allows.
+    #[serde(default, deserialize_with = "present")]
     #[schema(
-        min_length = 1,
-        max_length = 256,
-        pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]+$"
-    )]
-    #[param(
+        nullable = false,
         min_length = 1,
         max_length = 256,
         pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]+$"
     )]
     pub procedure: Option<String>,
     /// Video category id.
+    #[serde(default, deserialize_with = "whole")]
+    #[schema(nullable = false)]
     pub class_id: Option<u64>,
     /// Storage region, e.g. `ap-chongqing`.
-    #[schema(max_length = 32, pattern = "^[a-z]{2,4}(-[a-z0-9]+)+$")]
-    #[param(max_length = 32, pattern = "^[a-z]{2,4}(-[a-z0-9]+)+$")]
+    #[serde(default, deserialize_with = "present")]
+    #[schema(
+        nullable = false,
+        max_length = 32,
+        pattern = "^[a-z]{2,4}(-[a-z0-9]+)+$"
+    )]
     pub storage_region: Option<String>,
     /// VOD sub-application id.
+    #[serde(default, deserialize_with = "whole")]
+    #[schema(nullable = false)]
     pub vod_sub_app_id: Option<u64>,
-    /// Task flow priority, -10 to 10; only with a procedure.
-    #[schema(minimum = -10, maximum = 10)]
-    #[param(minimum = -10, maximum = 10)]
+    /// Task flow priority, -10 to 10; only together with `procedure`.
+    #[serde(default, deserialize_with = "whole")]
+    #[schema(nullable = false, minimum = -10, maximum = 10)]
     pub task_priority: Option<i64>,
-    /// `Finish`, `Change` or `None`; only with a procedure.
-    #[schema(pattern = "^(Finish|Change|None)$")]
-    #[param(pattern = "^(Finish|Change|None)$")]
+    /// How the task flow's progress is notified; only together with `procedure`.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<NotifyMode>, nullable = false)]
     pub task_notify_mode: Option<String>,
     /// Passed back in VOD's event notifications (up to 1000 characters), if the policy
     /// lets clients send one.
+    #[serde(default, deserialize_with = "present")]
     #[schema(
-        min_length = 1,
-        max_length = 1000,
-        pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]+$"
-    )]
-    #[param(
+        nullable = false,
         min_length = 1,
         max_length = 1000,
         pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]+$"
     )]
     pub session_context: Option<String>,
     /// The client's part of the sourceContext, if the policy's template has `{client}`.
+    #[serde(default, deserialize_with = "present")]
     #[schema(
-        min_length = 1,
-        max_length = 250,
-        pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]+$"
-    )]
-    #[param(
+        nullable = false,
         min_length = 1,
         max_length = 250,
         pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]+$"
     )]
     pub source_context: Option<String>,
     /// How long the signature stays valid, in seconds, up to the policy's maximum.
-    #[schema(minimum = 1, maximum = 7776000)]
-    #[param(minimum = 1, maximum = 7776000)]
+    #[serde(default, deserialize_with = "whole")]
+    #[schema(nullable = false, minimum = 1, maximum = 7776000)]
     pub validity_seconds: Option<u64>,
 }
+
+/// A field that is there must hold a value: `null` gets the type error any other wrong
+/// type gets (an absent field is `None` through `#[serde(default)]`).
+fn present<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    T::deserialize(deserializer).map(Some)
+}
+
+/// An integer field that is there: JSON Schema counts `600.0` as the integer 600, and so
+/// does the body (a fraction or a `null` gets the type error).
+fn whole<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Whole,
+{
+    T::deserialize_whole(deserializer).map(Some)
+}
+
+/// The integer types of [`SignatureRequest`], read through [`WholeNumber`].
+trait Whole: Sized + TryFrom<i64> + TryFrom<u64> {
+    fn deserialize_whole<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error>;
+}
+
+impl Whole for u64 {
+    fn deserialize_whole<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_u64(WholeNumber(std::marker::PhantomData))
+    }
+}
+
+impl Whole for i64 {
+    fn deserialize_whole<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_i64(WholeNumber(std::marker::PhantomData))
+    }
+}
+
+/// Takes an integer, or a float without a fraction (`-7.0`), that fits `T`.
+struct WholeNumber<T>(std::marker::PhantomData<T>);
+
+impl<T: TryFrom<i64> + TryFrom<u64>> serde::de::Visitor<'_> for WholeNumber<T> {
+    type Value = T;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("an integer")
+    }
+
+    fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<T, E> {
+        T::try_from(v).map_err(|_| E::invalid_value(serde::de::Unexpected::Signed(v), &self))
+    }
+
+    fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<T, E> {
+        T::try_from(v).map_err(|_| E::invalid_value(serde::de::Unexpected::Unsigned(v), &self))
+    }
+
+    #[allow(
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss,
+        reason = "only whole numbers strictly inside the target range are cast"
+    )]
+    fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<T, E> {
+        // 2^63 and 2^64 are exact in f64; a whole number below them casts exactly.
+        const TWO_63: f64 = 9_223_372_036_854_775_808.0;
+        const TWO_64: f64 = 18_446_744_073_709_551_616.0;
+        let unexpected = serde::de::Unexpected::Float(v);
+        if v.fract() != 0.0 || !v.is_finite() {
+            return Err(E::invalid_type(unexpected, &self));
+        }
+        if (-TWO_63..0.0).contains(&v) {
+            self.visit_i64(v as i64)
+        } else if (0.0..TWO_64).contains(&v) {
+            self.visit_u64(v as u64)
+        } else {
+            Err(E::invalid_value(unexpected, &self))
+        }
+    }
+}
+
+/// The values of `taskNotifyMode`, for the OpenAPI document (the request keeps the text,
+/// checked by [`TaskNotifyMode`]'s parser with a message naming the field).
+#[derive(utoipa::ToSchema)]
+#[schema(as = TaskNotifyMode)]
+#[allow(
+    dead_code,
+    reason = "a description of the accepted values, not a value"
+)]
+pub enum NotifyMode {
+    Finish,
+    Change,
+    None,
+}
+
+/// The fields that mean nothing without a `procedure`, as the OpenAPI document's
+/// `dependentRequired` names them ([`check_task_flow`] enforces it).
+pub const NEED_PROCEDURE: [&str; 2] = ["taskPriority", "taskNotifyMode"];
 
 impl SignatureRequest {
     /// The optional parameters the client asked for, unchecked. `sourceContext` is the

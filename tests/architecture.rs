@@ -14,7 +14,7 @@ const LAYERS: &[&[&str]] = &[
     // The binary's commands.
     &["cli"],
     // The process: tools of the command line, listeners, reload, signals.
-    &["healthcheck", "inspect"],
+    &["healthcheck", "inspect", "preflight"],
     &["server"],
     &["reload", "admin"],
     &["lifecycle"],

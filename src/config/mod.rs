@@ -32,6 +32,7 @@ mod load_error;
 mod policies;
 mod secrets;
 mod server;
+mod warnings;
 
 pub use admin::AdminSettings;
 pub use api_keys::ApiKeySettings;

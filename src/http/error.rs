@@ -99,6 +99,14 @@ impl ApiError {
         }
     }
 
+    /// Every `code` the API answers with, in the order of the README's table: the
+    /// OpenAPI document's enum of `ErrorEnvelope.code`. A test checks it against
+    /// [`ApiError::code`] for every variant.
+    pub const CODES: [u32; 14] = [
+        40001, 40101, 40102, 40301, 40302, 40401, 40501, 40801, 41301, 42901, 42902, 42903, 50001,
+        50301,
+    ];
+
     /// The error a layer meant when it answered a bare `status`.
     pub(crate) fn from_bare_status(status: StatusCode) -> Self {
         match status {
@@ -133,13 +141,21 @@ pub struct Envelope<'a> {
     /// the policy, 40401 no such endpoint, 40501 method not allowed, 40801 body too slow,
     /// 41301 body too large, 42901 rate limited, 42902 quota exhausted, 42903 too many of the
     /// caller's requests in progress, 50001 internal error, 50301 unavailable.
-    #[schema(example = 40102, minimum = 40001, maximum = 59999)]
+    #[schema(example = 40102, schema_with = error_codes)]
     code: u32,
     /// What went wrong and what to do, in one sentence.
     message: &'a str,
     /// The request's id, as in the `x-request-id` response header: quote it in reports.
     #[serde(rename = "requestId", skip_serializing_if = "Option::is_none")]
     request_id: Option<&'a str>,
+}
+
+/// The schema of `ErrorEnvelope.code`: one of [`ApiError::CODES`].
+fn error_codes() -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::Type::Integer)
+        .enum_values(Some(ApiError::CODES))
+        .build()
 }
 
 fn render(status: StatusCode, body: &ErrorBody, request_id: Option<&str>) -> Response {
@@ -275,4 +291,73 @@ pub async fn finish_errors(request: Request, next: Next) -> Response {
     // And its extensions: the request's log line names the caller from them.
     rendered.extensions_mut().extend(parts.extensions);
     rendered
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeSet;
+
+    /// One error of each variant; the match makes adding a variant fail to compile here
+    /// until it is listed.
+    fn one_of_each() -> Vec<ApiError> {
+        let all = vec![
+            ApiError::BadRequest(String::new()),
+            ApiError::Unauthenticated,
+            ApiError::InvalidCredentials(String::new()),
+            ApiError::Forbidden(String::new()),
+            ApiError::NotAllowed(String::new()),
+            ApiError::NotFound,
+            ApiError::MethodNotAllowed,
+            ApiError::PayloadTooLarge,
+            ApiError::BodyTimeout,
+            ApiError::RateLimited {
+                retry_after: 1,
+                decision: None,
+            },
+            ApiError::QuotaExhausted {
+                retry_after: 1,
+                decision: None,
+            },
+            ApiError::TooManyInFlight,
+            ApiError::Internal,
+            ApiError::Unavailable(String::new()),
+        ];
+        for error in &all {
+            match error {
+                ApiError::BadRequest(_)
+                | ApiError::Unauthenticated
+                | ApiError::InvalidCredentials(_)
+                | ApiError::Forbidden(_)
+                | ApiError::NotAllowed(_)
+                | ApiError::NotFound
+                | ApiError::MethodNotAllowed
+                | ApiError::PayloadTooLarge
+                | ApiError::BodyTimeout
+                | ApiError::RateLimited { .. }
+                | ApiError::QuotaExhausted { .. }
+                | ApiError::TooManyInFlight
+                | ApiError::Internal
+                | ApiError::Unavailable(_) => {}
+            }
+        }
+        all
+    }
+
+    #[test]
+    fn the_documented_codes_are_exactly_the_codes_answered() {
+        let answered: BTreeSet<u32> = one_of_each().iter().map(ApiError::code).collect();
+        let documented: BTreeSet<u32> = ApiError::CODES.into_iter().collect();
+        assert_eq!(answered, documented);
+        assert_eq!(
+            documented.len(),
+            ApiError::CODES.len(),
+            "no code listed twice"
+        );
+        for status in 400..600 {
+            let status = StatusCode::from_u16(status).expect("a status");
+            let code = ApiError::from_bare_status(status).code();
+            assert!(documented.contains(&code), "{status} becomes {code}");
+        }
+    }
 }

@@ -227,7 +227,15 @@ pub async fn refuse_method() -> impl IntoResponse {
     path = "/v1/signature",
     tag = "signature",
     operation_id = "issueSignatureByQuery",
-    params(SignatureRequest),
+    // One object parameter in form style, exploded: on the wire each field is its own
+    // `name=value` pair, and the one SignatureRequest schema (with its dependentRequired)
+    // describes the query as it describes the body.
+    params(
+        ("fields" = SignatureRequest, Query, style = Form, explode,
+         description = "The request fields, each its own query parameter \
+                        (`?classId=1&validitySeconds=600`); all optional. `taskPriority` and \
+                        `taskNotifyMode` need `procedure` in the same query.")
+    ),
     security(("bearer" = [])),
     responses(SignatureResponses)
 )]
@@ -245,7 +253,13 @@ pub async fn issue_by_query(
     path = "/v1/signature",
     tag = "signature",
     operation_id = "issueSignatureByBody",
-    request_body(content = Option<SignatureRequest>, content_type = "application/json"),
+    // Optional (`openapi::describe` sets `required: false`): no body at all asks for the
+    // policy's values.
+    request_body(
+        content = SignatureRequest,
+        content_type = "application/json",
+        description = "The request fields, all optional; the body itself may be left out"
+    ),
     security(("bearer" = [])),
     responses(SignatureResponses)
 )]

@@ -43,7 +43,7 @@ use ipnet::Ipv6Net;
 use sha2::{Digest, Sha256};
 
 pub use client_ip::client_ip_from;
-pub use decision::{Decision, LimitError};
+pub use decision::{Decision, LimitError, RATELIMIT_LIMIT, RATELIMIT_REMAINING, RATELIMIT_RESET};
 pub use health::LimiterStats;
 pub use shed::{CallerPermit, PerCaller, ShedBudget};
 

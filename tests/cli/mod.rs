@@ -3,6 +3,7 @@
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
 
+mod check_config;
 mod global_flags;
 mod inspect_foreign;
 mod offline_commands;
