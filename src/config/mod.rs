@@ -392,6 +392,17 @@ mod tests {
             err.contains("store.url") && !err.contains("hunter2"),
             "{err}"
         );
+        // From a file, as a Kubernetes secret is mounted.
+        let mut url = None;
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("c.toml", MINIMAL)?;
+            jail.create_file("store-url", "postgres://vs:hunter2-pw@db/vs\n")?;
+            jail.set_env("VODSIGN_STORE_URL_FILE", "store-url");
+            let s = Settings::load(Some(Path::new("c.toml"))).expect("loads");
+            url = Some(s.store.url.expose_secret().to_owned());
+            Ok(())
+        });
+        assert_eq!(url.as_deref(), Some("postgres://vs:hunter2-pw@db/vs"));
         let err = load_str(&format!("{MINIMAL}[uploads]\nmax_signatures = 0\n"), &[])
             .unwrap_err()
             .to_string();

@@ -3,7 +3,9 @@
 
 use std::sync::Arc;
 
-use vodsign::uploads::{Cursor, InvalidCursor, RecordError, Status, UploadId, UploadStore};
+use vodsign::uploads::{
+    Cursor, InvalidCursor, RecordError, Status, SweepReport, UploadId, UploadStore, sweep_once,
+};
 
 use super::{T0, open, owner, ticket};
 
@@ -49,6 +51,7 @@ on_both_backends!(
     two_handles_share_the_same_uploads,
     migrations_run_twice_and_the_store_answers_pings,
     old_rows_are_purged_in_batches,
+    a_sweep_expires_and_purges,
 );
 
 async fn lifecycle(store: &UploadStore, _url: &str) {
@@ -436,4 +439,44 @@ async fn old_rows_are_purged_in_batches(store: &UploadStore, _url: &str) {
         .expect("listed");
     let created: Vec<u64> = left.items.iter().map(|u| u.created_at).collect();
     assert_eq!(created, [T0 + 4 * 86_400, T0 + 3 * 86_400]);
+}
+
+async fn a_sweep_expires_and_purges(store: &UploadStore, _url: &str) {
+    let alice = owner("alice");
+    let old = ticket(&alice, T0 - 40 * 86_400, 60);
+    let stale = ticket(&alice, T0 - 100, 60);
+    let live = ticket(&alice, T0, 3600);
+    for new in [&old, &stale, &live] {
+        store.create(new).await.expect("created");
+    }
+    let report = sweep_once(store, T0, 30).await.expect("swept");
+    assert_eq!(
+        report,
+        SweepReport {
+            expired: 2,
+            purged: 1
+        },
+        "the old one expired, then went"
+    );
+    let left = store
+        .list(&alice, None, 10, None, T0)
+        .await
+        .expect("listed");
+    let states: Vec<_> = left
+        .items
+        .iter()
+        .map(|u| (u.id.clone(), u.status))
+        .collect();
+    assert_eq!(
+        states,
+        [
+            (live.id.clone(), Status::Authorized),
+            (stale.id.clone(), Status::Expired)
+        ]
+    );
+    assert_eq!(
+        sweep_once(store, T0, 30).await,
+        Ok(SweepReport::default()),
+        "idempotent"
+    );
 }

@@ -48,3 +48,44 @@ async fn a_directory_that_cannot_be_made_names_the_setting() {
     let err = vodsign::uploads::UploadStore::connect(&super::settings(&url)).unwrap_err();
     assert_eq!(err.setting(), Some("store.url"), "{err}");
 }
+
+/// The background task sweeps on its own clock and stops when told.
+#[tokio::test]
+async fn the_sweeper_runs_until_shutdown() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = format!("sqlite://{}", dir.path().join("uploads.db").display());
+    let store = open(&url).await;
+    let alice = owner("alice");
+    let new = ticket(&alice, T0, 60);
+    store.create(&new).await.expect("created");
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(vodsign::uploads::sweeper::run(
+        store.clone(),
+        std::time::Duration::from_millis(20),
+        30,
+        || T0 + 61,
+        async move {
+            let _ = stopped.await;
+        },
+    ));
+    // `get` at T0 reads the stored status: only a sweep can have made it `expired`.
+    crate::support::eventually(
+        "the sweeper marked it",
+        std::time::Duration::from_secs(10),
+        async || {
+            store
+                .get(&alice, &new.id, T0)
+                .await
+                .expect("read")
+                .expect("found")
+                .status
+                == vodsign::uploads::Status::Expired
+        },
+    )
+    .await;
+    stop.send(()).expect("the task listens");
+    tokio::time::timeout(std::time::Duration::from_secs(10), task)
+        .await
+        .expect("stops when told")
+        .expect("did not panic");
+}
