@@ -367,6 +367,7 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::result_large_err)] // figment::Jail's own error type
     fn store_and_uploads_default_and_the_store_url_is_a_secret() {
         let s = load_str(MINIMAL, &[]).expect("a file without [store] or [uploads] loads");
         assert_eq!(s.store.url.expose_secret(), DEFAULT_STORE_URL);

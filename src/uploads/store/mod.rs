@@ -613,3 +613,30 @@ fn variant_name(e: &sqlx::Error) -> String {
         .unwrap_or("unknown")
         .to_owned()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::DEFAULT_STORE_URL;
+
+    #[test]
+    fn the_default_url_is_a_file_relative_to_the_working_directory() {
+        let options = SqliteConnectOptions::from_str(DEFAULT_STORE_URL).expect("parses");
+        assert_eq!(options.get_filename(), Path::new("data/vodsign.sqlite3"));
+    }
+
+    #[test]
+    fn driver_errors_keep_only_their_kind() {
+        let io = sqlx::Error::Io(std::io::Error::new(
+            std::io::ErrorKind::ConnectionRefused,
+            "postgres://u:hunter2-pw@db",
+        ));
+        let err = from_sqlx(io);
+        assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
+        assert!(!format!("{err} {err:?}").contains("hunter2"), "{err:?}");
+        let config = sqlx::Error::Configuration("postgres://u:hunter2-pw@db".into());
+        let err = from_sqlx(config);
+        assert!(matches!(err, StoreError::Failed(_)), "{err:?}");
+        assert!(!format!("{err} {err:?}").contains("hunter2"), "{err:?}");
+    }
+}
