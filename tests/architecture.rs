@@ -25,6 +25,9 @@ const LAYERS: &[&[&str]] = &[
     &["auth"],
     &["policy"],
     &["limits"],
+    // Upload tickets and their store: called by the request path, calling only the leaves'
+    // settings and plain data.
+    &["uploads"],
     // Leaves the upper layers call, never the other way round.
     &["audit", "credentials", "tls"],
     &["metrics", "telemetry"],

@@ -13,6 +13,7 @@
 //! - `observability/`: audit events, metrics, the request log line, secrets kept out of
 //!   logs and bodies, the OpenAPI document
 //! - `cli/`: the binary's offline commands
+//! - `uploads/`: the upload-ticket store on real SQLite and real PostgreSQL
 //!
 //! Two binaries stay apart, each saying why: `auth_token_logs.rs` (process-wide tracing
 //! state) and `fuzz_fallback.rs` (the fuzz crate's harness). Set `TEST_LOG=1` to see the
@@ -26,3 +27,4 @@ mod rate_limits;
 mod signature;
 mod support;
 mod transport;
+mod uploads;

@@ -10,7 +10,8 @@
 //! One file per area, each with its settings and their rules: [`server`](ServerSettings)
 //! (with TLS and CORS), [`admin`](AdminSettings), [`audit`](AuditSettings),
 //! [`credentials`](CredentialSettings), [`api_keys`](ApiKeySettings),
-//! [`policies`](PolicySettings), [`limits`](LimitsSettings), [`auth`](AuthSettings); and
+//! [`policies`](PolicySettings), [`limits`](LimitsSettings), [`auth`](AuthSettings),
+//! [`store`](StoreSettings), [`uploads`](UploadSettings); and
 //! [`secrets`](secret_from_env) for reading secrets and bounded files. This module imports
 //! nothing else from the crate: everything else imports its settings from here.
 
@@ -33,6 +34,8 @@ mod policies;
 mod secrets;
 mod server;
 mod warnings;
+mod store;
+mod uploads;
 
 pub use admin::AdminSettings;
 pub use api_keys::ApiKeySettings;
@@ -55,6 +58,8 @@ pub use secrets::{
     read_secret_text, required_secret, secret_from_env, secret_from_lookup,
 };
 pub use server::{CorsSettings, LogFormat, ServerSettings, TlsSettings};
+pub use store::{DEFAULT_STORE_URL, STORE_URL_ENV, StoreKind, StoreSettings, store_kind};
+pub use uploads::{DEFAULT_CONTEXT_KEY_ENV, UploadSettings};
 
 /// Environment variable naming the configuration file (same as `--config`).
 pub const CONFIG_ENV: &str = "VODSIGN_CONFIG";
@@ -111,6 +116,13 @@ pub struct Settings {
     /// Not serialized: its defaults come from `LimitsSettings::default` when reading.
     #[serde(default, skip_serializing)]
     pub limits: LimitsSettings,
+    /// `[store]`: where upload tickets live. Not serialized (its URL is a secret): its
+    /// defaults come from `StoreSettings::default` when reading.
+    #[serde(default, skip_serializing)]
+    pub store: StoreSettings,
+    /// `[uploads]`: upload tickets.
+    #[serde(default)]
+    pub uploads: UploadSettings,
 }
 
 impl Settings {
@@ -119,7 +131,8 @@ impl Settings {
     /// `policies.default.validity_seconds`, `VODSIGN_API_KEYS` sets the `api_keys` array;
     /// values are parsed as TOML values. Any other `VODSIGN_*` variable is not a setting and
     /// is ignored (see `is_override`).
-    /// The Redis URL comes from `VODSIGN_REDIS_URL[_FILE]` when set. Then
+    /// The Redis URL comes from `VODSIGN_REDIS_URL[_FILE]` when set, the store URL from
+    /// `VODSIGN_STORE_URL[_FILE]`. Then
     /// [`Settings::validate`].
     pub fn load(path: Option<&Path>) -> Result<Self, ConfigError> {
         let settings = Self::read(path)?;
@@ -149,6 +162,9 @@ impl Settings {
         if let Some(url) = secret_from_env(REDIS_URL_ENV)? {
             settings.limits.redis_url = Some(url);
         }
+        if let Some(url) = secret_from_env(STORE_URL_ENV)? {
+            settings.store.url = url;
+        }
         Ok(settings)
     }
 
@@ -165,7 +181,8 @@ impl Settings {
     }
 
     /// Checks every rule that needs no I/O: at least one policy, `[server]` deadlines and
-    /// limits, `[server.cors]`, `[admin]` against `[server]`, `[limits]`, credential names.
+    /// limits, `[server.cors]`, `[admin]` against `[server]`, `[limits]`, `[store]`,
+    /// `[uploads]`, credential names.
     /// (`[policies.NAME.limits]` cannot even be read when invalid.) The error names the
     /// first offending key.
     pub fn validate(&self) -> Result<(), ConfigError> {
@@ -177,6 +194,8 @@ impl Settings {
         }
         server::validate(&self.server)?;
         self.limits.validate()?;
+        self.store.validate()?;
+        self.uploads.validate()?;
         admin::validate(self)?;
         credentials::validate(&self.credentials)
     }
@@ -213,6 +232,7 @@ pub fn config_path(flag: Option<PathBuf>) -> Option<PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use secrecy::ExposeSecret as _;
 
     /// Loads `toml` with `env` set, inside a figment jail: a private directory and an
     /// environment restored afterwards, so tests never see each other's variables.
@@ -345,6 +365,50 @@ mod tests {
         let limits = s.policies["default"].limits.as_ref().expect("limits");
         assert_eq!(limits.burst().get(), 30);
         assert_eq!(limits.quota().map(|q| q.max.get()), Some(9));
+    }
+
+    #[test]
+    #[allow(clippy::result_large_err)] // figment::Jail's own error type
+    fn store_and_uploads_default_and_the_store_url_is_a_secret() {
+        let s = load_str(MINIMAL, &[]).expect("a file without [store] or [uploads] loads");
+        assert_eq!(s.store.url.expose_secret(), DEFAULT_STORE_URL);
+        assert_eq!(s.uploads.max_signatures, 10);
+
+        let s = load_str(
+            "[store]\nurl = \"sqlite://file.db\"\n[uploads]\nttl_secs = 600\n\
+             [policies.default]\nvalidity_seconds = 60\n",
+            &[("VODSIGN_STORE_URL", "postgres://vs:hunter2-pw@db/vs")],
+        )
+        .expect("loads");
+        assert_eq!(s.store.kind(), Ok(StoreKind::Postgres), "the variable wins");
+        assert_eq!(s.uploads.ttl_secs, 600);
+        assert!(!format!("{s:?}").contains("hunter2"), "the URL is redacted");
+
+        let err = load_str(
+            MINIMAL,
+            &[("VODSIGN_STORE_URL", "mysql://vs:hunter2-pw@db/vs")],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("store.url") && !err.contains("hunter2"),
+            "{err}"
+        );
+        // From a file, as a Kubernetes secret is mounted.
+        let mut url = None;
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("c.toml", MINIMAL)?;
+            jail.create_file("store-url", "postgres://vs:hunter2-pw@db/vs\n")?;
+            jail.set_env("VODSIGN_STORE_URL_FILE", "store-url");
+            let s = Settings::load(Some(Path::new("c.toml"))).expect("loads");
+            url = Some(s.store.url.expose_secret().to_owned());
+            Ok(())
+        });
+        assert_eq!(url.as_deref(), Some("postgres://vs:hunter2-pw@db/vs"));
+        let err = load_str(&format!("{MINIMAL}[uploads]\nmax_signatures = 0\n"), &[])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("uploads.max_signatures"), "{err}");
     }
 
     #[test]

@@ -9,6 +9,7 @@
 //! - [`keys`]: JWT signing keys generated per run, and tokens minted with them
 //! - [`tokens`]: token verifier builders and introspection answers
 //! - [`redis`], [`limiter`]: a throwaway `redis-server`, and limiter builders
+//! - [`postgres`]: a throwaway PostgreSQL cluster per test process, a database per test
 //! - [`reference`]: the signer as first written, the oracle of the byte-for-byte property
 //!
 //! `keys` and `reference` are shared with the benches, which must not reach into `tests/`:
@@ -20,6 +21,7 @@ pub mod idp;
 pub mod keys;
 pub mod limiter;
 pub mod observe;
+pub mod postgres;
 pub mod redis;
 #[path = "../../benches/support/reference.rs"]
 pub mod reference;
