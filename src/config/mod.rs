@@ -33,9 +33,9 @@ mod load_error;
 mod policies;
 mod secrets;
 mod server;
-mod warnings;
 mod store;
 mod uploads;
+mod warnings;
 
 pub use admin::AdminSettings;
 pub use api_keys::ApiKeySettings;
