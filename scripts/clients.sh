@@ -7,7 +7,7 @@
 # vodsign runs the development config on free loopback ports with generated VOD credentials
 # (never real ones); the tests verify every signature with that generated SecretKey.
 #
-#   scripts/clients.sh                                   # builds the debug binary if needed
+#   scripts/clients.sh                                   # the current sources' debug binary
 #   VODSIGN_BIN=target/release/vodsign scripts/clients.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -32,8 +32,9 @@ say "tools ready after $((SECONDS - started)) s ($(node --version), $("$chromium
 bin="${VODSIGN_BIN:-}"
 unset VODSIGN_BIN # ours, not a setting
 if [[ -z "$bin" ]]; then
+    # Always the current sources: a no-op when the debug binary is fresh.
+    cargo build --locked --bin vodsign
     bin="${CARGO_TARGET_DIR:-target}/debug/vodsign"
-    [[ -x "$bin" ]] || cargo build --locked --bin vodsign
 fi
 
 free_port() {
