@@ -2,7 +2,8 @@
 //! so the browser first asks (preflight) whether that page's origin may call it.
 //!
 //! Only the exact origins listed in `[server.cors] allowed_origins` get the allow headers;
-//! any other origin gets none, and its browser blocks the call. The settings are
+//! any other origin gets none, and its browser blocks the call. Answers expose the request
+//! id, `Retry-After` and the `RateLimit-*` headers to the page. The settings are
 //! [`CorsSettings`], checked when the configuration is loaded.
 
 use std::time::Duration;
@@ -37,7 +38,15 @@ pub fn layer(settings: &CorsSettings) -> Option<CorsLayer> {
                 header::CONTENT_TYPE,
                 HeaderName::from_static("x-request-id"),
             ])
-            .expose_headers([REQUEST_ID])
+            // Not CORS-safelisted, so a page cannot read them unless exposed: a client
+            // that honours Retry-After on 429/503 needs it (the browser example does).
+            .expose_headers([
+                REQUEST_ID,
+                header::RETRY_AFTER,
+                HeaderName::from_static("ratelimit-limit"),
+                HeaderName::from_static("ratelimit-remaining"),
+                HeaderName::from_static("ratelimit-reset"),
+            ])
             .allow_credentials(settings.allow_credentials)
             .max_age(Duration::from_secs(settings.max_age_secs)),
     )

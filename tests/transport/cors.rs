@@ -80,7 +80,16 @@ async fn a_call_from_an_allowed_origin_can_read_the_answer() {
     let (status, headers) = call(settings(&[ALLOWED], false), request).await;
     assert_eq!(status, 401, "still authenticated");
     assert_eq!(header(&headers, "access-control-allow-origin"), ALLOWED);
-    assert!(header(&headers, "access-control-expose-headers").contains("x-request-id"));
+    let exposed = header(&headers, "access-control-expose-headers").to_ascii_lowercase();
+    for name in [
+        "x-request-id",
+        "retry-after",
+        "ratelimit-limit",
+        "ratelimit-remaining",
+        "ratelimit-reset",
+    ] {
+        assert!(exposed.contains(name), "{name} not exposed: {exposed}");
+    }
 }
 
 #[tokio::test]
