@@ -685,7 +685,8 @@ pub mod events {
                     "Type": "mp4",
                     "MediaUrl": format!("http://1500000000.vod2.myqcloud.com/f/{file_id}/f0.mp4"),
                     "SourceInfo": {"SourceType": "Upload", "SourceContext": source_context},
-                    "StorageRegion": "ap-guangzhou", "TagSet": [], "Vid": "", "Category": "Video",
+                    "StorageRegion": "ap-guangzhou", "StoragePath": "", "TagSet": [], "Vid": "",
+                    "Category": "Video",
                     "Status": "Normal", "StorageClass": "STANDARD"
                 },
                 "ProcedureTaskId": "",
@@ -728,7 +729,7 @@ pub mod events {
         event(
             "FileDeleted",
             "FileDeleteEvent",
-            json!({ "FileIdSet": file_ids, "FileDelInfoSet": [] }),
+            json!({ "FileIdSet": file_ids, "FileDeleteResultInfo": [] }),
         )
     }
 }
