@@ -1,10 +1,11 @@
 //! The command line: `serve` (the default), `sign`, `inspect`, `check-config`, `hash-key`,
-//! `healthcheck`, `reload`.
+//! `healthcheck`, `reload`, `events setup|status`.
 //!
 //! Exit codes: 0 success (for `inspect`: the signature is valid), 1 failure (`inspect`: not
 //! valid; `serve`: the running service failed, e.g. its address is taken), 2 usage or
 //! configuration error. `healthcheck` exits only 0 (ready) or 1; `reload` 0 (reloaded) or 1
-//! (refused, or no answer), 2 for a malformed command line.
+//! (refused, or no answer), 2 for a malformed command line. `events`: 1 when the VOD API
+//! refused or did not answer.
 
 use std::io::Read as _;
 use std::net::SocketAddr;
@@ -84,6 +85,26 @@ enum Command {
     /// the same reload as SIGHUP; needs [admin] enable_reload = true). Exit 0 when the new
     /// configuration is in effect, 1 when it was refused or nothing answered.
     Reload(ReloadArgs),
+    /// VOD's event queue through the VOD API ([events] settings, events.credential's key).
+    Events(EventsArgs),
+}
+
+#[derive(Debug, Args)]
+struct EventsArgs {
+    #[command(subcommand)]
+    action: EventsAction,
+    /// Configuration file (TOML). Also VODSIGN_CONFIG.
+    #[arg(long, value_name = "PATH", global = true)]
+    config: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+enum EventsAction {
+    /// Set what the relay needs (Mode=PULL, UploadMediaCompleteEventSwitch=ON) where it
+    /// differs, and print what changed.
+    Setup,
+    /// Print the event configuration and the approximate number of events waiting.
+    Status,
 }
 
 #[derive(Debug, Args)]
@@ -187,6 +208,13 @@ impl Cli {
                 refuse_listen(listen, "reload")?;
                 let config = one_value("--config", "reload", config, args.config)?;
                 Ok(reload(config, args.admin, args.timeout_ms))
+            }
+            Some(Command::Events(args)) => {
+                refuse_listen(listen, "events")?;
+                events(
+                    one_value("--config", "events", config, args.config)?,
+                    args.action,
+                )
             }
             Some(Command::Sign(args)) => {
                 refuse_unused(config, listen, "sign")?;
@@ -510,6 +538,34 @@ fn check_config(config: Option<PathBuf>, offline: bool) -> Result<ExitCode, CliE
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `events setup` and `events status` against the VOD API `[events]` names.
+fn events(config: Option<PathBuf>, action: EventsAction) -> Result<ExitCode, CliError> {
+    use crate::vodapi::{VodApi, setup};
+    let api = VodApi::from_settings(&source(config, None).settings()?)?;
+    let failed = |e: &dyn std::fmt::Display| CliError::Failed(format!("events: {e}"));
+    runtime()?.block_on(async {
+        match action {
+            EventsAction::Setup => {
+                let changed = setup::setup(&api).await.map_err(|e| failed(&e))?;
+                for change in &changed {
+                    println!("changed {change}");
+                }
+                if changed.is_empty() {
+                    println!("nothing to change: Mode is PULL, UploadMediaCompleteEventSwitch ON");
+                }
+            }
+            EventsAction::Status => {
+                let status = setup::status(&api).await.map_err(|e| failed(&e))?;
+                print!("{}", status.render());
+                if !status.is_set_up() {
+                    eprintln!("warning: not set up for the relay; run `vodsign events setup`");
+                }
+            }
+        }
+        Ok(ExitCode::SUCCESS)
+    })
 }
 
 /// The flag of `sign` that carries a parameter: a refusal names what the operator typed, not

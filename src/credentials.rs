@@ -190,6 +190,28 @@ impl Credentials {
     }
 }
 
+/// Loads the one credential `name` for the VOD API (setting `key` names it): from its
+/// `[credentials.NAME]` table, or `VODSIGN_SECRET_ID`/`_KEY` for `default`. Never the
+/// development placeholders: the VOD API refuses them.
+pub fn load_named(
+    settings: &Settings,
+    key: &str,
+    name: &str,
+) -> Result<VodCredentials, ConfigError> {
+    match settings.credentials.get(name) {
+        Some(table) => load_one(name, table, false),
+        None if name == DEFAULT_CREDENTIAL => VodCredentials::from_env(false),
+        None => Err(ConfigError::key(
+            key,
+            format!(
+                "names credential {name:?}, which is not configured; add a [credentials.{name}] \
+                 table and set {stem}_ID and {stem}_KEY (or their _FILE variants)",
+                stem = variable_stem(name)
+            ),
+        )),
+    }
+}
+
 /// Policy name -> credential name, refusing a policy that names a credential not loaded.
 pub fn assign(
     settings: &Settings,

@@ -24,6 +24,8 @@
 //!   auth-failure limit, load shedding, client-IP resolution; memory or Redis backend.
 //! - [`uploads`]: upload tickets: ids, the signed context token, and the store (SQLite or
 //!   PostgreSQL) that keeps each upload for its owner.
+//! - [`vodapi`]: the VOD API's event queue and event configuration, signed with
+//!   TC3-HMAC-SHA256 under a named credential.
 //!
 //! Leaves the layers above call, never the other way round: [`audit`] (one event per
 //! signature issued or refused), [`credentials`] (named VOD SecretId/SecretKey pairs),
@@ -34,13 +36,15 @@
 //! parameters, encoding, sign / decode / verify, with no I/O, clock or randomness inside.
 
 // The public surface: the settings, the pure signer, the proven caller and the upload tickets
-// (whose store the integration tests drive on both backends) as modules, and
+// (whose store the integration tests drive on both backends) and the VOD API client
+// (which the tests drive against a fake VOD API) as modules, and
 // below, the few types and functions the binary, the tests, the benches and the fuzz
 // targets build a service from. Everything else is private to the crate.
 pub mod config;
 pub mod principal;
 pub mod signature;
 pub mod uploads;
+pub mod vodapi;
 
 mod admin;
 mod app;

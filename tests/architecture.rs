@@ -28,6 +28,8 @@ const LAYERS: &[&[&str]] = &[
     // Upload tickets and their store: called by the request path, calling only the leaves'
     // settings and plain data.
     &["uploads"],
+    // The VOD API client of the event queue: signs with a named credential.
+    &["vodapi"],
     // Leaves the upper layers call, never the other way round.
     &["audit", "credentials", "tls"],
     &["metrics", "telemetry"],

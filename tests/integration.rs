@@ -14,6 +14,8 @@
 //!   logs and bodies, the OpenAPI document
 //! - `cli/`: the binary's offline commands
 //! - `uploads/`: the upload-ticket store on real SQLite and real PostgreSQL
+//! - `vodapi/`: the VOD API client (TC3 signing, the event queue, `events setup|status`)
+//!   against a fake VOD API that verifies every signature
 //!
 //! Two binaries stay apart, each saying why: `auth_token_logs.rs` (process-wide tracing
 //! state) and `fuzz_fallback.rs` (the fuzz crate's harness). Set `TEST_LOG=1` to see the
@@ -28,3 +30,4 @@ mod signature;
 mod support;
 mod transport;
 mod uploads;
+mod vodapi;

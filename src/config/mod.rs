@@ -11,7 +11,7 @@
 //! (with TLS and CORS), [`admin`](AdminSettings), [`audit`](AuditSettings),
 //! [`credentials`](CredentialSettings), [`api_keys`](ApiKeySettings),
 //! [`policies`](PolicySettings), [`limits`](LimitsSettings), [`auth`](AuthSettings),
-//! [`store`](StoreSettings), [`uploads`](UploadSettings); and
+//! [`store`](StoreSettings), [`uploads`](UploadSettings), [`events`](EventSettings); and
 //! [`secrets`](secret_from_env) for reading secrets and bounded files. This module imports
 //! nothing else from the crate: everything else imports its settings from here.
 
@@ -28,6 +28,7 @@ mod audit;
 mod auth;
 mod credentials;
 mod error;
+mod events;
 mod limits;
 mod load_error;
 mod policies;
@@ -48,6 +49,7 @@ pub use credentials::{
     CredentialSettings, DEFAULT_CREDENTIAL, VodSettings, is_secret_variable, variable_stem,
 };
 pub use error::ConfigError;
+pub use events::{DEFAULT_API_ENDPOINT, EventSettings};
 pub use limits::{
     AuthFailureLimits, BackendKind, ForwardedHeader, LimitsSettings, OnBackendError, PolicyLimits,
     Quota,
@@ -123,6 +125,9 @@ pub struct Settings {
     /// `[uploads]`: upload tickets.
     #[serde(default)]
     pub uploads: UploadSettings,
+    /// `[events]`: draining VOD's reliable event queue.
+    #[serde(default)]
+    pub events: EventSettings,
 }
 
 impl Settings {
@@ -182,7 +187,7 @@ impl Settings {
 
     /// Checks every rule that needs no I/O: at least one policy, `[server]` deadlines and
     /// limits, `[server.cors]`, `[admin]` against `[server]`, `[limits]`, `[store]`,
-    /// `[uploads]`, credential names.
+    /// `[uploads]`, `[events]`, credential names.
     /// (`[policies.NAME.limits]` cannot even be read when invalid.) The error names the
     /// first offending key.
     pub fn validate(&self) -> Result<(), ConfigError> {
@@ -196,6 +201,7 @@ impl Settings {
         self.limits.validate()?;
         self.store.validate()?;
         self.uploads.validate()?;
+        self.events.validate()?;
         admin::validate(self)?;
         credentials::validate(&self.credentials)
     }

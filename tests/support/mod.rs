@@ -6,6 +6,7 @@
 //! - [`observe`]: requests with a known request id and peer; their log lines and audit events
 //! - [`service`]: the real `vodsign serve` process, a bounded load, test certificates
 //! - [`idp`]: the test identity provider on loopback (JWKS and introspection)
+//! - [`fake_vod`]: the fake VOD API (event queue and configuration; verifies TC3 signatures)
 //! - [`keys`]: JWT signing keys generated per run, and tokens minted with them
 //! - [`tokens`]: token verifier builders and introspection answers
 //! - [`redis`], [`limiter`]: a throwaway `redis-server`, and limiter builders
@@ -16,6 +17,7 @@
 //! they live in `benches/support/` and are included here by path.
 
 pub mod app;
+pub mod fake_vod;
 pub mod idp;
 #[path = "../../benches/support/keys.rs"]
 pub mod keys;
