@@ -1,10 +1,13 @@
 //! The command line: `serve` (the default), `sign`, `inspect`, `check-config`, `hash-key`,
-//! `healthcheck`, `reload`.
+//! `healthcheck`, `reload`, `migrate`.
 //!
 //! Exit codes: 0 success (for `inspect`: the signature is valid), 1 failure (`inspect`: not
 //! valid; `serve`: the running service failed, e.g. its address is taken), 2 usage or
 //! configuration error. `healthcheck` exits only 0 (ready) or 1; `reload` 0 (reloaded) or 1
-//! (refused, or no answer), 2 for a malformed command line.
+//! (refused, or no answer), 2 for a malformed command line. `migrate`: 0 up to date, 1 the
+//! store unreachable or a migration failed, 2 usage or configuration error.
+
+mod migrate;
 
 use std::io::Read as _;
 use std::net::SocketAddr;
@@ -34,7 +37,7 @@ use crate::signature::{
 )]
 pub struct Cli {
     /// Configuration file (TOML); also VODSIGN_CONFIG. Honoured by serve, check-config,
-    /// healthcheck and reload, refused by the other commands.
+    /// healthcheck, reload and migrate, refused by the other commands.
     #[arg(long, value_name = "PATH")]
     config: Option<PathBuf>,
     /// Overrides server.listen. Before a subcommand it is serve's (the default); give it
@@ -84,6 +87,20 @@ enum Command {
     /// the same reload as SIGHUP; needs [admin] enable_reload = true). Exit 0 when the new
     /// configuration is in effect, 1 when it was refused or nothing answered.
     Reload(ReloadArgs),
+    /// Apply the upload store's pending migrations ([store] url, or VODSIGN_STORE_URL[_FILE])
+    /// and print each one applied; start-up runs the same. Exit 0 up to date, 1 store
+    /// unreachable or a migration failed, 2 usage or configuration error.
+    Migrate(MigrateArgs),
+}
+
+#[derive(Debug, Args)]
+struct MigrateArgs {
+    /// Configuration file (TOML), also VODSIGN_CONFIG; only its [store] table is read.
+    #[arg(long, value_name = "PATH")]
+    config: Option<PathBuf>,
+    /// List each migration as applied or pending and change nothing.
+    #[arg(long)]
+    status: bool,
 }
 
 #[derive(Debug, Args)]
@@ -187,6 +204,11 @@ impl Cli {
                 refuse_listen(listen, "reload")?;
                 let config = one_value("--config", "reload", config, args.config)?;
                 Ok(reload(config, args.admin, args.timeout_ms))
+            }
+            Some(Command::Migrate(args)) => {
+                refuse_listen(listen, "migrate")?;
+                let config = one_value("--config", "migrate", config, args.config)?;
+                migrate::run(config, args.status)
             }
             Some(Command::Sign(args)) => {
                 refuse_unused(config, listen, "sign")?;
