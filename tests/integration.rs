@@ -12,7 +12,7 @@
 //!   the healthcheck command
 //! - `observability/`: audit events, metrics, the request log line, secrets kept out of
 //!   logs and bodies, the OpenAPI document
-//! - `cli/`: the binary's offline commands
+//! - `cli/`: the binary's offline commands, and `migrate` on real SQLite and PostgreSQL
 //! - `uploads/`: the upload-ticket store on real SQLite and real PostgreSQL
 //!
 //! Two binaries stay apart, each saying why: `auth_token_logs.rs` (process-wide tracing
