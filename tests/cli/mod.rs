@@ -5,6 +5,7 @@ use std::process::{Command, Output, Stdio};
 
 mod check_config;
 mod global_flags;
+mod inspect_context;
 mod inspect_foreign;
 mod migrate;
 mod offline_commands;
