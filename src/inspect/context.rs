@@ -195,14 +195,14 @@ mod tests {
     fn each_tag_check_is_found_and_described() {
         let id = UploadId::generate();
         let token = keys(A, &[]).token(&id).to_string();
-        let rotated = keys(B, &[A]);
+        let (current, rotated, other) = (keys(A, &[]), keys(B, &[A]), keys(B, &[]));
         let ring = |keys| ContextKeyring {
             var: "MY_KEY",
             keys,
         };
         let check = |keys| ring(keys).check(&token).expect("a token");
         assert_eq!(
-            check(Some(&keys(A, &[]))),
+            check(Some(&current)),
             TokenFinding::Token {
                 upload: id.clone(),
                 tag: TagCheck::Verified(KeyMatch::Current)
@@ -216,7 +216,7 @@ mod tests {
                 tag: TagCheck::Verified(KeyMatch::Previous(0))
             }
         );
-        let foreign = check(Some(&keys(B, &[])));
+        let foreign = check(Some(&other));
         assert!(foreign.is_refused());
         assert!(!check(None).is_refused());
         assert!(
