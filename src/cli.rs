@@ -1,11 +1,15 @@
 //! The command line: `serve` (the default), `sign`, `inspect`, `check-config`, `hash-key`,
-//! `healthcheck`, `reload`, `events setup|status`.
+//! `healthcheck`, `reload`, `events setup|status`, `migrate`.
 //!
 //! Exit codes: 0 success (for `inspect`: the signature is valid), 1 failure (`inspect`: not
-//! valid; `serve`: the running service failed, e.g. its address is taken), 2 usage or
-//! configuration error. `healthcheck` exits only 0 (ready) or 1; `reload` 0 (reloaded) or 1
-//! (refused, or no answer), 2 for a malformed command line. `events`: 1 when the VOD API
-//! refused or did not answer.
+//! valid, a vodsign context token whose tag does not verify included; `serve`: the running
+//! service failed, e.g. its address is taken), 2 usage or configuration error. `healthcheck`
+//! exits only 0 (ready) or 1; `reload` 0 (reloaded) or 1 (refused, or no answer), 2 for a
+//! malformed command line. `events`: 1 when the VOD API refused or did not answer.
+//! `migrate`: 0 up to date, 1 the store unreachable or a migration failed, 2 usage or
+//! configuration error.
+
+mod migrate;
 
 use std::io::Read as _;
 use std::net::SocketAddr;
@@ -26,6 +30,7 @@ use crate::signature::{
     InvalidParam, RawUploadOptions, SecretId, SignParams, Signer, UploadOptions, Validity,
     check_task_flow,
 };
+use crate::uploads::{ContextKeys, context::TOKEN_PREFIX};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -35,7 +40,7 @@ use crate::signature::{
 )]
 pub struct Cli {
     /// Configuration file (TOML); also VODSIGN_CONFIG. Honoured by serve, check-config,
-    /// healthcheck and reload, refused by the other commands.
+    /// healthcheck, reload and migrate, refused by the other commands.
     #[arg(long, value_name = "PATH")]
     config: Option<PathBuf>,
     /// Overrides server.listen. Before a subcommand it is serve's (the default); give it
@@ -52,13 +57,18 @@ enum Command {
     Serve(ServeArgs),
     /// Make a signature offline with the same engine (key from VODSIGN_SECRET_KEY[_FILE]).
     Sign(SignArgs),
-    /// Decode a signature, verify it when VODSIGN_SECRET_KEY is set, and explain it.
+    /// Decode a signature, verify it when VODSIGN_SECRET_KEY is set, and explain it; a
+    /// vodsign context token (vs1.…), in it or given alone, is checked with the context key.
     Inspect {
-        /// The signature, or `-` to read it from standard input.
+        /// The signature or a context token, or `-` to read it from standard input.
         signature: String,
         /// Unix time to check against (default: now).
         #[arg(long)]
         now: Option<u64>,
+        /// The variable holding the context key (or <VAR>_FILE; previous keys in
+        /// <VAR>_PREVIOUS[_FILE]): what [uploads] context_key_env names.
+        #[arg(long, value_name = "VAR", default_value = config::DEFAULT_CONTEXT_KEY_ENV)]
+        context_key_env: String,
     },
     /// Load and validate the configuration (and secrets), warn about doubtful settings, try
     /// the Redis, JWKS and introspection endpoints it names, then exit (0 unless invalid).
@@ -87,6 +97,10 @@ enum Command {
     Reload(ReloadArgs),
     /// VOD's event queue through the VOD API ([events] settings, events.credential's key).
     Events(EventsArgs),
+    /// Apply the upload store's pending migrations ([store] url, or VODSIGN_STORE_URL[_FILE])
+    /// and print each one applied; start-up runs the same. Exit 0 up to date, 1 store
+    /// unreachable or a migration failed, 2 usage or configuration error.
+    Migrate(MigrateArgs),
 }
 
 #[derive(Debug, Args)]
@@ -105,6 +119,16 @@ enum EventsAction {
     Setup,
     /// Print the event configuration and the approximate number of events waiting.
     Status,
+}
+
+#[derive(Debug, Args)]
+struct MigrateArgs {
+    /// Configuration file (TOML), also VODSIGN_CONFIG; only its [store] table is read.
+    #[arg(long, value_name = "PATH")]
+    config: Option<PathBuf>,
+    /// List each migration as applied or pending and change nothing.
+    #[arg(long)]
+    status: bool,
 }
 
 #[derive(Debug, Args)]
@@ -216,13 +240,22 @@ impl Cli {
                     args.action,
                 )
             }
+            Some(Command::Migrate(args)) => {
+                refuse_listen(listen, "migrate")?;
+                let config = one_value("--config", "migrate", config, args.config)?;
+                migrate::run(config, args.status)
+            }
             Some(Command::Sign(args)) => {
                 refuse_unused(config, listen, "sign")?;
                 sign(args)
             }
-            Some(Command::Inspect { signature, now }) => {
+            Some(Command::Inspect {
+                signature,
+                now,
+                context_key_env,
+            }) => {
                 refuse_unused(config, listen, "inspect")?;
-                run_inspect(&signature, now)
+                run_inspect(&signature, now, &context_key_env)
             }
             Some(Command::HashKey(args)) => {
                 refuse_unused(config, listen, "hash-key")?;
@@ -630,15 +663,31 @@ fn sign(args: SignArgs) -> Result<ExitCode, CliError> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn run_inspect(signature: &str, now: Option<u64>) -> Result<ExitCode, CliError> {
+/// Exit 0 when valid (a context token: genuine, or well formed when no key is set), 1 when
+/// not: a context token that does not verify is a forgery or another deployment's.
+fn run_inspect(signature: &str, now: Option<u64>, key_env: &str) -> Result<ExitCode, CliError> {
     let text = if signature == "-" {
         read_stdin()?
     } else {
         signature.to_owned()
     };
+    let context_keys = match config::secret_from_env(key_env)? {
+        Some(_) => Some(ContextKeys::from_env(key_env)?),
+        None => None,
+    };
+    let keyring = inspect::context::ContextKeyring {
+        var: key_env,
+        keys: context_keys.as_ref(),
+    };
+    if text.trim().starts_with(TOKEN_PREFIX) {
+        let report = inspect::context::inspect_token(text.trim(), keyring);
+        print!("{}", report.render());
+        return Ok(ExitCode::from(if report.is_valid() { 0 } else { 1 }));
+    }
     let key = config::secret_from_env("VODSIGN_SECRET_KEY")?;
     let signer = key.map(|k| Signer::new(k.expose_secret().as_bytes()));
-    match inspect::inspect(&text, signer.as_ref(), now.unwrap_or_else(unix_now)) {
+    let now = now.unwrap_or_else(unix_now);
+    match inspect::inspect_with_context(&text, signer.as_ref(), keyring, now) {
         Ok(report) => {
             print!("{}", report.render());
             Ok(if report.is_valid() {

@@ -7,6 +7,12 @@
 //! It reads other people's signatures too, so it is more lenient than the decoder the
 //! service trusts: an empty value (`procedure=`, as Tencent's own Node.js sample sends) is
 //! noted and read as absent, the way VOD reads it, instead of refused.
+//!
+//! A `sourceContext` or `sessionContext` that is vodsign's signed context (`vs1.…`) is
+//! described by [`context`]: the upload it names and whether its tag verifies; one that does
+//! not verify, or only looks like a token, makes the signature not valid for a ticket.
+
+pub mod context;
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -15,6 +21,7 @@ use crate::credentials::{PLACEHOLDER_SECRET_ID, PLACEHOLDER_SECRET_KEY};
 use crate::signature::encode::PARAMETER_ORDER;
 use crate::signature::is_canonical_integer;
 use crate::signature::{DecodeError, DecodedSignature, Signer, Validity};
+use context::{ContextKeyring, TokenFinding};
 
 /// Parameter names of the retired legacy signature (`s,f,t,e,r,...`).
 const LEGACY: [&str; 8] = ["s", "f", "t", "e", "r", "a", "b", "u"];
@@ -61,6 +68,9 @@ pub struct Report {
     pub notes: Vec<String>,
     /// Made with vodsign's development placeholder credentials, which VOD refuses.
     pub placeholder: bool,
+    /// Each context parameter that is (or looks like) a vodsign context token, with what
+    /// it is, as one line.
+    pub contexts: Vec<(String, TokenFinding, String)>,
 }
 
 impl Report {
@@ -94,6 +104,9 @@ impl Report {
             TimeCheck::Unknown => "unknown (timestamps missing or malformed)".to_owned(),
         };
         let _ = writeln!(out, "time: {time}");
+        for (name, _, line) in &self.contexts {
+            let _ = writeln!(out, "context: {name}: {line}");
+        }
         for error in &self.errors {
             let _ = writeln!(out, "error: {error}");
         }
@@ -115,8 +128,23 @@ impl Report {
     }
 }
 
-/// Inspects `signature` at Unix time `now`, checking the MAC when `signer` is given.
+/// Inspects `signature` at Unix time `now`, checking the MAC when `signer` is given (a
+/// context token is described, its tag not checked).
 pub fn inspect(signature: &str, signer: Option<&Signer>, now: u64) -> Result<Report, DecodeError> {
+    let keyring = ContextKeyring {
+        var: crate::config::DEFAULT_CONTEXT_KEY_ENV,
+        keys: None,
+    };
+    inspect_with_context(signature, signer, keyring, now)
+}
+
+/// [`inspect`], checking the tags of context tokens with `keyring`.
+pub fn inspect_with_context(
+    signature: &str,
+    signer: Option<&Signer>,
+    keyring: ContextKeyring<'_>,
+    now: u64,
+) -> Result<Report, DecodeError> {
     let decoded = DecodedSignature::decode(signature.trim())?;
     let mac = match signer {
         Some(signer) if signer.verifies(&decoded) => MacCheck::Verified,
@@ -208,6 +236,8 @@ pub fn inspect(signature: &str, signer: Option<&Signer>, now: u64) -> Result<Rep
         errors.push(err.to_string());
     }
 
+    let contexts = check_contexts(&present, keyring, &mut errors);
+
     let current = value("currentTimeStamp").and_then(|v| v.parse::<u64>().ok());
     let expire = value("expireTime").and_then(|v| v.parse::<u64>().ok());
     let time = match (current, expire) {
@@ -243,7 +273,61 @@ pub fn inspect(signature: &str, signer: Option<&Signer>, now: u64) -> Result<Rep
         warnings,
         notes,
         placeholder,
+        contexts,
     })
+}
+
+/// The context parameters that are (or look like) vodsign context tokens, each described
+/// in a line; an error for each refused, and for two tokens that differ (a ticket's
+/// signatures carry the same one in both).
+fn check_contexts(
+    present: &[&(String, String)],
+    keyring: ContextKeyring<'_>,
+    errors: &mut Vec<String>,
+) -> Vec<(String, TokenFinding, String)> {
+    let mut found = Vec::new();
+    for (name, value) in present {
+        if !matches!(name.as_str(), "sourceContext" | "sessionContext") {
+            continue;
+        }
+        let Some(finding) = keyring.check(value) else {
+            continue;
+        };
+        let line = match &finding {
+            TokenFinding::Token { upload, tag } => format!(
+                "vodsign context token naming upload {upload}; tag {}",
+                keyring.describe(*tag)
+            ),
+            TokenFinding::Malformed(why) => {
+                format!("looks like a vodsign context token but is not one: {why}")
+            }
+        };
+        match &finding {
+            TokenFinding::Token { .. } if finding.is_refused() => errors.push(format!(
+                "{name}: its context token does not verify: forged, tampered with or \
+                 foreign; not valid for an upload ticket"
+            )),
+            TokenFinding::Malformed(_) => errors.push(format!(
+                "{name} starts like a vodsign context token (vs1.) but is malformed; vodsign \
+                 never writes such a value"
+            )),
+            TokenFinding::Token { .. } => {}
+        }
+        found.push(((*name).clone(), value.clone(), finding, line));
+    }
+    if let [(_, a, ..), (_, b, ..)] = found.as_slice()
+        && a != b
+    {
+        errors.push(
+            "sourceContext and sessionContext carry different context tokens; a ticket's \
+             signatures carry the same token in both"
+                .to_owned(),
+        );
+    }
+    found
+        .into_iter()
+        .map(|(name, _, finding, line)| (name, finding, line))
+        .collect()
 }
 
 /// `decoded` without its empty `name=` pairs, for the strict decoder: VOD reads them as

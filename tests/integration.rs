@@ -12,7 +12,7 @@
 //!   the healthcheck command
 //! - `observability/`: audit events, metrics, the request log line, secrets kept out of
 //!   logs and bodies, the OpenAPI document
-//! - `cli/`: the binary's offline commands
+//! - `cli/`: the binary's offline commands, and `migrate` on real SQLite and PostgreSQL
 //! - `uploads/`: the upload-ticket store on real SQLite and real PostgreSQL
 //! - `vodapi/`: the VOD API client (TC3 signing, the event queue, `events setup|status`)
 //!   against a fake VOD API that verifies every signature

@@ -20,5 +20,8 @@ pub mod sweeper;
 pub use context::{ContextKey, ContextKeys, ContextToken, InvalidContextToken, KeyMatch};
 pub use id::{InvalidUploadId, UploadId};
 pub use model::{InvalidMetadata, Metadata, NewUpload, Owner, SigningGrant, Status, Upload};
-pub use store::{Cursor, InvalidCursor, Page, RecordError, StoreError, UploadStore};
+pub use store::{
+    Cursor, InvalidCursor, MigrationState, MigrationStatus, Page, RecordError, StoreError,
+    UploadStore,
+};
 pub use sweeper::{SweepReport, sweep_once};

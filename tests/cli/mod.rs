@@ -5,7 +5,9 @@ use std::process::{Command, Output, Stdio};
 
 mod check_config;
 mod global_flags;
+mod inspect_context;
 mod inspect_foreign;
+mod migrate;
 mod offline_commands;
 
 /// The binary with a clean environment: no VODSIGN_* variable leaks in from the machine.

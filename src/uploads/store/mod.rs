@@ -1,5 +1,5 @@
 //! Where upload tickets live: an embedded SQLite file (one instance) or PostgreSQL (replicas
-//! sharing their tickets), through `sqlx`. All the SQL of the service is in this file; the
+//! sharing their tickets), through `sqlx`. All the SQL of the service is in this module; the
 //! layers above call named operations.
 //!
 //! Both backends run the same SQL text (SQLite reads `$N` parameters as PostgreSQL does);
@@ -14,6 +14,7 @@
 //! never issue more than the limit.
 
 mod cursor;
+mod migrations;
 
 use std::fmt;
 use std::future::Future;
@@ -30,6 +31,7 @@ use sqlx::sqlite::{
 };
 
 pub use cursor::{Cursor, InvalidCursor};
+pub use migrations::{MigrationState, MigrationStatus};
 
 use super::id::UploadId;
 use super::model::{Metadata, NewUpload, Owner, SigningGrant, Status, Upload};
