@@ -114,8 +114,8 @@ struct EventsArgs {
 
 #[derive(Debug, Subcommand)]
 enum EventsAction {
-    /// Set what the relay needs (Mode=PULL, UploadMediaCompleteEventSwitch=ON) where it
-    /// differs, and print what changed.
+    /// Set what the relay needs (Mode=PULL, UploadMediaCompleteEventSwitch=ON,
+    /// DeleteMediaCompleteEventSwitch=ON) where it differs, and print what changed.
     Setup,
     /// Print the event configuration and the approximate number of events waiting.
     Status,
@@ -586,7 +586,7 @@ fn events(config: Option<PathBuf>, action: EventsAction) -> Result<ExitCode, Cli
                     println!("changed {change}");
                 }
                 if changed.is_empty() {
-                    println!("nothing to change: Mode is PULL, UploadMediaCompleteEventSwitch ON");
+                    println!("nothing to change: Mode is PULL, both event switches ON");
                 }
             }
             EventsAction::Status => {

@@ -38,9 +38,10 @@ pub enum SetupError {
     NotApplied(String),
 }
 
-/// The changes that would put `config` where the relay needs it: `Mode=PULL` and
+/// The changes that would put `config` where the relay needs it: `Mode=PULL`,
 /// `UploadMediaCompleteEventSwitch=ON` (off by default: without it no `NewFileUpload`
-/// event is ever produced).
+/// event is ever produced) and `DeleteMediaCompleteEventSwitch=ON` (without it no
+/// `FileDeleted` event, and a ticket never reads `deleted`).
 pub fn needed(config: &EventConfig) -> (EventConfigChange, Vec<Changed>) {
     let mut change = EventConfigChange::default();
     let mut changed = Vec::new();
@@ -57,6 +58,14 @@ pub fn needed(config: &EventConfig) -> (EventConfigChange, Vec<Changed>) {
         changed.push(Changed {
             setting: "UploadMediaCompleteEventSwitch",
             from: config.upload_media_complete_event_switch.clone(),
+            to: ON.to_owned(),
+        });
+    }
+    if config.delete_media_complete_event_switch != ON {
+        change.delete_media_complete_event_switch = Some(ON.to_owned());
+        changed.push(Changed {
+            setting: "DeleteMediaCompleteEventSwitch",
+            from: config.delete_media_complete_event_switch.clone(),
             to: ON.to_owned(),
         });
     }
@@ -131,22 +140,28 @@ mod tests {
 
     #[test]
     fn only_what_differs_is_changed() {
-        let config = |mode: &str, upload: &str| EventConfig {
+        let config = |mode: &str, upload: &str, delete: &str| EventConfig {
             mode: mode.into(),
             upload_media_complete_event_switch: upload.into(),
+            delete_media_complete_event_switch: delete.into(),
             ..EventConfig::default()
         };
-        let (change, changed) = needed(&config("PUSH", "OFF"));
+        let (change, changed) = needed(&config("PUSH", "OFF", "OFF"));
         assert_eq!(change.mode.as_deref(), Some("PULL"));
         assert_eq!(
             change.upload_media_complete_event_switch.as_deref(),
             Some("ON")
         );
-        assert_eq!(changed.len(), 2);
+        assert_eq!(
+            change.delete_media_complete_event_switch.as_deref(),
+            Some("ON")
+        );
+        assert_eq!(changed.len(), 3);
         assert_eq!(changed[0].to_string(), "Mode: PUSH -> PULL");
-        let (change, changed) = needed(&config("PULL", "OFF"));
-        assert!(change.mode.is_none() && changed.len() == 1);
-        let (change, changed) = needed(&config("PULL", "ON"));
+        let (change, changed) = needed(&config("PULL", "OFF", "ON"));
+        assert!(change.mode.is_none() && change.delete_media_complete_event_switch.is_none());
+        assert_eq!(changed.len(), 1);
+        let (change, changed) = needed(&config("PULL", "ON", "ON"));
         assert!(change.is_empty() && changed.is_empty());
     }
 }

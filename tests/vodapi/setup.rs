@@ -55,10 +55,14 @@ async fn setup_changes_only_what_is_needed_and_a_second_run_nothing() {
     let names: Vec<&str> = changed.iter().map(|c| c.setting).collect();
     assert_eq!(
         names,
-        ["UploadMediaCompleteEventSwitch"],
+        [
+            "UploadMediaCompleteEventSwitch",
+            "DeleteMediaCompleteEventSwitch"
+        ],
         "Mode was PULL already"
     );
     assert_eq!(fake.config("UploadMediaCompleteEventSwitch"), "ON");
+    assert_eq!(fake.config("DeleteMediaCompleteEventSwitch"), "ON");
     assert!(setup(&api).await.expect("set up").is_empty());
     let modifies = fake
         .calls()
@@ -97,7 +101,7 @@ async fn events_command(fake: &FakeVod, keys: &Keys, action: &str) -> Output {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn events_setup_turns_the_upload_switch_on_once() {
+async fn events_setup_turns_the_upload_and_delete_switches_on_once() {
     let keys = keys();
     let fake = fake(&keys, Duration::from_millis(100)).await;
 
@@ -109,8 +113,13 @@ async fn events_setup_turns_the_upload_switch_on_once() {
         stdout.contains("changed UploadMediaCompleteEventSwitch: OFF -> ON"),
         "{stdout}"
     );
+    assert!(
+        stdout.contains("changed DeleteMediaCompleteEventSwitch: OFF -> ON"),
+        "{stdout}"
+    );
     assert_eq!(fake.config("Mode"), "PULL");
     assert_eq!(fake.config("UploadMediaCompleteEventSwitch"), "ON");
+    assert_eq!(fake.config("DeleteMediaCompleteEventSwitch"), "ON");
 
     let out = events_command(&fake, &keys, "setup").await;
     assert!(out.status.success(), "{}", text(&out.stderr));
