@@ -9,6 +9,7 @@
 #
 # The demo policy's rate, quota and the per-address auth-failure limit are raised for the
 # run (environment overrides), so every request reaches the code under test instead of a 429.
+# The upload tickets the run makes go to an SQLite file in its scratch directory.
 #
 #   scripts/schemathesis.sh               # builds (debug) and tests the current sources
 #   VODSIGN_BIN=target/release/vodsign scripts/schemathesis.sh   # a given binary
@@ -57,6 +58,7 @@ env -u VODSIGN_SECRET_ID -u VODSIGN_SECRET_KEY \
     VODSIGN_POLICIES__DEFAULT__LIMITS__BURST=100000 \
     VODSIGN_POLICIES__DEFAULT__LIMITS__QUOTA__MAX=10000000 \
     VODSIGN_LIMITS__AUTH_FAILURES__MAX=1000000 \
+    VODSIGN_STORE_URL="sqlite://$workdir/uploads.sqlite3" \
     "$bin" serve --config config/development.toml --listen "127.0.0.1:$port" >"$log" 2>&1 &
 server=$!
 

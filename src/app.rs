@@ -6,6 +6,8 @@
 //! reload ([`crate::reload`]) builds a whole new [`App`] with [`App::rebuild`] and swaps it
 //! in; the parts that must outlive a reload sit in [`LongLived`], which the new `App` shares.
 
+mod tickets;
+
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
@@ -23,6 +25,8 @@ use crate::limits::{self, Decision, LimitError, Limiter};
 use crate::metrics::Metrics;
 use crate::policy::Policy;
 use crate::principal::Principal;
+use crate::uploads::ContextKeys;
+pub use tickets::{StoreHandle, Tickets, Upkeep};
 
 /// Draws `random` from the thread-local CSPRNG and never hands out the same value twice in
 /// a row (VOD rejects a repeated `random` of a one-time signature).
@@ -105,6 +109,9 @@ pub struct LongLived {
     pub limiter: Limiter,
     /// The Prometheus registry: counters keep counting across reloads.
     pub metrics: Metrics,
+    /// The upload store when `[uploads] enabled` at start-up; `[store]` and
+    /// `uploads.enabled` are read at start-up only (a reload warns when they changed).
+    pub store: Option<Arc<StoreHandle>>,
 }
 
 /// Everything a request needs, shared by all requests. Immutable: a reload builds a new one.
@@ -124,6 +131,8 @@ pub struct App {
     _key_refresh: KeyRefreshTask,
     /// Where audit events go; reopened from `[audit]` on every reload.
     audit: AuditSink,
+    /// The ticket endpoints' store and context keys, when uploads are on.
+    tickets: Option<Tickets>,
 }
 
 /// Cheap to clone: the router's state.
@@ -142,18 +151,47 @@ impl App {
     /// builds the state. The error names the offending key.
     /// `credentials` is a [`Credentials`] set, or one [`crate::credentials::VodCredentials`] pair (then named
     /// `default`).
+    ///
+    /// With `[uploads] enabled`, the store `[store]` names is opened (no connection yet:
+    /// [`App::migrate_store`] makes the first) and the context keys are read from the
+    /// environment (`uploads.context_key_env`); a missing key is refused naming it.
     pub async fn build(
         settings: Settings,
         credentials: impl Into<Credentials>,
     ) -> Result<Self, ConfigError> {
+        Self::build_inner(settings, credentials.into(), None).await
+    }
+
+    /// [`App::build`] with the context keys given instead of read from the environment
+    /// (tests and embedders; a reload reads them from the environment).
+    pub async fn build_with_context_keys(
+        settings: Settings,
+        credentials: impl Into<Credentials>,
+        keys: ContextKeys,
+    ) -> Result<Self, ConfigError> {
+        Self::build_inner(settings, credentials.into(), Some(keys)).await
+    }
+
+    async fn build_inner(
+        settings: Settings,
+        credentials: Credentials,
+        keys: Option<ContextKeys>,
+    ) -> Result<Self, ConfigError> {
+        settings.validate()?;
         let limiter = Limiter::from_config(&settings.limits).await?;
+        let store = if settings.uploads.enabled {
+            Some(Arc::new(StoreHandle::open(&settings)?))
+        } else {
+            None
+        };
         let long_lived = Arc::new(LongLived {
             lifecycle: Lifecycle::default(),
             random: RandomSource::default(),
             limiter,
             metrics: Metrics::new(),
+            store,
         });
-        Self::build_with(settings, credentials.into(), long_lived).await
+        Self::build_with(settings, credentials, long_lived, keys).await
     }
 
     /// Builds the successor of `self` for a reload: everything from the new settings and
@@ -163,13 +201,14 @@ impl App {
         settings: Settings,
         credentials: Credentials,
     ) -> Result<Self, ConfigError> {
-        Self::build_with(settings, credentials, self.long_lived.clone()).await
+        Self::build_with(settings, credentials, self.long_lived.clone(), None).await
     }
 
     async fn build_with(
         settings: Settings,
         credentials: Credentials,
         long_lived: Arc<LongLived>,
+        keys: Option<ContextKeys>,
     ) -> Result<Self, ConfigError> {
         // Settings built in code have not been through `Settings::load`.
         settings.validate()?;
@@ -197,6 +236,16 @@ impl App {
             }
         }
         let audit = AuditSink::from_settings(&settings.audit)?;
+        let tickets = match &long_lived.store {
+            Some(store) => Some(Tickets {
+                keys: match keys {
+                    Some(keys) => keys,
+                    None => store.context_keys(&settings)?,
+                },
+                store: store.clone(),
+            }),
+            None => None,
+        };
         let key_refresh = authenticator.spawn_key_refresh();
         Ok(Self {
             credentials,
@@ -208,6 +257,7 @@ impl App {
             long_lived,
             _key_refresh: key_refresh,
             audit,
+            tickets,
         })
     }
 
@@ -219,6 +269,30 @@ impl App {
     pub fn signing_key(&self, policy: &str) -> Option<&SigningKey> {
         let name = self.policy_credentials.get(policy)?;
         self.credentials.get(name)
+    }
+
+    /// The upload tickets' store and keys; `None` when `[uploads]` is off.
+    pub fn tickets(&self) -> Option<&Tickets> {
+        self.tickets.as_ref()
+    }
+
+    /// Brings the upload store's schema up to date, when uploads are on: at start-up,
+    /// before serving. Bounded; the error names `store.url`, never its text.
+    pub async fn migrate_store(&self) -> Result<(), ConfigError> {
+        match &self.long_lived.store {
+            Some(store) => store.migrate().await,
+            None => Ok(()),
+        }
+    }
+
+    /// Starts the store's sweeper and health probe, when uploads are on.
+    pub fn spawn_store_upkeep(&self) -> Option<Upkeep> {
+        let store = self.long_lived.store.clone()?;
+        Some(Upkeep::spawn(
+            store,
+            self.settings.uploads.retention_days,
+            unix_now,
+        ))
     }
 
     pub fn credentials(&self) -> &Credentials {
@@ -272,6 +346,19 @@ impl App {
             .map(Some)
     }
 
+    /// Spends one unit of the caller's rate and none of its quota (re-signing an upload,
+    /// reading uploads). `Ok(None)` when the caller's policy has no limits.
+    pub async fn check_rate(&self, principal: &Principal) -> Result<Option<Decision>, LimitError> {
+        let Some(policy_limits) = self.policy_limits.get(&principal.policy) else {
+            return Ok(None);
+        };
+        let key = limits::principal_key(principal);
+        self.limiter()
+            .check_principal(&key, &policy_limits.without_quota())
+            .await
+            .map(Some)
+    }
+
     /// Copies what other components count themselves (JWKS age, rate-limit backend
     /// errors and repairs, dependency health) into the registry; called on a timer, so a scrape is never older
     /// than that.
@@ -315,15 +402,23 @@ impl App {
     }
 
     /// Every remote dependency of this configuration and its health: `redis` (the Redis
-    /// rate-limit backend), `jwks:NAME`, `introspection:NAME`; `None` when up (or not
-    /// called yet), else what is wrong, in words that name no host and no secret.
+    /// rate-limit backend), `store` (the upload store, when uploads are on), `jwks:NAME`,
+    /// `introspection:NAME`; `None` when up (or not called yet), else what is wrong, in
+    /// words that name no host and no secret. The store is reported, never a reason to be
+    /// unready: `/v1/signature` signs without it.
     pub fn dependencies(&self) -> Vec<(String, Option<String>)> {
         let limiter = self.limiter();
         let redis = limiter
             .dependency_name()
             .map(|name| (name.to_owned(), limiter.backend_problem()));
+        let store = self
+            .long_lived
+            .store
+            .as_ref()
+            .map(|store| ("store".to_owned(), store.problem()));
         redis
             .into_iter()
+            .chain(store)
             .chain(self.authenticator.dependencies())
             .collect()
     }

@@ -388,6 +388,8 @@ fn serve(config: Option<PathBuf>, listen: Option<SocketAddr>) -> Result<ExitCode
                  instance issues. Set VODSIGN_SECRET_ID and VODSIGN_SECRET_KEY for real use."
             );
         }
+        // The upload store's schema, before the first request can need it.
+        app.migrate_store().await?;
         match crate::server::run_until_stopped(app, source).await {
             Ok(()) => {
                 tracing::info!("stopped");

@@ -213,6 +213,18 @@ impl Metrics {
                 "Signature requests refused, by envelope code"
             );
             describe_counter!(
+                "vodsign_uploads_created_total",
+                "Upload tickets made (POST /v1/uploads), by policy"
+            );
+            describe_counter!(
+                "vodsign_upload_signatures_total",
+                "Further signatures issued for existing upload tickets (re-signs), by policy"
+            );
+            describe_counter!(
+                "vodsign_upload_refusals_total",
+                "Upload-ticket requests refused, by envelope code"
+            );
+            describe_counter!(
                 "vodsign_auth_total",
                 "Authentication attempts, by credential kind, provider and outcome"
             );
@@ -331,6 +343,30 @@ impl Metrics {
     pub fn signature_refused(&self, code: u32) {
         self.record(|| {
             counter!("vodsign_signature_refusals_total", "code" => code.to_string()).increment(1);
+        });
+    }
+
+    /// One upload ticket made under `policy` (its first signature is also counted by
+    /// [`Metrics::signature_issued`]).
+    pub fn upload_created(&self, policy: &str) {
+        let policy = policy.to_owned();
+        self.record(|| {
+            counter!("vodsign_uploads_created_total", "policy" => policy).increment(1);
+        });
+    }
+
+    /// One more signature for an existing upload ticket under `policy`.
+    pub fn upload_signed(&self, policy: &str) {
+        let policy = policy.to_owned();
+        self.record(|| {
+            counter!("vodsign_upload_signatures_total", "policy" => policy).increment(1);
+        });
+    }
+
+    /// One refused upload-ticket request, by its envelope `code` (40402, 40901, ...).
+    pub fn upload_refused(&self, code: u32) {
+        self.record(|| {
+            counter!("vodsign_upload_refusals_total", "code" => code.to_string()).increment(1);
         });
     }
 

@@ -16,6 +16,7 @@ use std::sync::Arc;
 
 use arc_swap::ArcSwap;
 use axum::Router;
+use secrecy::ExposeSecret as _;
 
 use crate::app::{App, AppState};
 use crate::config::{ConfigError, Settings};
@@ -209,6 +210,29 @@ fn warn_restart_only(old: &Settings, new: &Settings) {
             old.admin.reload_token_env != new.admin.reload_token_env,
         ),
     ];
+    // The store is opened once; its sweeper reads the retention it started with.
+    let uploads = [
+        (
+            "store.url",
+            old.store.url.expose_secret() != new.store.url.expose_secret(),
+        ),
+        (
+            "store.max_connections",
+            old.store.max_connections != new.store.max_connections,
+        ),
+        (
+            "store.timeout_ms",
+            old.store.timeout_ms != new.store.timeout_ms,
+        ),
+        (
+            "uploads.enabled",
+            old.uploads.enabled != new.uploads.enabled,
+        ),
+        (
+            "uploads.retention_days",
+            old.uploads.retention_days != new.uploads.retention_days,
+        ),
+    ];
     let (old, new) = (&old.server, &new.server);
     let server = [
         ("limits", limits_changed),
@@ -252,7 +276,7 @@ fn warn_restart_only(old: &Settings, new: &Settings) {
         ("server.log_format", old.log_format != new.log_format),
         ("server.log_level", old.log_level != new.log_level),
     ];
-    for (key, differs) in admin.into_iter().chain(server) {
+    for (key, differs) in admin.into_iter().chain(uploads).chain(server) {
         if differs {
             tracing::warn!(
                 key,

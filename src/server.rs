@@ -105,6 +105,8 @@ pub async fn run_until_stopped(app: App, source: Source) -> Result<(), ServeErro
         crate::admin::spawn(listener, routes)
     });
     let upkeep = reloader.current().metrics().spawn_upkeep();
+    // The upload store's sweeper and health probe, for the life of the process.
+    let store_upkeep = reloader.current().spawn_store_upkeep();
     // JWKS ages and the limiter's error count, copied into the registry on a timer from
     // whichever configuration is live.
     let sampler = {
@@ -136,6 +138,9 @@ pub async fn run_until_stopped(app: App, source: Source) -> Result<(), ServeErro
     }
     upkeep.abort();
     sampler.abort();
+    if let Some(store_upkeep) = store_upkeep {
+        store_upkeep.stop(std::time::Duration::from_secs(5)).await;
+    }
     result.map_err(ServeError::Failed)
 }
 

@@ -76,7 +76,9 @@ pub fn fingerprint(signature: &str) -> String {
 pub struct AuditEvent<'a> {
     /// RFC 3339 UTC.
     pub timestamp: String,
-    /// `signature.issued` or `signature.refused`.
+    /// `signature.issued` or `signature.refused` on `/v1/signature`; on the upload-ticket
+    /// endpoints `upload.created`, `upload.signed`, `upload.read`, `upload.listed` or
+    /// `upload.refused` ([`UploadEvent`]).
     pub event: &'static str,
     /// HTTP status answered.
     pub status: u16,
@@ -95,8 +97,48 @@ pub struct AuditEvent<'a> {
     pub credential_id: Option<&'a str>,
     pub credential_kind: Option<&'static str>,
     pub policy: Option<&'a str>,
+    /// The upload ticket the request named or made, on the upload-ticket endpoints.
+    #[cfg_attr(test, serde(skip_serializing_if = "Option::is_none"))]
+    pub upload_id: Option<&'a str>,
     #[cfg_attr(test, serde(flatten, skip_serializing_if = "Option::is_none"))]
     pub issued: Option<&'a Issuance>,
+}
+
+/// The audit events of the upload-ticket endpoints.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UploadEvent {
+    /// `POST /v1/uploads` made a ticket and its first signature.
+    Created,
+    /// `POST /v1/uploads/{uploadId}/signature` issued another signature.
+    Signed,
+    /// `GET /v1/uploads/{uploadId}` answered.
+    Read,
+    /// `GET /v1/uploads` answered.
+    Listed,
+    /// Any of them refused.
+    Refused,
+}
+
+impl UploadEvent {
+    pub fn name(self) -> &'static str {
+        match self {
+            UploadEvent::Created => "upload.created",
+            UploadEvent::Signed => "upload.signed",
+            UploadEvent::Read => "upload.read",
+            UploadEvent::Listed => "upload.listed",
+            UploadEvent::Refused => "upload.refused",
+        }
+    }
+
+    fn message(self) -> &'static str {
+        match self {
+            UploadEvent::Created => "audit upload.created",
+            UploadEvent::Signed => "audit upload.signed",
+            UploadEvent::Read => "audit upload.read",
+            UploadEvent::Listed => "audit upload.listed",
+            UploadEvent::Refused => "audit upload.refused",
+        }
+    }
 }
 
 impl<'a> AuditEvent<'a> {
@@ -123,8 +165,16 @@ impl<'a> AuditEvent<'a> {
             credential_id: principal.map(|p| p.credential_id.as_str()),
             credential_kind: principal.map(|p| p.kind.as_str()),
             policy: principal.map(|p| p.policy.as_str()),
+            upload_id: None,
             issued: None,
         }
+    }
+
+    /// The same event as an upload-ticket event `kind`, naming `upload_id` when known.
+    pub fn for_upload(mut self, kind: UploadEvent, upload_id: Option<&'a str>) -> Self {
+        self.event = kind.name();
+        self.upload_id = upload_id;
+        self
     }
 }
 
@@ -249,6 +299,7 @@ impl AuditEvent<'_> {
         object.text("credential_id", self.credential_id)?;
         object.text("credential_kind", self.credential_kind)?;
         object.text("policy", self.policy)?;
+        object.some_text("upload_id", self.upload_id)?;
         if let Some(i) = self.issued {
             let o = &i.options;
             object.field("current_time", &i.current_time)?;
@@ -296,10 +347,19 @@ impl AuditEvent<'_> {
 
     /// The message of the event as a log line, in either log format.
     fn message(&self) -> &'static str {
-        if self.code == 0 {
-            "audit signature.issued"
-        } else {
-            "audit signature.refused"
+        let upload = [
+            UploadEvent::Created,
+            UploadEvent::Signed,
+            UploadEvent::Read,
+            UploadEvent::Listed,
+            UploadEvent::Refused,
+        ]
+        .into_iter()
+        .find(|kind| kind.name() == self.event);
+        match upload {
+            Some(kind) => kind.message(),
+            None if self.code == 0 => "audit signature.issued",
+            None => "audit signature.refused",
         }
     }
 
@@ -418,6 +478,7 @@ fn log_event(e: &AuditEvent<'_>) {
         credential_id = e.credential_id,
         credential_kind = e.credential_kind,
         policy = e.policy,
+        upload_id = e.upload_id,
         current_time = i.map(|i| i.current_time),
         expire_time = i.map(|i| i.expire_time),
         validity_seconds = i.map(|i| i.validity_seconds),

@@ -332,6 +332,15 @@ impl PolicyLimits {
     pub fn quota(&self) -> Option<Quota> {
         self.quota
     }
+
+    /// The same rate, without the quota: what a request that spends rate but no quota
+    /// (re-signing an upload, reading uploads) is checked against.
+    pub fn without_quota(&self) -> Self {
+        PolicyLimits {
+            quota: None,
+            ..self.clone()
+        }
+    }
 }
 
 /// A `[policies.NAME.limits]` rule broken by limits built in code, where the policy's name

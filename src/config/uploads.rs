@@ -21,7 +21,9 @@ const MAX_TTL_SECS: u64 = 7_776_000;
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct UploadSettings {
-    /// Serve the upload-ticket endpoints. Default `true`.
+    /// Serve the upload-ticket endpoints (`/v1/uploads`). Default `false`: turning it on
+    /// needs a context key and a store, so an existing deployment does not start needing
+    /// them on an upgrade. Read at start-up only.
     pub enabled: bool,
     /// How long an upload may be signed for and attributed, in seconds; its signatures
     /// never outlive it. Default `86400` (one day); at most 7776000.
@@ -38,17 +40,22 @@ pub struct UploadSettings {
     /// (one key a line) holds the keys still accepted after a rotation. Default
     /// `VODSIGN_CONTEXT_KEY`.
     pub context_key_env: String,
+    /// When the context key is not in the environment, make a random one at start-up
+    /// instead of refusing to start. For local development only: tokens made before a
+    /// restart no longer verify after it, and the service says so loudly. Default `false`.
+    pub development_ephemeral_context_key: bool,
 }
 
 impl Default for UploadSettings {
     fn default() -> Self {
         UploadSettings {
-            enabled: true,
+            enabled: false,
             ttl_secs: 86_400,
             max_signatures: 10,
             max_metadata_bytes: 4096,
             retention_days: 90,
             context_key_env: DEFAULT_CONTEXT_KEY_ENV.to_owned(),
+            development_ephemeral_context_key: false,
         }
     }
 }
@@ -109,6 +116,8 @@ mod tests {
     fn the_defaults_are_valid() {
         let settings = UploadSettings::default();
         assert!(settings.validate().is_ok());
+        assert!(!settings.enabled, "off unless asked for");
+        assert!(!settings.development_ephemeral_context_key);
         assert_eq!(settings.ttl_secs, 86_400);
         assert_eq!(settings.max_signatures, 10);
         assert_eq!(settings.max_metadata_bytes, 4096);

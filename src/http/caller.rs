@@ -39,28 +39,55 @@ impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let limiter = state.limiter();
-        let Some(shared) = limiter.shed().try_enter() else {
-            state.metrics().load_shed();
-            return Err(ApiError::Unavailable(
-                "the service is overloaded".to_owned(),
-            ));
-        };
-        let client = client_ip::of(&parts.extensions);
-        let principal = require_principal(state, &parts.headers, client).await?;
-        if let Some(exchange) = parts.extensions.get::<ProvenCaller>() {
-            exchange.prove(&principal);
-        }
-        let limits = state.check_limits(&principal).await?;
-        let slot = limiter
-            .per_caller()
-            .try_enter(principal_key(&principal))
-            .ok_or(ApiError::TooManyInFlight)?;
-        drop(shared);
-        Ok(Caller {
-            principal,
-            limits,
-            _slot: slot,
-        })
+        prove(parts, state, Spend::RateAndQuota).await
     }
+}
+
+/// A [`Caller`] whose request spent one unit of its rate and none of its quota: re-signing
+/// an upload (its quota unit was spent when it was made) and reading uploads.
+#[derive(Debug)]
+pub struct RateCaller(pub Caller);
+
+impl FromRequestParts<AppState> for RateCaller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        prove(parts, state, Spend::RateOnly).await.map(RateCaller)
+    }
+}
+
+/// What step 3 spends.
+#[derive(Clone, Copy)]
+enum Spend {
+    RateAndQuota,
+    RateOnly,
+}
+
+async fn prove(parts: &mut Parts, state: &AppState, spend: Spend) -> Result<Caller, ApiError> {
+    let limiter = state.limiter();
+    let Some(shared) = limiter.shed().try_enter() else {
+        state.metrics().load_shed();
+        return Err(ApiError::Unavailable(
+            "the service is overloaded".to_owned(),
+        ));
+    };
+    let client = client_ip::of(&parts.extensions);
+    let principal = require_principal(state, &parts.headers, client).await?;
+    if let Some(exchange) = parts.extensions.get::<ProvenCaller>() {
+        exchange.prove(&principal);
+    }
+    let limits = match spend {
+        Spend::RateAndQuota => state.check_limits(&principal).await?,
+        Spend::RateOnly => state.check_rate(&principal).await?,
+    };
+    let slot = limiter
+        .per_caller()
+        .try_enter(principal_key(&principal))
+        .ok_or(ApiError::TooManyInFlight)?;
+    drop(shared);
+    Ok(Caller {
+        principal,
+        limits,
+        _slot: slot,
+    })
 }

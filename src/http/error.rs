@@ -36,6 +36,16 @@ pub enum ApiError {
     NotAllowed(String),
     #[error("no such endpoint; see the README for the API")]
     NotFound,
+    /// No upload of this caller has this id (another caller's looks the same).
+    #[error("no such upload of yours; check the uploadId, or make a new upload")]
+    UploadNotFound,
+    /// The upload can have no more signatures: its `max_signatures` reached, or it is past
+    /// the stage where signatures help (the message says which).
+    #[error("{0}")]
+    SignatureLimit(String),
+    /// The upload's time ran out.
+    #[error("this upload has expired; make a new upload with POST /v1/uploads")]
+    UploadExpired,
     #[error("this method is not allowed here; see the Allow header")]
     MethodNotAllowed,
     #[error("the request body is too large")]
@@ -68,7 +78,9 @@ impl ApiError {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::Unauthenticated | ApiError::InvalidCredentials(_) => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) | ApiError::NotAllowed(_) => StatusCode::FORBIDDEN,
-            ApiError::NotFound => StatusCode::NOT_FOUND,
+            ApiError::NotFound | ApiError::UploadNotFound => StatusCode::NOT_FOUND,
+            ApiError::SignatureLimit(_) => StatusCode::CONFLICT,
+            ApiError::UploadExpired => StatusCode::GONE,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
@@ -88,6 +100,9 @@ impl ApiError {
             ApiError::Forbidden(_) => 40301,
             ApiError::NotAllowed(_) => 40302,
             ApiError::NotFound => 40401,
+            ApiError::UploadNotFound => 40402,
+            ApiError::SignatureLimit(_) => 40901,
+            ApiError::UploadExpired => 41001,
             ApiError::MethodNotAllowed => 40501,
             ApiError::PayloadTooLarge => 41301,
             ApiError::BodyTimeout => 40801,
@@ -102,9 +117,9 @@ impl ApiError {
     /// Every `code` the API answers with, in the order of the README's table: the
     /// OpenAPI document's enum of `ErrorEnvelope.code`. A test checks it against
     /// [`ApiError::code`] for every variant.
-    pub const CODES: [u32; 14] = [
-        40001, 40101, 40102, 40301, 40302, 40401, 40501, 40801, 41301, 42901, 42902, 42903, 50001,
-        50301,
+    pub const CODES: [u32; 17] = [
+        40001, 40101, 40102, 40301, 40302, 40401, 40402, 40501, 40801, 40901, 41001, 41301, 42901,
+        42902, 42903, 50001, 50301,
     ];
 
     /// The error a layer meant when it answered a bare `status`.
@@ -138,9 +153,10 @@ pub struct ErrorBody {
 pub struct Envelope<'a> {
     /// What went wrong, as a number to branch on: 40001 malformed request, 40101 no
     /// credential, 40102 invalid credential, 40301 may not upload, 40302 value not allowed by
-    /// the policy, 40401 no such endpoint, 40501 method not allowed, 40801 body too slow,
-    /// 41301 body too large, 42901 rate limited, 42902 quota exhausted, 42903 too many of the
-    /// caller's requests in progress, 50001 internal error, 50301 unavailable.
+    /// the policy, 40401 no such endpoint, 40402 no such upload, 40501 method not allowed,
+    /// 40801 body too slow, 40901 the upload can have no more signatures, 41001 the upload
+    /// expired, 41301 body too large, 42901 rate limited, 42902 quota exhausted, 42903 too
+    /// many of the caller's requests in progress, 50001 internal error, 50301 unavailable.
     #[schema(example = 40102, schema_with = error_codes)]
     code: u32,
     /// What went wrong and what to do, in one sentence.
@@ -308,6 +324,9 @@ mod tests {
             ApiError::Forbidden(String::new()),
             ApiError::NotAllowed(String::new()),
             ApiError::NotFound,
+            ApiError::UploadNotFound,
+            ApiError::SignatureLimit(String::new()),
+            ApiError::UploadExpired,
             ApiError::MethodNotAllowed,
             ApiError::PayloadTooLarge,
             ApiError::BodyTimeout,
@@ -331,6 +350,9 @@ mod tests {
                 | ApiError::Forbidden(_)
                 | ApiError::NotAllowed(_)
                 | ApiError::NotFound
+                | ApiError::UploadNotFound
+                | ApiError::SignatureLimit(_)
+                | ApiError::UploadExpired
                 | ApiError::MethodNotAllowed
                 | ApiError::PayloadTooLarge
                 | ApiError::BodyTimeout

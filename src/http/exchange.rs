@@ -1,4 +1,5 @@
-//! Turns each `/v1/signature` exchange into one audit event and the signature metrics.
+//! Turns each `/v1/signature` exchange, and each exchange of the upload-ticket endpoints,
+//! into one audit event and the signature (or upload) metrics.
 //!
 //! [`record`], a middleware around every method of the route, takes what the event needs
 //! from the request before anything can refuse it, and reads the outcome from the response:
@@ -8,6 +9,9 @@
 //! a refusal by the limits, the policy or the body parser is audited with the caller, and a
 //! refusal by the auth-check itself without. A request that ends unanswered (the request
 //! timeout's 503, or a client that left) is audited when its future is dropped.
+//!
+//! On the upload-ticket routes ([`record_upload`]) the handler leaves an [`UploadOutcome`]
+//! (the event and the upload's id) instead; a refusal names the upload its path names.
 
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
@@ -22,8 +26,24 @@ use super::client_ip::client_ip;
 use super::error::{ApiError, ErrorBody};
 use super::trace_context;
 use crate::app::AppState;
-use crate::audit::{AuditEvent, Issuance};
+use crate::audit::{AuditEvent, Issuance, UploadEvent};
 use crate::principal::Principal;
+use crate::uploads::UploadId;
+
+/// What an upload-ticket handler did, left in its response's extensions for the audit.
+#[derive(Clone, Debug)]
+pub struct UploadOutcome {
+    pub event: UploadEvent,
+    /// The upload made or named; `None` for a listing.
+    pub upload_id: Option<UploadId>,
+}
+
+/// Which kind of route an exchange is on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Route {
+    Signature,
+    Upload,
+}
 
 /// The caller of one exchange, once the auth-check proves it: a cell the middleware puts in
 /// the request's extensions for the [`Caller`](super::caller::Caller) extractor to fill.
@@ -44,12 +64,26 @@ impl ProvenCaller {
 /// Middleware of `/v1/signature`: exactly one audit event and signature metric per
 /// exchange, whatever answers it. Leaves the proven [`Principal`] in the response's
 /// extensions for the request's log line (`http::log_response`).
-pub async fn record(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
+pub async fn record(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    record_as(Route::Signature, state, request, next).await
+}
+
+/// Middleware of the upload-ticket routes: as [`record`], with the upload events, the
+/// upload metrics, and the upload's id in the event.
+pub async fn record_upload(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    record_as(Route::Upload, state, request, next).await
+}
+
+async fn record_as(route: Route, state: AppState, mut request: Request, next: Next) -> Response {
     let caller = ProvenCaller::default();
     request.extensions_mut().insert(caller.clone());
     let mut pending = Pending {
         state: &state,
-        exchange: Some(Exchange::begin(&request)),
+        exchange: Some(Exchange::begin(&request, route)),
         caller: &caller,
     };
     let mut response = next.run(request).await;
@@ -68,10 +102,22 @@ struct Pending<'a> {
 impl Pending<'_> {
     fn answered(&mut self, response: &mut Response) {
         let principal = self.caller.take();
-        if let Some(exchange) = self.exchange.take() {
+        if let Some(mut exchange) = self.exchange.take() {
             let issuance = response.extensions_mut().remove::<Issuance>();
-            match (&principal, issuance) {
-                (Some(principal), Some(issuance)) => {
+            let outcome = response.extensions_mut().remove::<UploadOutcome>();
+            if let Some(id) = outcome.as_ref().and_then(|o| o.upload_id.clone()) {
+                exchange.upload_id = Some(id);
+            }
+            match (&principal, issuance, outcome) {
+                (Some(principal), issuance, Some(outcome)) if exchange.route == Route::Upload => {
+                    exchange.upload_answered(
+                        self.state,
+                        principal,
+                        outcome.event,
+                        issuance.as_ref(),
+                    );
+                }
+                (Some(principal), Some(issuance), None) if exchange.route == Route::Signature => {
                     exchange.issued(self.state, principal, &issuance);
                 }
                 _ => {
@@ -110,12 +156,26 @@ struct Exchange {
     traceparent: Option<HeaderValue>,
     method: &'static str,
     client_ip: Option<IpAddr>,
+    route: Route,
+    /// The upload named by the path (`/v1/uploads/{uploadId}...`) or made by the request.
+    upload_id: Option<UploadId>,
 }
 
 impl Exchange {
     /// Reads the request id, trace context, method and client of `request`.
-    fn begin(request: &Request) -> Self {
+    fn begin(request: &Request, route: Route) -> Self {
+        let upload_id = match route {
+            Route::Signature => None,
+            Route::Upload => request
+                .uri()
+                .path()
+                .strip_prefix("/v1/uploads/")
+                .and_then(|rest| rest.split('/').next())
+                .and_then(|id| UploadId::parse(id).ok()),
+        };
         Self {
+            route,
+            upload_id,
             request_id: request.headers().get(REQUEST_ID).cloned(),
             traceparent: trace_context::single(request.headers())
                 .filter(|v| trace_context::parse(v).is_some())
@@ -130,7 +190,7 @@ impl Exchange {
         state
             .metrics()
             .signature_issued(&principal.policy, &principal.credential_id);
-        self.emit(state, 200, 0, Some(principal), Some(issuance));
+        self.emit(state, 200, 0, Some(principal), Some(issuance), None);
     }
 
     /// The exchange was refused with `status` and `code`; `principal` is the caller if the
@@ -142,8 +202,38 @@ impl Exchange {
         status: StatusCode,
         code: u32,
     ) {
-        state.metrics().signature_refused(code);
-        self.emit(state, status.as_u16(), code, principal, None);
+        match self.route {
+            Route::Signature => state.metrics().signature_refused(code),
+            Route::Upload => state.metrics().upload_refused(code),
+        }
+        let event = (self.route == Route::Upload).then_some(UploadEvent::Refused);
+        self.emit(state, status.as_u16(), code, principal, None, event);
+    }
+
+    /// An upload-ticket request answered: counts it and writes its event.
+    fn upload_answered(
+        self,
+        state: &AppState,
+        principal: &Principal,
+        event: UploadEvent,
+        issuance: Option<&Issuance>,
+    ) {
+        let metrics = state.metrics();
+        let status = match event {
+            UploadEvent::Created => {
+                metrics.upload_created(&principal.policy);
+                201
+            }
+            UploadEvent::Signed => {
+                metrics.upload_signed(&principal.policy);
+                200
+            }
+            UploadEvent::Read | UploadEvent::Listed | UploadEvent::Refused => 200,
+        };
+        if issuance.is_some() {
+            metrics.signature_issued(&principal.policy, &principal.credential_id);
+        }
+        self.emit(state, status, 0, Some(principal), issuance, Some(event));
     }
 
     fn emit(
@@ -153,8 +243,12 @@ impl Exchange {
         code: u32,
         principal: Option<&Principal>,
         issued: Option<&Issuance>,
+        upload_event: Option<UploadEvent>,
     ) {
         let mut event = AuditEvent::new(status, code, principal);
+        if let Some(kind) = upload_event {
+            event = event.for_upload(kind, self.upload_id.as_ref().map(UploadId::as_str));
+        }
         event.request_id = self.request_id.as_ref().and_then(|v| v.to_str().ok());
         event.method = self.method;
         event.client_ip = self.client_ip;

@@ -15,6 +15,7 @@ pub mod openapi;
 pub mod request_id;
 pub mod signature;
 pub mod trace_context;
+pub mod uploads;
 
 use std::time::Duration;
 
@@ -22,7 +23,7 @@ use axum::Router;
 use axum::http::{HeaderName, Request, Response, StatusCode, header};
 use axum::middleware;
 use axum::response::IntoResponse;
-use axum::routing::get;
+use axum::routing::{get, post};
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::limit::RequestBodyLimitLayer;
@@ -70,14 +71,36 @@ fn routes(state: AppState) -> Router {
             state.clone(),
             exchange::record,
         ));
-    Router::new()
+    let router = Router::new()
         // Routed as a method router, not as a service: the router then clones only the
         // matched method's route for a request, not all four. Its answer to `HEAD` has its
         // body removed, as every answer to `HEAD` has on the wire.
         .route("/v1/signature", signature)
         .route("/healthz", get(health::live))
         .route("/readyz", get(health::ready))
-        .route("/openapi.json", get(openapi::serve))
+        .route("/openapi.json", get(openapi::serve));
+    // The upload-ticket routes exist when `[uploads]` was on at start-up (read once).
+    let router = if state.tickets().is_some() {
+        let audited = middleware::from_fn_with_state(state.clone(), exchange::record_upload);
+        router
+            .route(
+                "/v1/uploads",
+                post(uploads::create::create)
+                    .get(uploads::read::list)
+                    .layer(audited.clone()),
+            )
+            .route(
+                "/v1/uploads/{uploadId}",
+                get(uploads::read::get_one).layer(audited.clone()),
+            )
+            .route(
+                "/v1/uploads/{uploadId}/signature",
+                post(uploads::create::resign).layer(audited),
+            )
+    } else {
+        router
+    };
+    router
         .fallback(|| async { ApiError::NotFound })
         .with_state(state)
 }

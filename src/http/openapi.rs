@@ -16,7 +16,7 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::error::ApiError;
-use super::{REQUEST_ID, health, signature};
+use super::{REQUEST_ID, health, signature, uploads};
 use crate::limits::{RATELIMIT_LIMIT, RATELIMIT_REMAINING, RATELIMIT_RESET};
 use crate::policy::NEED_PROCEDURE;
 
@@ -34,6 +34,10 @@ use crate::policy::NEED_PROCEDURE;
     paths(
         signature::issue_by_query,
         signature::issue_by_body,
+        uploads::create::create,
+        uploads::read::list,
+        uploads::read::get_one,
+        uploads::create::resign,
         health::live,
         health::ready
     ),
@@ -43,6 +47,7 @@ use crate::policy::NEED_PROCEDURE;
     modifiers(&BearerAuth),
     tags(
         (name = "signature", description = "Upload signatures"),
+        (name = "uploads", description = "Upload tickets (when the instance has [uploads] enabled)"),
         (name = "health", description = "Liveness and readiness probes"),
     )
 )]
@@ -162,6 +167,36 @@ pub fn describe() -> Value {
     // The POST body may be left out (utoipa marks it optional only as `oneOf: [null, ...]`,
     // which says a `null` body is accepted, and it is not).
     if let Some(body) = doc["paths"][SIGNATURE_PATH]["post"]["requestBody"].as_object_mut() {
+        body.insert("required".to_owned(), Value::Bool(false));
+    }
+    // The body of POST /v1/uploads: the signature request's fields but the two contexts,
+    // and metadata.
+    let signature_request = doc["components"]["schemas"]["SignatureRequest"].clone();
+    if let Some(upload) = doc["components"]["schemas"]["UploadRequest"].as_object_mut() {
+        let mut properties = signature_request["properties"]
+            .as_object()
+            .cloned()
+            .unwrap_or_default();
+        properties.retain(|name, _| !["sourceContext", "sessionContext"].contains(&name.as_str()));
+        if let Some(metadata) = upload
+            .get("properties")
+            .and_then(|p| p.get("metadata"))
+            .cloned()
+        {
+            let mut metadata = metadata;
+            metadata["type"] = json!("object");
+            properties.insert("metadata".to_owned(), metadata);
+        }
+        upload.insert("properties".to_owned(), Value::Object(properties));
+        upload.insert("additionalProperties".to_owned(), Value::Bool(false));
+        upload.remove("required");
+        let needs: serde_json::Map<String, Value> = NEED_PROCEDURE
+            .iter()
+            .map(|field| ((*field).to_owned(), json!(["procedure"])))
+            .collect();
+        upload.insert("dependentRequired".to_owned(), Value::Object(needs));
+    }
+    if let Some(body) = doc["paths"]["/v1/uploads"]["post"]["requestBody"].as_object_mut() {
         body.insert("required".to_owned(), Value::Bool(false));
     }
     // taskPriority and taskNotifyMode mean nothing without a procedure.

@@ -36,6 +36,19 @@ use crate::policy::SignatureRequest;
 /// `deadline` (else 40801); the query string must be empty. Malformed input becomes a
 /// 40001 naming the field.
 async fn body_fields(request: Request, deadline: Duration) -> Result<SignatureRequest, ApiError> {
+    match json_body(request, deadline).await? {
+        None => Ok(SignatureRequest::default()),
+        Some(body) => parse_json_request(&body),
+    }
+}
+
+/// The JSON body of a `POST` that takes its fields in the body only: `None` when it is
+/// empty (whitespace only), else its bytes, which must arrive within `deadline` (else
+/// 40801) with a JSON media type (or none); the query string must be empty.
+pub(super) async fn json_body(
+    request: Request,
+    deadline: Duration,
+) -> Result<Option<Bytes>, ApiError> {
     if request.uri().query().is_some_and(|q| !q.is_empty()) {
         return Err(ApiError::BadRequest(
             "a POST takes its fields in the JSON body, not in the query string".to_owned(),
@@ -58,14 +71,14 @@ async fn body_fields(request: Request, deadline: Duration) -> Result<SignatureRe
             _ => ApiError::BadRequest("the request body could not be read".to_owned()),
         })?;
     if body.iter().all(u8::is_ascii_whitespace) {
-        return Ok(SignatureRequest::default());
+        return Ok(None);
     }
     if let Some(kind) = media_type {
         return Err(ApiError::BadRequest(format!(
             "the body must be JSON; send Content-Type: application/json (got {kind})"
         )));
     }
-    parse_json_request(&body)
+    Ok(Some(body))
 }
 
 /// Reads the request fields of a `GET` from its query string (form encoding). Public so
@@ -167,6 +180,17 @@ pub struct Success<T> {
     #[schema(example = "ok")]
     message: &'static str,
     data: T,
+}
+
+impl<T> Success<T> {
+    /// `code` 0, `message` "ok", and `data`.
+    pub fn ok(data: T) -> Self {
+        Success {
+            code: 0,
+            message: "ok",
+            data,
+        }
+    }
 }
 
 /// The answers of `GET` and `POST /v1/signature`, for the OpenAPI description: one list,

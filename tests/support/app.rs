@@ -18,6 +18,7 @@ use tower::ServiceExt as _;
 use vodsign::VodCredentials;
 use vodsign::config::{ApiKeySettings, LogFormat, PolicySettings, ServerSettings, Settings};
 use vodsign::signature::{SecretId, Signer};
+use vodsign::uploads::{ContextKey, ContextKeys};
 use vodsign::{App, AppState};
 
 use super::random_hex;
@@ -31,6 +32,9 @@ pub struct TestApp {
     /// The SecretKey the service signs with, generated for this test.
     pub secret_key: String,
     pub secret_id: String,
+    /// The upload tickets' context keys (generated per test unless given), used when the
+    /// settings turn `[uploads]` on.
+    pub context_keys: ContextKeys,
 }
 
 impl TestApp {
@@ -84,6 +88,21 @@ impl TestApp {
 
 /// Test settings: policy "default" and one API key for it; `edit` may change anything.
 pub async fn spawn_app_with(edit: impl FnOnce(&mut Settings)) -> TestApp {
+    spawn_app_with_keys(generated_context_keys(), edit).await
+}
+
+/// Context keys made for one test: 64 random hex characters.
+pub fn generated_context_keys() -> ContextKeys {
+    let key = ContextKey::new(random_hex(32).as_bytes()).expect("long enough");
+    ContextKeys::new(key, Vec::new())
+}
+
+/// [`spawn_app_with`] with these context keys (replicas of one service share them); with
+/// `[uploads]` on, the store is migrated before the app is handed out.
+pub async fn spawn_app_with_keys(
+    context_keys: ContextKeys,
+    edit: impl FnOnce(&mut Settings),
+) -> TestApp {
     init_logs();
     let api_key = vodsign::generate_key("test");
     let mut settings = Settings {
@@ -110,16 +129,21 @@ pub async fn spawn_app_with(edit: impl FnOnce(&mut Settings)) -> TestApp {
         secret_key: SecretString::from(secret_key.clone()),
         placeholder: false,
     };
-    let state = App::build(settings, credentials)
-        .await
-        .expect("test settings are valid")
-        .into_state();
+    let app = if settings.uploads.enabled {
+        App::build_with_context_keys(settings, credentials, context_keys.clone()).await
+    } else {
+        App::build(settings, credentials).await
+    };
+    let app = app.expect("test settings are valid");
+    app.migrate_store().await.expect("the store migrates");
+    let state = app.into_state();
     TestApp {
         router: vodsign::router(state.clone()),
         state,
         api_key,
         secret_key,
         secret_id,
+        context_keys,
     }
 }
 

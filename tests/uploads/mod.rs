@@ -1,7 +1,9 @@
 //! The upload store on both backends, real SQLite files and a real PostgreSQL cluster
 //! (`support::postgres`): one scenario suite ([`scenarios`]) run against each, then what
-//! only one backend has ([`sqlite`], [`postgres`]).
+//! only one backend has ([`sqlite`], [`postgres`]); and the endpoints through HTTP on both
+//! backends ([`api`]).
 
+mod api;
 mod postgres;
 mod scenarios;
 mod sqlite;
