@@ -20,5 +20,5 @@ pub mod sweeper;
 pub use context::{ContextKey, ContextKeys, ContextToken, InvalidContextToken, KeyMatch};
 pub use id::{InvalidUploadId, UploadId};
 pub use model::{InvalidMetadata, Metadata, NewUpload, Owner, SigningGrant, Status, Upload};
-pub use store::{Cursor, InvalidCursor, Page, RecordError, StoreError, UploadStore};
+pub use store::{Cursor, InvalidCursor, Page, RecordError, StoreError, StorePool, UploadStore};
 pub use sweeper::{SweepReport, sweep_once};
