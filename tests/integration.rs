@@ -14,6 +14,8 @@
 //!   logs and bodies, the OpenAPI document
 //! - `cli/`: the binary's offline commands
 //! - `uploads/`: the upload-ticket store on real SQLite and real PostgreSQL
+//! - `events/`: the event relay's outbox and delivery worker on both backends, against a
+//!   fake receiver that checks Standard Webhooks signatures
 //!
 //! Two binaries stay apart, each saying why: `auth_token_logs.rs` (process-wide tracing
 //! state) and `fuzz_fallback.rs` (the fuzz crate's harness). Set `TEST_LOG=1` to see the
@@ -21,6 +23,7 @@
 
 mod auth;
 mod cli;
+mod events;
 mod observability;
 mod ops;
 mod rate_limits;
