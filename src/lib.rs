@@ -22,6 +22,9 @@
 //! - [`policy`]: principal + request → the parameters to sign, or a precise refusal.
 //! - [`limits`]: may this caller sign now? Rate and quota per caller, the per-address
 //!   auth-failure limit, load shedding, client-IP resolution; memory or Redis backend.
+//! - [`events`]: the upload event relay's core: VOD's events parsed, attributed and
+//!   deduplicated, the durable outbox of webhook messages, and the worker that signs and
+//!   delivers them (Standard Webhooks). Runs beside the request path, on the ticket store.
 //! - [`uploads`]: upload tickets: ids, the signed context token, and the store (SQLite or
 //!   PostgreSQL) that keeps each upload for its owner.
 //! - [`vodapi`]: the VOD API's event queue and event configuration, signed with
@@ -35,12 +38,13 @@
 //! `*_FILE`) and [`principal`] (the proven caller); and [`signature`], PURE: validated
 //! parameters, encoding, sign / decode / verify, with no I/O, clock or randomness inside.
 
-// The public surface: the settings, the pure signer, the proven caller and the upload tickets
-// (whose store the integration tests drive on both backends) and the VOD API client
-// (which the tests drive against a fake VOD API) as modules, and
+// The public surface: the settings, the pure signer, the proven caller, the upload tickets
+// and the event relay (whose stores the integration tests drive on both backends) and the VOD
+// API client (which the tests drive against a fake VOD API) as modules, and
 // below, the few types and functions the binary, the tests, the benches and the fuzz
 // targets build a service from. Everything else is private to the crate.
 pub mod config;
+pub mod events;
 pub mod principal;
 pub mod signature;
 pub mod uploads;

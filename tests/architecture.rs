@@ -25,6 +25,8 @@ const LAYERS: &[&[&str]] = &[
     &["auth"],
     &["policy"],
     &["limits"],
+    // The event relay's core: beside the request path, on the upload tickets' store.
+    &["events"],
     // Upload tickets and their store: called by the request path, calling only the leaves'
     // settings and plain data.
     &["uploads"],

@@ -16,6 +16,8 @@
 //! - `uploads/`: the upload-ticket store on real SQLite and real PostgreSQL
 //! - `vodapi/`: the VOD API client (TC3 signing, the event queue, `events setup|status`)
 //!   against a fake VOD API that verifies every signature
+//! - `events/`: the event relay's outbox and delivery worker on both backends, against a
+//!   fake receiver that checks Standard Webhooks signatures
 //!
 //! Two binaries stay apart, each saying why: `auth_token_logs.rs` (process-wide tracing
 //! state) and `fuzz_fallback.rs` (the fuzz crate's harness). Set `TEST_LOG=1` to see the
@@ -23,6 +25,7 @@
 
 mod auth;
 mod cli;
+mod events;
 mod observability;
 mod ops;
 mod rate_limits;

@@ -11,7 +11,8 @@
 //! (with TLS and CORS), [`admin`](AdminSettings), [`audit`](AuditSettings),
 //! [`credentials`](CredentialSettings), [`api_keys`](ApiKeySettings),
 //! [`policies`](PolicySettings), [`limits`](LimitsSettings), [`auth`](AuthSettings),
-//! [`store`](StoreSettings), [`uploads`](UploadSettings), [`events`](EventSettings); and
+//! [`store`](StoreSettings), [`uploads`](UploadSettings), [`events`](EventSettings),
+//! [`webhooks`](WebhookSettings); and
 //! [`secrets`](secret_from_env) for reading secrets and bounded files. This module imports
 //! nothing else from the crate: everything else imports its settings from here.
 
@@ -37,6 +38,7 @@ mod server;
 mod store;
 mod uploads;
 mod warnings;
+mod webhooks;
 
 pub use admin::AdminSettings;
 pub use api_keys::ApiKeySettings;
@@ -62,6 +64,9 @@ pub use secrets::{
 pub use server::{CorsSettings, LogFormat, ServerSettings, TlsSettings};
 pub use store::{DEFAULT_STORE_URL, STORE_URL_ENV, StoreKind, StoreSettings, store_kind};
 pub use uploads::{DEFAULT_CONTEXT_KEY_ENV, UploadSettings};
+pub use webhooks::{
+    DEFAULT_RETRY_SCHEDULE_SECS, EndpointSettings, WEBHOOK_EVENT_TYPES, WebhookSettings,
+};
 
 /// Environment variable naming the configuration file (same as `--config`).
 pub const CONFIG_ENV: &str = "VODSIGN_CONFIG";
@@ -128,6 +133,9 @@ pub struct Settings {
     /// `[events]`: draining VOD's reliable event queue.
     #[serde(default)]
     pub events: EventSettings,
+    /// `[webhooks]`: where the event relay sends its signed messages.
+    #[serde(default)]
+    pub webhooks: WebhookSettings,
 }
 
 impl Settings {
@@ -202,6 +210,7 @@ impl Settings {
         self.store.validate()?;
         self.uploads.validate()?;
         self.events.validate()?;
+        self.webhooks.validate()?;
         admin::validate(self)?;
         credentials::validate(&self.credentials)
     }

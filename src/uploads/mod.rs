@@ -22,6 +22,6 @@ pub use id::{InvalidUploadId, UploadId};
 pub use model::{InvalidMetadata, Metadata, NewUpload, Owner, SigningGrant, Status, Upload};
 pub use store::{
     Cursor, InvalidCursor, MigrationState, MigrationStatus, Page, RecordError, StoreError,
-    UploadStore,
+    StorePool, UploadStore,
 };
 pub use sweeper::{SweepReport, sweep_once};

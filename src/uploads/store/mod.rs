@@ -2,6 +2,9 @@
 //! sharing their tickets), through `sqlx`. All the SQL of the service is in this module; the
 //! layers above call named operations.
 //!
+//! The event relay's outbox (`crate::events::store`) keeps its own SQL, and runs it through
+//! [`UploadStore::pool`], so that storing an event and moving its ticket are one transaction.
+//!
 //! Both backends run the same SQL text (SQLite reads `$N` parameters as PostgreSQL does);
 //! only the migrations differ, one versioned set per backend under `migrations/`, run by
 //! [`UploadStore::migrate`]. Every operation is bounded by `store.timeout_ms`, waiting for a
@@ -97,6 +100,12 @@ enum Backend {
     Postgres(PgPool),
 }
 
+/// The connection pool behind a store, for the SQL of the event relay's outbox.
+pub enum StorePool<'a> {
+    Sqlite(&'a SqlitePool),
+    Postgres(&'a PgPool),
+}
+
 impl fmt::Debug for UploadStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("UploadStore")
@@ -138,12 +147,12 @@ macro_rules! bind_all {
     }};
 }
 
-const COLUMNS: &str = "seq, id, owner_kind, owner_authority, owner_subject, status, created_at, \
+pub(crate) const COLUMNS: &str = "seq, id, owner_kind, owner_authority, owner_subject, status, created_at, \
                        expires_at, signatures_issued, metadata, grant_json, file_id, media_url";
 
 /// A row of `uploads` as read.
 #[derive(sqlx::FromRow)]
-struct Row {
+pub(crate) struct Row {
     seq: i64,
     id: String,
     owner_kind: String,
@@ -161,7 +170,7 @@ struct Row {
 
 impl Row {
     /// The upload as of `now`, and its position for a cursor.
-    fn into_upload(self, now: u64) -> Result<(Upload, Cursor), StoreError> {
+    pub(crate) fn into_upload(self, now: u64) -> Result<(Upload, Cursor), StoreError> {
         let corrupt = |what: &str| StoreError::Failed(format!("stored upload has {what}"));
         let id = UploadId::parse(&self.id).map_err(|_| corrupt("an invalid id"))?;
         let mut status: Status = self
@@ -256,6 +265,19 @@ impl UploadStore {
             }
         };
         Ok(UploadStore { backend, timeout })
+    }
+
+    /// The pool, for the outbox's transactions (`crate::events::store`).
+    pub fn pool(&self) -> StorePool<'_> {
+        match &self.backend {
+            Backend::Sqlite(pool) => StorePool::Sqlite(pool),
+            Backend::Postgres(pool) => StorePool::Postgres(pool),
+        }
+    }
+
+    /// The bound of one operation (`store.timeout_ms`).
+    pub fn timeout(&self) -> Duration {
+        self.timeout
     }
 
     /// Which backend this is.
@@ -574,7 +596,7 @@ fn create_parent_dir(file: &Path) -> Result<(), ConfigError> {
 /// A driver error as a [`StoreError`]: connection trouble is `Unavailable`, anything else
 /// `Failed`. Only the error's kind and the database's error code are kept, so no message
 /// can quote a URL, a password or a stored value.
-fn from_sqlx(e: sqlx::Error) -> StoreError {
+pub(crate) fn from_sqlx(e: sqlx::Error) -> StoreError {
     use sqlx::Error as E;
     match e {
         E::Io(io) => StoreError::Unavailable(format!("connection error ({:?})", io.kind())),

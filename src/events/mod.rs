@@ -1,0 +1,33 @@
+//! The upload event relay's core: VOD's events in, signed Standard Webhooks messages out,
+//! nothing lost in between.
+//!
+//! - [`vod_event`]: VOD's v3 events read from any JSON, their attribution (a context token
+//!   that verifies) and their deduplication key.
+//! - [`message`]: the body of each webhook message; [`webhook`]: message ids, secrets and
+//!   the Standard Webhooks signature; [`endpoint`]: the configured receivers.
+//! - [`store`]: the durable outbox in the upload store's database: events stored with
+//!   their ticket moves and messages in one transaction, leased claims, retries, dead
+//!   letters, disabled endpoints, and what the admin listener lists and replays.
+//! - [`deliver`]: the worker that sends due messages; [`clock`]: the time it runs on.
+//!
+//! What pulls events from VOD and confirms them (after [`EventStore::ingest`] commits) sits
+//! above, beside the VOD API client. Below the app state; above the upload tickets and the
+//! settings.
+
+pub mod clock;
+pub mod deliver;
+pub mod endpoint;
+pub mod message;
+pub mod store;
+pub mod vod_event;
+pub mod webhook;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use deliver::{DeliveryWorker, Outcome, Round};
+pub use endpoint::Endpoint;
+pub use message::MessageType;
+pub use store::{
+    Backlog, Claimed, DisabledEndpoint, EventStore, IngestOutcome, Lease, MessageRecord, Route,
+};
+pub use vod_event::{EventKind, VodEvent};
+pub use webhook::{WebhookSecret, new_message_id};
