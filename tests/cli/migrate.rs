@@ -12,8 +12,35 @@ use super::{text, vodsign};
 use crate::support::postgres::{fresh_database, skipped};
 use crate::support::random_hex;
 
-/// The version of the one migration both backends have (`migrations/*/`).
+/// The first migration both backends have (`migrations/*/`).
 const FIRST: &str = "20261207000000 uploads";
+
+/// Every migration of `backend` (`migrations/<backend>/VERSION_DESCRIPTION.sql`) as the
+/// command names it, `VERSION description`, oldest first: read from the directory, so a new
+/// migration needs no change here.
+fn migrations(backend: &str) -> Vec<String> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("migrations")
+        .join(backend);
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .expect("lists the migrations")
+        .map(|entry| {
+            entry
+                .expect("entry")
+                .file_name()
+                .to_string_lossy()
+                .into_owned()
+        })
+        .filter_map(|name| {
+            let stem = name.strip_suffix(".sql")?;
+            let (version, description) = stem.split_once('_')?;
+            Some(format!("{version} {}", description.replace('_', " ")))
+        })
+        .collect();
+    names.sort();
+    assert_eq!(names.first().map(String::as_str), Some(FIRST));
+    names
+}
 
 fn output(out: &Output) -> String {
     format!("{}{}", text(&out.stdout), text(&out.stderr))
@@ -64,17 +91,27 @@ async fn migrate_applies_to_a_new_sqlite_file_once_and_then_is_up_to_date() {
 
     let first = vodsign(&["migrate", "--config", &config], &[], None);
     assert_eq!(first.status.code(), Some(0), "{}", output(&first));
+    let all = migrations("sqlite");
+    for migration in &all {
+        assert!(
+            text(&first.stdout).contains(&format!("applied: {migration}")),
+            "{}",
+            output(&first)
+        );
+    }
     assert!(
-        text(&first.stdout).contains(&format!("applied: {FIRST}")),
+        text(&first.stdout).contains(&format!(
+            "sqlite store up to date: {} applied now",
+            all.len()
+        )),
         "{}",
         output(&first)
     );
+    let tables = sqlite_tables(&file).await;
     assert!(
-        text(&first.stdout).contains("sqlite store up to date: 1 applied now"),
-        "{}",
-        output(&first)
+        tables.contains(&"_sqlx_migrations".to_owned()) && tables.contains(&"uploads".to_owned()),
+        "{tables:?}"
     );
-    assert_eq!(sqlite_tables(&file).await, ["_sqlx_migrations", "uploads"]);
 
     // Twice is the same as once.
     let second = vodsign(&["migrate", "--config", &config], &[], None);
@@ -85,13 +122,17 @@ async fn migrate_applies_to_a_new_sqlite_file_once_and_then_is_up_to_date() {
         output(&second)
     );
     assert!(
-        text(&second.stdout).contains("up to date: nothing applied now, 1 in all"),
+        text(&second.stdout).contains(&format!(
+            "up to date: nothing applied now, {} in all",
+            all.len()
+        )),
         "{}",
         output(&second)
     );
     let status = vodsign(&["migrate", "--config", &config, "--status"], &[], None);
+    let listed: String = all.iter().map(|m| format!("  {m}: applied\n")).collect();
     assert!(
-        text(&status.stdout).contains(&format!("{FIRST}: applied\nnothing pending")),
+        text(&status.stdout).contains(&format!("{listed}nothing pending")),
         "{}",
         output(&status)
     );
@@ -246,12 +287,18 @@ async fn migrate_applies_to_postgres_once_and_never_shows_the_password() {
 
     let first = vodsign(&["migrate"], &env, None);
     assert_eq!(first.status.code(), Some(0), "{}", output(&first));
+    for migration in migrations("postgres") {
+        assert!(
+            text(&first.stdout).contains(&format!("applied: {migration}")),
+            "{}",
+            output(&first)
+        );
+    }
+    let tables = pg_tables(&url).await;
     assert!(
-        text(&first.stdout).contains(&format!("applied: {FIRST}")),
-        "{}",
-        output(&first)
+        tables.contains(&"_sqlx_migrations".to_owned()) && tables.contains(&"uploads".to_owned()),
+        "{tables:?}"
     );
-    assert_eq!(pg_tables(&url).await, ["_sqlx_migrations", "uploads"]);
 
     let second = vodsign(&["migrate"], &env, None);
     assert_eq!(second.status.code(), Some(0), "{}", output(&second));
