@@ -35,6 +35,7 @@ log="$workdir/vodsign.log"
 # The placeholder credentials of the development config; never real secrets.
 env -u VODSIGN_SECRET_ID -u VODSIGN_SECRET_KEY \
     VODSIGN_ADMIN__LISTEN="127.0.0.1:$admin_port" \
+    VODSIGN_STORE_URL="sqlite://$workdir/uploads.sqlite3" \
     "$bin" serve --config config/development.toml --listen "127.0.0.1:$port" >"$log" 2>&1 &
 server=$!
 

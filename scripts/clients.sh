@@ -61,6 +61,7 @@ export TEST_VOD_SECRET_ID TEST_VOD_SECRET_KEY
 env -u VODSIGN_CONFIG \
     VODSIGN_SECRET_ID="$TEST_VOD_SECRET_ID" VODSIGN_SECRET_KEY="$TEST_VOD_SECRET_KEY" \
     VODSIGN_SERVER__LISTEN="127.0.0.1:$port" VODSIGN_ADMIN__LISTEN="127.0.0.1:$admin_port" \
+    VODSIGN_STORE_URL="sqlite://$work/uploads.sqlite3" \
     "$bin" serve --config config/development.toml >"$work/vodsign.log" 2>&1 &
 server=$!
 export VODSIGN_URL="http://127.0.0.1:$port"

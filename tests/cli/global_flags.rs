@@ -137,6 +137,7 @@ fn healthz(address: SocketAddr) -> Option<String> {
 #[test]
 fn listen_before_serve_is_honoured() {
     let address = free_loopback_port();
+    let store = tempfile::tempdir().expect("tempdir");
     let listen = address.to_string();
     for args in [
         vec!["--listen", listen.as_str(), "serve", "--config", DEV],
@@ -147,6 +148,11 @@ fn listen_before_serve_is_honoured() {
                 .args(&args)
                 .env_clear()
                 .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+                // The upload store in a directory of this test's own, not the checkout's data/.
+                .env(
+                    "VODSIGN_STORE_URL",
+                    format!("sqlite://{}/uploads.sqlite3", store.path().display()),
+                )
                 // Any free port for /metrics: the default 9090 may be taken.
                 .env("VODSIGN_ADMIN__LISTEN", "127.0.0.1:0")
                 .stdin(Stdio::null())

@@ -43,12 +43,18 @@ fn lines_until(lines: &mpsc::Receiver<Vec<u8>>, seen: &mut Vec<Vec<u8>>, until: 
 #[test]
 fn text_logs_in_a_pipe_have_no_colour_codes_and_warn_about_placeholders_once() {
     let address = free_loopback_port();
+    let store = tempfile::tempdir().expect("tempdir");
     let mut child = Running(
         Command::new(env!("CARGO_BIN_EXE_vodsign"))
             .args(["serve", "--config", "config/development.toml"])
             .args(["--listen", &address.to_string()])
             .env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            // The upload store in a directory of this test's own, not the checkout's data/.
+            .env(
+                "VODSIGN_STORE_URL",
+                format!("sqlite://{}/uploads.sqlite3", store.path().display()),
+            )
             .env("VODSIGN_ADMIN__LISTEN", "127.0.0.1:0")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
