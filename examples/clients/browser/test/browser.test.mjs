@@ -111,7 +111,7 @@ async function openPage({ ticket = false } = {}) {
     const body = await response.json().catch(() => null);
     if (!body?.data?.signature) return;
     issued.push(body.data.signature);
-    if (body.data.uploadId) tickets.push({ url, status: response.status(), ...body.data });
+    if (body.data.uploadId) tickets.push({ ...body.data, url, httpStatus: response.status() });
   });
 
   await page.goto(`${site.origin}/?endpoint=${encodeURIComponent(ENDPOINT)}${ticket ? "&ticket=1" : ""}`);
@@ -250,8 +250,8 @@ test("with a ticket, the SDK uploads with signatures vodsign issued for that upl
     assert.match(result.text, new RegExp(`fileId \\d+, upload ${uploadId}$`));
     // The SDK's getSignature calls: the first made the upload (201), the others re-signed it.
     assert.equal(tickets[0].url, UPLOADS);
-    assert.equal(tickets[0].status, 201);
-    assert.ok(tickets.slice(1).every((t) => t.url === `${UPLOADS}/${uploadId}/signature` && t.status === 200), JSON.stringify(tickets));
+    assert.equal(tickets[0].httpStatus, 201);
+    assert.ok(tickets.slice(1).every((t) => t.url === `${UPLOADS}/${uploadId}/signature` && t.httpStatus === 200), JSON.stringify(tickets));
     assert.ok(tickets.length >= 3, `prepare, apply and commit each asked for a signature: ${tickets.length}`);
     assert.equal(new Set(issued).size, issued.length, "each getSignature call fetched a fresh signature");
 
