@@ -462,7 +462,7 @@ pg_as_owner timeout 60 "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -w -t 30 -l "$PG_DIR/s
 psql_local() { psql -X -q -v ON_ERROR_STOP=1 -h "$PG_DIR" -p "$PG_PORT" -U postgres "$@"; }
 psql_local -d postgres -c "CREATE ROLE vodsign LOGIN PASSWORD '$PG_PASSWORD'" -c "CREATE DATABASE vodsign OWNER vodsign" \
     || fail "uploads: could not create the vodsign role and database"
-say "uploads: PostgreSQL $("$PG_BIN/postgres" --version | awk '{print $NF}') on 127.0.0.1:$PG_PORT"
+say "uploads: PostgreSQL $("$PG_BIN/postgres" --version | sed -n 's|.*(PostgreSQL) \([0-9.]*\).*|\1|p') on 127.0.0.1:$PG_PORT"
 
 # Generated secrets as the deployments mount them: the store URL with the role's password,
 # a context key as `openssl rand -base64 32` makes.
@@ -485,7 +485,7 @@ prove_uploads() {
     status="$(tail -n1 <<<"$answer")"
     [[ $status == 200 ]] || fail "$name: POST /v1/uploads/$upload_id/signature answered $status: $(head -n1 <<<"$answer")"
     grep -q '"signaturesIssued":2' <<<"$answer" || fail "$name: the re-sign did not count a second signature: $answer"
-    [[ "$(psql_local -d vodsign -tAc "SELECT signatures_issued FROM uploads WHERE upload_id = '$upload_id'")" == 2 ]] \
+    [[ "$(psql_local -d vodsign -tAc "SELECT signatures_issued FROM uploads WHERE id = '$upload_id'")" == 2 ]] \
         || fail "$name: upload $upload_id is not in PostgreSQL with 2 signatures"
     curl -s --max-time 5 "http://127.0.0.1:$PORT/readyz" | grep -q '"store":"up"' \
         || fail "$name: /readyz does not report the store up"
