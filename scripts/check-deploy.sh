@@ -15,6 +15,17 @@
 #              Deployment's environment against a local Redis; only addresses, ports and the
 #              secret files' paths are replaced. The probes' paths must answer 200, the log
 #              must hold no warning, and a signature request must be counted in Redis.
+#  uploads     the optional upload tickets: deploy/compose.uploads.yaml rendered over
+#              compose.yaml (its secrets under deploy/secrets/, git-ignored), and the
+#              kustomize component components/uploads rendered through an overlay and
+#              validated with --strict. A throwaway PostgreSQL (initdb/pg_ctl as the postgres
+#              user, password authentication over TCP, stopped and removed on exit) gets a
+#              role and a database; then each deployment's vodsign (the k8s ConfigMap's file
+#              with the patched Deployment's environment; the image's config with the
+#              compose environment) is started with generated secret files (store URL with
+#              the role's password, context key) and must migrate, become ready without a
+#              warning, answer POST /v1/uploads with 201 and a re-sign with 200, and leave
+#              the upload in PostgreSQL.
 #  nginx       `nginx -t` on deploy/nginx.conf, with the upstream host replaced by 127.0.0.1
 #              (and `resolve` dropped when the local nginx is older than 1.27.3, which added it).
 #  observability  `promtool check rules` and `promtool test rules` on deploy/observability,
@@ -26,7 +37,7 @@
 #   VODSIGN_BIN=target/release/vodsign scripts/check-deploy.sh
 #
 # Missing tools are installed: docker-compose, kubectl, prometheus (for promtool), nginx and
-# redis-server (and curl) with apt-get; kubernetes-validate with pip.
+# redis-server, postgresql (and curl) with apt-get; kubernetes-validate with pip.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -51,6 +62,9 @@ command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
 command -v nginx >/dev/null 2>&1 || missing+=(nginx)
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 command -v curl >/dev/null 2>&1 || missing+=(curl)
+# The server's initdb/pg_ctl (not on PATH in Debian's package) and psql, for the uploads check.
+compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || missing+=(postgresql)
+command -v psql >/dev/null 2>&1 || missing+=(postgresql-client)
 if ((${#missing[@]})); then
     say "installing ${missing[*]} with apt-get"
     apt-get update -qq
@@ -74,13 +88,22 @@ bin="$(cd "$(dirname "$bin")" && pwd)/$(basename "$bin")"
 
 WORK="$(mktemp -d)"
 pids=()
+PG_DIR=""
 cleanup() {
     local pid
     for pid in "${pids[@]}"; do
         kill "$pid" 2>/dev/null || true
         wait "$pid" 2>/dev/null || true
     done
+    if [[ -n $PG_DIR ]]; then
+        pg_as_owner "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -m immediate -t 10 stop >/dev/null 2>&1 || true
+        rm -rf "$PG_DIR"
+    fi
     rm -rf "$WORK"
+}
+# PostgreSQL refuses to run as root: as root, its commands run as the postgres user.
+pg_as_owner() {
+    if [[ $(id -u) == 0 ]]; then runuser -u postgres -- "$@"; else "$@"; fi
 }
 trap cleanup EXIT
 
@@ -335,6 +358,161 @@ say "kubernetes: vodsign reload reloaded the configuration"
 # The metric names this instance exports, for the observability check below.
 curl -sf --max-time 5 "http://127.0.0.1:$ADMIN_PORT/metrics" | sed -nE 's/^# TYPE ([a-z_:]+) .*/\1/p' >"$WORK/scraped-names" \
     || fail "kubernetes: GET /metrics on the admin listener failed"
+
+# --- uploads -----------------------------------------------------------------------------
+say "uploads: docker-compose config on compose.yaml + compose.uploads.yaml"
+cp deploy/compose.uploads.yaml "$WORK/compose/deploy/"
+for f in store_url context_key postgres_password; do
+    printf 'placeholder' >"$WORK/compose/deploy/secrets/$f"
+done
+(cd "$WORK" && docker-compose -f "$WORK/compose/deploy/compose.yaml" -f "$WORK/compose/deploy/compose.uploads.yaml" config) \
+    >"$WORK/compose-uploads.rendered.yaml" || fail "uploads: docker-compose config refused compose.uploads.yaml"
+python3 - "$WORK/compose-uploads.rendered.yaml" "$WORK/compose/" "$WORK/compose-uploads.secrets" "$WORK/compose-uploads.env" <<'PY' || fail "uploads: the compose override does not fit together"
+import os, sys, yaml
+rendered, base, secrets_out, env_out = sys.argv[1:]
+doc = yaml.safe_load(open(rendered))
+paths = []
+for name, secret in doc["secrets"].items():
+    path = os.path.realpath(secret["file"])
+    if not path.startswith(os.path.realpath(base) + os.sep):
+        sys.exit(f"secret {name} resolves outside the checkout: {path}")
+    paths.append(os.path.relpath(path, os.path.realpath(base)))
+open(secrets_out, "w").write("\n".join(paths) + "\n")
+services = doc["services"]
+used = lambda s: {x["source"] if isinstance(x, dict) else x for x in services[s].get("secrets", [])}
+if not {"store_url", "context_key", "vod_secret_id", "vod_secret_key"} <= used("vodsign"):
+    sys.exit(f"the vodsign service uses secrets {sorted(used('vodsign'))}")
+if used("postgres") != {"postgres_password"}:
+    sys.exit(f"the postgres service uses secrets {sorted(used('postgres'))}")
+if "postgres" not in services["vodsign"].get("depends_on", {}):
+    sys.exit("vodsign does not wait for postgres")
+env = services["vodsign"]["environment"]
+want = {"VODSIGN_UPLOADS__ENABLED": "true", "VODSIGN_STORE_URL_FILE": "/run/secrets/store_url",
+        "VODSIGN_CONTEXT_KEY_FILE": "/run/secrets/context_key"}
+for k, v in want.items():
+    if str(env.get(k)).lower() != v:
+        sys.exit(f"vodsign's {k} is {env.get(k)!r}, not {v!r}")
+if services["postgres"]["environment"].get("POSTGRES_PASSWORD_FILE") != "/run/secrets/postgres_password":
+    sys.exit("postgres does not read its password from the postgres_password secret")
+open(env_out, "w").write("".join(f"{k}={v}\n" for k, v in env.items()))
+PY
+while read -r secret; do
+    case "$secret" in
+    deploy/secrets/*) git check-ignore -q --no-index "$secret" || fail "uploads: $secret is not git-ignored" ;;
+    *) fail "uploads: secret file resolves to $secret, not under deploy/secrets/" ;;
+    esac
+done <"$WORK/compose-uploads.secrets"
+say "uploads: the compose override renders; its secrets are under deploy/secrets/ (git-ignored)"
+
+say "uploads: kubectl kustomize with components/uploads + kubernetes-validate --strict ($K8S_VERSION)"
+mkdir -p "$WORK/overlay-uploads"
+printf 'resources: [../base]\ncomponents: [../base/components/uploads]\n' >"$WORK/overlay-uploads/kustomization.yaml"
+kubectl kustomize "$WORK/overlay-uploads" >"$WORK/k8s-uploads.yaml"
+kubernetes-validate --quiet --strict -k "$K8S_VERSION" "$WORK/k8s-uploads.yaml" \
+    || fail "uploads: the manifests with the uploads component do not validate"
+UPLOAD_SECRETS="$WORK/upload-secrets"
+python3 - "$WORK/k8s-uploads.yaml" "$WORK" "$UPLOAD_SECRETS" <<'PY' || fail "uploads: the uploads component does not fit together"
+import os, sys, yaml
+rendered, work, upload_secrets = sys.argv[1:]
+docs = [d for d in yaml.safe_load_all(open(rendered)) if d]
+deploy = next(d for d in docs if d["kind"] == "Deployment" and d["metadata"]["name"] == "vodsign")
+pod = deploy["spec"]["template"]["spec"]
+container = next(c for c in pod["containers"] if c["name"] == "vodsign")
+env = {e["name"]: e["value"] for e in container["env"]}
+mounts = {m["mountPath"].rstrip("/"): m["name"] for m in container["volumeMounts"]}
+volumes = {v["name"]: v for v in pod["volumes"]}
+if env.get("VODSIGN_UPLOADS__ENABLED") != "true":
+    sys.exit("the component does not set VODSIGN_UPLOADS__ENABLED=true")
+# Each secret file variable names a key of a mounted Secret; here <dir>/<secret>/<key>.
+def secret_file(var, secret, key):
+    path = env.get(var)
+    if not path:
+        sys.exit(f"the component does not set {var}")
+    source = volumes.get(mounts.get(os.path.dirname(path)), {}).get("secret")
+    if not source or source["secretName"] != secret or os.path.basename(path) != key:
+        sys.exit(f"{var}={path} is not the key {key} of the Secret {secret}")
+    return os.path.join(upload_secrets, secret, key)
+component = {
+    "VODSIGN_UPLOADS__ENABLED": "true",
+    "VODSIGN_STORE_URL_FILE": secret_file("VODSIGN_STORE_URL_FILE", "vodsign-store", "url"),
+    "VODSIGN_CONTEXT_KEY_FILE": secret_file("VODSIGN_CONTEXT_KEY_FILE", "vodsign-context-key", "key"),
+}
+# The base's environment as the kubernetes check ran it (paths already local), plus the
+# component's variables; any other variable the component added is an error here.
+base = dict(line.rstrip("\n").split("=", 1) for line in open(os.path.join(work, "k8s.env")))
+extra = set(env) - set(base) - set(component)
+if extra:
+    sys.exit(f"the component sets variables this check does not know: {sorted(extra)}")
+base.update(component)
+open(os.path.join(work, "k8s-uploads.env"), "w").write("".join(f"{k}={v}\n" for k, v in base.items()))
+PY
+say "uploads: the component validates; the store URL and the context key come from the Secrets vodsign-store and vodsign-context-key"
+
+# A throwaway PostgreSQL: passwords checked over TCP, so the store URL's must be right.
+PG_BIN="$(dirname "$(compgen -G '/usr/lib/postgresql/*/bin/initdb' | sort -V | tail -n1)")"
+PG_DIR="$(mktemp -d)"
+PG_PORT="$(free_port)"
+PG_PASSWORD="pw$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+if [[ $(id -u) == 0 ]]; then chown postgres "$PG_DIR"; fi
+pg_as_owner "$PG_BIN/initdb" -D "$PG_DIR/data" -U postgres --auth-local=trust --auth-host=scram-sha-256 >"$WORK/initdb.log" 2>&1 \
+    || { cat "$WORK/initdb.log" >&2; fail "uploads: initdb failed"; }
+pg_as_owner timeout 60 "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -w -t 30 -l "$PG_DIR/server.log" start \
+    -o "-p $PG_PORT -k $PG_DIR -c listen_addresses=127.0.0.1 -c fsync=off" >/dev/null \
+    || { cat "$PG_DIR/server.log" >&2; fail "uploads: PostgreSQL did not start"; }
+psql_local() { psql -X -q -v ON_ERROR_STOP=1 -h "$PG_DIR" -p "$PG_PORT" -U postgres "$@"; }
+psql_local -d postgres -c "CREATE ROLE vodsign LOGIN PASSWORD '$PG_PASSWORD'" -c "CREATE DATABASE vodsign OWNER vodsign" \
+    || fail "uploads: could not create the vodsign role and database"
+say "uploads: PostgreSQL $("$PG_BIN/postgres" --version | sed -n 's|.*(PostgreSQL) \([0-9.]*\).*|\1|p') on 127.0.0.1:$PG_PORT"
+
+# Generated secrets as the deployments mount them: the store URL with the role's password,
+# a context key as `openssl rand -base64 32` makes.
+write_upload_secrets() { # STORE_URL_FILE CONTEXT_KEY_FILE
+    mkdir -p "$(dirname "$1")" "$(dirname "$2")"
+    printf 'postgres://vodsign:%s@127.0.0.1:%s/vodsign' "$PG_PASSWORD" "$PG_PORT" >"$1"
+    head -c 32 /dev/urandom | base64 | tr -d '\n' >"$2"
+}
+
+# POST /v1/uploads -> 201, re-sign -> 200, and the row in PostgreSQL. $1 names the check.
+prove_uploads() {
+    local name=$1 answer status upload_id
+    answer="$(curl -s -w '\n%{http_code}' --max-time 5 -X POST -H "Authorization: Bearer $API_KEY" \
+        -H 'Content-Type: application/json' -d '{"metadata":{"title":"check-deploy"}}' "http://127.0.0.1:$PORT/v1/uploads")"
+    status="$(tail -n1 <<<"$answer")"
+    [[ $status == 201 ]] || fail "$name: POST /v1/uploads answered $status: $(head -n1 <<<"$answer")"
+    upload_id="$(head -n1 <<<"$answer" | python3 -c 'import json, sys; print(json.load(sys.stdin)["data"]["uploadId"])')"
+    answer="$(curl -s -w '\n%{http_code}' --max-time 5 -X POST -H "Authorization: Bearer $API_KEY" \
+        "http://127.0.0.1:$PORT/v1/uploads/$upload_id/signature")"
+    status="$(tail -n1 <<<"$answer")"
+    [[ $status == 200 ]] || fail "$name: POST /v1/uploads/$upload_id/signature answered $status: $(head -n1 <<<"$answer")"
+    grep -q '"signaturesIssued":2' <<<"$answer" || fail "$name: the re-sign did not count a second signature: $answer"
+    [[ "$(psql_local -d vodsign -tAc "SELECT signatures_issued FROM uploads WHERE id = '$upload_id'")" == 2 ]] \
+        || fail "$name: upload $upload_id is not in PostgreSQL with 2 signatures"
+    curl -s --max-time 5 "http://127.0.0.1:$PORT/readyz" | grep -q '"store":"up"' \
+        || fail "$name: /readyz does not report the store up"
+    say "$name: POST /v1/uploads 201 ($upload_id), re-sign 200, the upload in PostgreSQL, /readyz store up"
+}
+
+write_upload_secrets "$UPLOAD_SECRETS/vodsign-store/url" "$UPLOAD_SECRETS/vodsign-context-key/key"
+start_redis k8s-uploads
+cp "$WORK/k8s-uploads.env" "$WORK/k8s-uploads.run.env"
+add_test_key "$WORK/k8s-uploads.run.env"
+serve_until_ready kubernetes-uploads "$WORK/k8s-uploads.run.env" "$(sed -n 1p "$WORK/k8s-probes")"
+prove_uploads kubernetes-uploads
+
+# The compose override: the image's config with the merged compose environment.
+write_upload_secrets "$WORK/compose-upload-secrets/store_url" "$WORK/compose-upload-secrets/context_key"
+start_redis compose-uploads
+{
+    echo "VODSIGN_CONFIG=$ROOT/config/vodsign.toml"
+    sed -e "s|^VODSIGN_SECRET_ID_FILE=.*|VODSIGN_SECRET_ID_FILE=$SECRET_DIR/secret_id|" \
+        -e "s|^VODSIGN_SECRET_KEY_FILE=.*|VODSIGN_SECRET_KEY_FILE=$SECRET_DIR/secret_key|" \
+        -e "s|^VODSIGN_STORE_URL_FILE=/run/secrets/|VODSIGN_STORE_URL_FILE=$WORK/compose-upload-secrets/|" \
+        -e "s|^VODSIGN_CONTEXT_KEY_FILE=/run/secrets/|VODSIGN_CONTEXT_KEY_FILE=$WORK/compose-upload-secrets/|" \
+        -e '/^VODSIGN_LIMITS__REDIS_URL=/d' -e '/^VODSIGN_API_KEYS=/d' "$WORK/compose-uploads.env"
+} >"$WORK/compose-uploads.run.env"
+add_test_key "$WORK/compose-uploads.run.env"
+serve_until_ready compose-uploads "$WORK/compose-uploads.run.env" /readyz
+prove_uploads compose-uploads
 
 # --- nginx -------------------------------------------------------------------------------
 say "nginx: nginx -t on deploy/nginx.conf"

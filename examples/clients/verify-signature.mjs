@@ -39,3 +39,18 @@ export function verifySignature(signature, { secretKey, secretId, now = Math.flo
   if (Number(params.random) > 0xffffffff) throw new Error(`random out of range: ${params.random}`);
   return params;
 }
+
+/**
+ * Checks an upload ticket's context token (`vs1.<uploadId>.<tag>`) the way the event relay
+ * does, independently of vodsign's code: `tag` must be the first 16 bytes of
+ * HMAC-SHA256("vs1.<uploadId>") under the context key, in URL-safe Base64 without padding.
+ * Returns the uploadId; throws an Error saying why not.
+ */
+export function verifyContextToken(token, { contextKey }) {
+  const match = /^vs1\.(upl_[A-Za-z0-9_-]{22})\.([A-Za-z0-9_-]{22})$/.exec(String(token));
+  if (!match) throw new Error(`not a vs1 context token: ${JSON.stringify(token).slice(0, 80)}`);
+  const [, uploadId, tag] = match;
+  const expected = createHmac("sha256", Buffer.from(contextKey, "utf8")).update(`vs1.${uploadId}`).digest().subarray(0, 16);
+  if (!timingSafeEqual(Buffer.from(tag, "base64url"), expected)) throw new Error(`the tag of ${token} does not verify under the context key`);
+  return uploadId;
+}

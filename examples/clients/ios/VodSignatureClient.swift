@@ -7,6 +7,7 @@
 // - 429 and 503: wait Retry-After seconds and ask again, a bounded number of times, and only
 //   when the wait is short (a daily quota that ran out is shown, not waited for);
 // - any other refusal (400, 403) is shown with vodsign's message and request id.
+// UploadTicket (below) uses the same rules for vodsign's upload tickets.
 import Foundation
 
 enum SignatureError: Error, LocalizedError {
@@ -28,18 +29,27 @@ enum SignatureError: Error, LocalizedError {
     }
 }
 
-/// vodsign's envelope: {"code":0,"message":"ok","data":{"signature":"...","expireTime":...}}
-/// on success, {"code":40102,"message":"...","requestId":"..."} on error.
-private struct Envelope: Decodable {
-    struct Payload: Decodable { let signature: String; let expireTime: Int }
+/// vodsign's envelope: {"code":0,"message":"ok","data":{...}} on success,
+/// {"code":40102,"message":"...","requestId":"..."} on error. `data` is read as a dictionary:
+/// a signature's, an upload's or a re-sign's fields.
+private struct Envelope {
     let code: Int
     let message: String
-    let data: Payload?
+    let data: [String: Any]?
     let requestId: String?
+
+    init?(_ body: Data) {
+        guard let object = try? JSONSerialization.jsonObject(with: body) as? [String: Any],
+              let code = object["code"] as? Int else { return nil }
+        self.code = code
+        message = object["message"] as? String ?? ""
+        data = object["data"] as? [String: Any]
+        requestId = object["requestId"] as? String
+    }
 }
 
 final class VodSignatureClient {
-    private let endpoint: URL
+    let endpoint: URL
     private let credential: () async throws -> String
     private let session: URLSession
     private let maxAttempts: Int
@@ -59,19 +69,31 @@ final class VodSignatureClient {
 
     /// A fresh signature; `fields` are optional POST /v1/signature fields, e.g. ["classId": 1].
     func fetchSignature(fields: [String: Any] = [:]) async throws -> String {
+        let data = try await call(endpoint, method: "POST", body: fields)
+        guard let signature = data["signature"] as? String else {
+            throw SignatureError.refused(status: 200, code: 0, message: "no signature in the answer", requestId: "")
+        }
+        return signature
+    }
+
+    /// One request to vodsign with the rules above; the envelope's `data` of a 2xx answer.
+    /// `body` nil sends none (a re-sign, a GET).
+    func call(_ url: URL, method: String, body: [String: Any]?) async throws -> [String: Any] {
         var attempt = 1
         while true {
-            var request = URLRequest(url: endpoint, cachePolicy: .reloadIgnoringLocalCacheData, timeoutInterval: 15)
-            request.httpMethod = "POST"
+            var request = URLRequest(url: url, cachePolicy: .reloadIgnoringLocalCacheData, timeoutInterval: 15)
+            request.httpMethod = method
             request.setValue("Bearer \(try await credential())", forHTTPHeaderField: "Authorization")
-            request.setValue("application/json", forHTTPHeaderField: "Content-Type")
-            request.httpBody = try JSONSerialization.data(withJSONObject: fields)
+            if let body {
+                request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+                request.httpBody = try JSONSerialization.data(withJSONObject: body)
+            }
 
             let data: Data
             let response: HTTPURLResponse
             do {
-                let (body, urlResponse) = try await session.data(for: request)
-                data = body
+                let (answer, urlResponse) = try await session.data(for: request)
+                data = answer
                 response = urlResponse as! HTTPURLResponse // an http(s) URL gives an HTTPURLResponse
             } catch {
                 guard attempt < maxAttempts else { throw SignatureError.unreachable(error) }
@@ -80,9 +102,9 @@ final class VodSignatureClient {
                 continue
             }
 
-            let envelope = try? JSONDecoder().decode(Envelope.self, from: data)
-            if response.statusCode == 200, let envelope, envelope.code == 0, let payload = envelope.data {
-                return payload.signature
+            let envelope = Envelope(data)
+            if (200..<300).contains(response.statusCode), let envelope, envelope.code == 0, let payload = envelope.data {
+                return payload
             }
             let message = envelope?.message ?? "HTTP \(response.statusCode)"
             let requestId = envelope?.requestId ?? response.value(forHTTPHeaderField: "x-request-id") ?? ""
@@ -105,4 +127,63 @@ final class VodSignatureClient {
     }
 
     private func backoff(_ attempt: Int) -> Int { min(1 << (attempt - 1), 8) }
+}
+
+/// An upload ticket for one video (vodsign's [uploads] on). `signature()` makes the upload on
+/// its first call (POST /v1/uploads with `fields` and `metadata`; one quota unit) and
+/// re-signs it on later ones (POST /v1/uploads/{uploadId}/signature; rate only), for
+/// publishing again after VOD refused an expired or used signature. A re-sign refused with
+/// 409 (40901: no signatures left, or finished) or 410 (41001: expired) makes a new upload.
+/// `read()` is the upload's record (GET /v1/uploads/{uploadId}).
+actor UploadTicket {
+    private let client: VodSignatureClient
+    private let base: URL
+    private let fields: [String: Any]
+    private let metadata: [String: Any]?
+    /// The upload the last signature belongs to; nil before the first.
+    private(set) var uploadId: String?
+
+    /// - Parameters:
+    ///   - apiBase: vodsign's base URL, e.g. https://api.example.com
+    ///   - fields: optional POST /v1/uploads fields, e.g. ["validitySeconds": 3600]
+    ///   - metadata: stored with the upload and returned as given
+    init(client: VodSignatureClient, apiBase: URL, fields: [String: Any] = [:], metadata: [String: Any]? = nil) {
+        self.client = client
+        base = apiBase
+        self.fields = fields
+        self.metadata = metadata
+    }
+
+    func signature() async throws -> String {
+        guard let current = uploadId else { return try await create() }
+        do {
+            let url = base.appendingPathComponent("v1/uploads/\(current)/signature")
+            let data = try await client.call(url, method: "POST", body: nil)
+            return try Self.signature(in: data)
+        } catch let SignatureError.refused(status, _, _, _) where status == 409 || status == 410 {
+            return try await create()
+        }
+    }
+
+    func read() async throws -> [String: Any] {
+        guard let current = uploadId else {
+            throw SignatureError.refused(status: 0, code: 0, message: "no upload yet: ask for a signature first", requestId: "")
+        }
+        return try await client.call(base.appendingPathComponent("v1/uploads/\(current)"), method: "GET", body: nil)
+    }
+
+    private func create() async throws -> String {
+        var body = fields
+        if let metadata { body["metadata"] = metadata }
+        let data = try await client.call(base.appendingPathComponent("v1/uploads"), method: "POST", body: body)
+        uploadId = data["uploadId"] as? String
+        return try Self.signature(in: data)
+    }
+
+    private static func signature(in data: [String: Any]) throws -> String {
+        guard let signature = data["signature"] as? String else {
+            throw SignatureError.refused(status: 200, code: 0, message: "no signature in the answer", requestId: "")
+        }
+        return signature
+    }
 }

@@ -8,12 +8,13 @@
 //
 // scripts/clients.sh starts vodsign with generated VOD credentials and runs this.
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
 import { after, before, test } from "node:test";
 import { chromium } from "playwright-core";
 
 import { startServer } from "../serve.mjs";
 import { STORAGE_HOST, applyAnswer, commitAnswer, prepareAnswer, storageAnswer, vodAction } from "../../fake-vod.mjs";
-import { verifySignature } from "../../verify-signature.mjs";
+import { verifyContextToken, verifySignature } from "../../verify-signature.mjs";
 
 const env = (name) => {
   const value = process.env[name];
@@ -24,6 +25,8 @@ const VODSIGN_URL = env("VODSIGN_URL");
 const ENDPOINT = `${VODSIGN_URL}/v1/signature`;
 const SECRET_ID = env("TEST_VOD_SECRET_ID");
 const SECRET_KEY = env("TEST_VOD_SECRET_KEY");
+const CONTEXT_KEY = env("TEST_CONTEXT_KEY");
+const UPLOADS = `${VODSIGN_URL}/v1/uploads`;
 const DEMO_KEY = "vsk_demo_public-development-key-not-a-secret";
 const FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"];
 const STEP_TIMEOUT = 20_000;
@@ -54,7 +57,7 @@ const CORS = {
  * bodies the SDK sent to VOD by action, the signatures vodsign issued to the page, and any
  * request to a host that is neither the page, vodsign nor a faked Tencent host.
  */
-async function openPage() {
+async function openPage({ ticket = false } = {}) {
   const context = await browser.newContext();
   const page = await context.newPage();
   page.setDefaultTimeout(STEP_TIMEOUT);
@@ -92,16 +95,28 @@ async function openPage() {
     return route.fulfill({ status: 200, headers: CORS, contentType: "application/json", body: JSON.stringify(answer(body)) });
   });
 
+  // Signatures vodsign answered the page with: from /v1/signature, or from the ticket
+  // endpoints (POST /v1/uploads 201, POST /v1/uploads/{id}/signature 200), with the upload.
+  const tickets = [];
+  const reads = [];
   page.on("response", async (response) => {
-    if (response.url() === ENDPOINT && response.request().method() === "POST" && response.status() === 200) {
-      const body = await response.json().catch(() => null);
-      if (body?.data?.signature) issued.push(body.data.signature);
+    const url = response.url();
+    const method = response.request().method();
+    if (method === "GET" && url.startsWith(`${UPLOADS}/`) && response.status() === 200) {
+      reads.push(url);
+      return;
     }
+    const signing = url === ENDPOINT || url === UPLOADS || (url.startsWith(`${UPLOADS}/`) && url.endsWith("/signature"));
+    if (method !== "POST" || !signing || ![200, 201].includes(response.status())) return;
+    const body = await response.json().catch(() => null);
+    if (!body?.data?.signature) return;
+    issued.push(body.data.signature);
+    if (body.data.uploadId) tickets.push({ ...body.data, url, httpStatus: response.status() });
   });
 
-  await page.goto(`${site.origin}/?endpoint=${encodeURIComponent(ENDPOINT)}`);
+  await page.goto(`${site.origin}/?endpoint=${encodeURIComponent(ENDPOINT)}${ticket ? "&ticket=1" : ""}`);
   await page.waitForFunction(() => typeof window.TcVod?.default === "function");
-  return { context, page, vod, storage, issued, unexpected, consoleErrors };
+  return { context, page, vod, storage, issued, tickets, reads, unexpected, consoleErrors };
 }
 
 async function upload(page, credential, name = "clip.mp4") {
@@ -181,6 +196,109 @@ test("a rate-limited page waits Retry-After and then uploads", { timeout: 60_000
     checkSignatures(vod, issued);
     assert.deepEqual(unexpected, []);
     console.log(`# rate limited: ${waits.length} waits, then done`);
+  } finally {
+    await context.close();
+  }
+});
+
+/** A ticket's upload as vodsign has it, read by the test itself (not through the page). */
+async function uploadRecord(uploadId) {
+  for (let attempt = 0; ; attempt += 1) {
+    const response = await fetch(`${UPLOADS}/${uploadId}`, { headers: { Authorization: `Bearer ${DEMO_KEY}` } });
+    if (response.status === 429 && attempt < 5) {
+      await new Promise((resolve) => setTimeout(resolve, 1000 * Number(response.headers.get("retry-after") ?? 1)));
+      continue;
+    }
+    assert.equal(response.status, 200, `GET /v1/uploads/${uploadId}`);
+    return (await response.json()).data;
+  }
+}
+
+/**
+ * Every signature the SDK sent to VOD was issued by vodsign for one upload ticket: it
+ * verifies with the VOD key, and its sourceContext and sessionContext are the same vs1
+ * token, whose tag verifies under the context key and which names that upload. Returns the
+ * uploadId.
+ */
+function checkTicketSignatures(vod, issued, tickets) {
+  assert.ok(vod.ApplyUploadUGC.length >= 1, "the SDK applied for the upload");
+  assert.ok(vod.CommitUploadUGC.length >= 1, "the SDK committed the upload");
+  const ids = new Set();
+  for (const [action, bodies] of Object.entries(vod)) {
+    for (const { signature } of bodies) {
+      assert.ok(issued.includes(signature), `${action}: the signature was issued by vodsign`);
+      const params = verifySignature(signature, { secretKey: SECRET_KEY, secretId: SECRET_ID });
+      assert.equal(params.sourceContext, params.sessionContext, `${action}: sourceContext and sessionContext are the same token`);
+      const uploadId = verifyContextToken(params.sourceContext, { contextKey: CONTEXT_KEY });
+      const ticket = tickets.find((t) => t.signature === signature);
+      assert.ok(ticket, `${action}: the signature came from a ticket endpoint`);
+      assert.equal(ticket.uploadId, uploadId, `${action}: the token names the upload the signature was issued for`);
+      ids.add(uploadId);
+    }
+  }
+  assert.equal(ids.size, 1, `one upload for the whole file: ${[...ids].join(", ")}`);
+  return [...ids][0];
+}
+
+test("with a ticket, the SDK uploads with signatures vodsign issued for that upload", { timeout: 60_000 }, async () => {
+  const { context, page, vod, storage, issued, tickets, reads, unexpected, consoleErrors } = await openPage({ ticket: true });
+  try {
+    await page.fill("#title", "holiday clip");
+    const result = await upload(page, DEMO_KEY);
+    assert.equal(result.state, "done", `${result.text}\n${result.log.join("\n")}\n${JSON.stringify({ storage, unexpected, consoleErrors }, null, 1)}`);
+    const uploadId = checkTicketSignatures(vod, issued, tickets);
+    assert.match(result.text, new RegExp(`fileId \\d+, upload ${uploadId}$`));
+    // The SDK's getSignature calls: the first made the upload (201), the others re-signed it.
+    assert.equal(tickets[0].url, UPLOADS);
+    assert.equal(tickets[0].httpStatus, 201);
+    assert.ok(tickets.slice(1).every((t) => t.url === `${UPLOADS}/${uploadId}/signature` && t.httpStatus === 200), JSON.stringify(tickets));
+    assert.ok(tickets.length >= 3, `prepare, apply and commit each asked for a signature: ${tickets.length}`);
+    assert.equal(new Set(issued).size, issued.length, "each getSignature call fetched a fresh signature");
+
+    // The page read the record after the upload, and so does the test: every signature the
+    // SDK asked for is counted on that upload, once.
+    assert.deepEqual(reads, [`${UPLOADS}/${uploadId}`]);
+    const shown = JSON.parse(await page.textContent("#record"));
+    const record = await uploadRecord(uploadId);
+    for (const seen of [shown, record]) {
+      assert.equal(seen.uploadId, uploadId);
+      assert.equal(seen.status, "authorized");
+      assert.equal(seen.signaturesIssued, tickets.length, "signaturesIssued matches the SDK's getSignature calls");
+      assert.deepEqual(seen.metadata, { title: "holiday clip" });
+    }
+    assert.deepEqual(unexpected, [], "no request left the machine");
+    console.log(`# ticket upload done: ${uploadId}, ${record.signaturesIssued} signatures, VOD calls: ${Object.entries(vod).map(([a, b]) => `${a}×${b.length}`).join(", ")}`);
+  } finally {
+    await context.close();
+  }
+});
+
+/** The README's ticket example: the js block after its marker line. */
+function readmeTicketSnippet() {
+  const readme = readFileSync(new URL("../../../../README.md", import.meta.url), "utf8");
+  const marker = "// vod-js-sdk-v6 with an upload ticket (examples/clients/browser)";
+  const start = readme.indexOf(marker);
+  assert.ok(start >= 0, `README.md has no block starting with ${marker}`);
+  return readme.slice(start, readme.indexOf("```", start));
+}
+
+test("the README's ticket example, run as written in the page, uploads through a ticket", { timeout: 60_000 }, async () => {
+  const snippet = readmeTicketSnippet();
+  assert.match(snippet, /"https:\/\/api\.example\.com"/, "the README example names the placeholder base URL");
+  const { context, page, vod, issued, tickets, reads, unexpected } = await openPage();
+  try {
+    // The example's free names: the picked file and the user's token. Only the base URL is
+    // replaced (by this run's vodsign); the rest runs as the README shows it.
+    const bindings = `const file = new File([new Uint8Array(${FILE_BYTES}).fill(3)], "readme.mp4", { type: "video/mp4" });\nconst accessToken = ${JSON.stringify(DEMO_KEY)};\n`;
+    const code = bindings + snippet.replace('"https://api.example.com"', JSON.stringify(VODSIGN_URL)) + "\nwindow.readmeExampleDone = true;\n";
+    await page.addScriptTag({ type: "module", content: code });
+    await page.waitForFunction(() => window.readmeExampleDone === true);
+    const uploadId = checkTicketSignatures(vod, issued, tickets);
+    assert.deepEqual(reads, [`${UPLOADS}/${uploadId}`], "the example read its upload after the SDK finished");
+    const record = await uploadRecord(uploadId);
+    assert.equal(record.signaturesIssued, tickets.length);
+    assert.deepEqual(record.metadata, { title: "readme.mp4" });
+    assert.deepEqual(unexpected, []);
   } finally {
     await context.close();
   }

@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
 
-import { verifySignature } from "../../verify-signature.mjs";
+import { verifyContextToken, verifySignature } from "../../verify-signature.mjs";
 import { createWx } from "./wx-shim.mjs";
 
 const env = (name) => {
@@ -20,6 +20,7 @@ const VODSIGN_URL = env("VODSIGN_URL");
 const ENDPOINT = `${VODSIGN_URL}/v1/signature`;
 const SECRET_ID = env("TEST_VOD_SECRET_ID");
 const SECRET_KEY = env("TEST_VOD_SECRET_KEY");
+const CONTEXT_KEY = env("TEST_CONTEXT_KEY");
 const DEMO_KEY = "vsk_demo_public-development-key-not-a-secret";
 /** What docs/clients.md tells developers to allow, besides their vodsign host. */
 const TENCENT_DOMAINS = ["vod2.qcloud.com", "vodreport.qcloud.com"];
@@ -34,7 +35,7 @@ const sdkOutput = [];
 console.log = (...args) => sdkOutput.push(args);
 const require = createRequire(import.meta.url);
 const VodUploader = require("vod-wx-sdk-v2");
-const { createGetSignature } = require("../getSignature.js");
+const { createGetSignature, createUploadTicket } = require("../getSignature.js");
 
 const dir = mkdtempSync(join(tmpdir(), "vodsign-wx-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -114,4 +115,59 @@ test("vod-wx-sdk-v2 uploads with a signature from vodsign", { timeout: 30_000 },
   process.stdout.write(`# wx upload done: ${events.filter((e) => e.type === "signature").length} signature(s) asked for, ` +
     `VOD calls: ${Object.entries(log.vod).map(([a, b]) => `${a}×${b.length}`).join(", ")}, ` +
     `wx.request hosts: ${[...log.hosts.request].join(", ")}; wx.uploadFile hosts: ${[...log.hosts.uploadFile].join(", ") || "none"}\n`);
+});
+
+test("with a ticket, vod-wx-sdk-v2 uploads with signatures vodsign issued for that upload", { timeout: 30_000 }, async () => {
+  const before = Object.fromEntries(Object.entries(log.vod).map(([action, bodies]) => [action, bodies.length]));
+  const issuedBefore = log.issued.length;
+  const events = [];
+  let ticket;
+  const result = await within(25_000, "upload", (resolve, reject) => {
+    ticket = createUploadTicket({
+      apiBase: VODSIGN_URL,
+      credential: () => DEMO_KEY,
+      metadata: { title: "mini-program clip" },
+      onError: reject,
+      onEvent: (event) => events.push(event),
+    });
+    VodUploader.start({
+      mediaFile: { tempFilePath, size: FILE_BYTES },
+      mediaName: "clip",
+      getSignature: ticket.getSignature,
+      progress: () => {},
+      finish: resolve,
+      error: (error) => reject(new Error(`SDK error: ${JSON.stringify(error)}`)),
+    });
+  });
+  assert.match(String(result.fileId), /^\d+$/, JSON.stringify(result));
+  const [uploadId] = ticket.uploadIds();
+  assert.deepEqual(ticket.uploadIds(), [uploadId], "one upload for the file");
+
+  // This upload's VOD calls: each carries a signature issued in this test, for this upload.
+  const calls = Object.entries(log.vod).flatMap(([action, bodies]) => bodies.slice(before[action] ?? 0).map((body) => [action, body]));
+  const actions = calls.map(([action]) => action);
+  assert.ok(actions.includes("ApplyUploadUGC") && actions.includes("CommitUploadUGC"), actions.join(", "));
+  const issuedHere = log.issued.slice(issuedBefore);
+  for (const [action, { signature }] of calls) {
+    assert.ok(issuedHere.includes(signature), `${action}: a signature vodsign issued to this ticket`);
+    const params = verifySignature(signature, { secretKey: SECRET_KEY, secretId: SECRET_ID });
+    assert.equal(params.sourceContext, params.sessionContext, `${action}: the same token as both contexts`);
+    assert.equal(verifyContextToken(params.sourceContext, { contextKey: CONTEXT_KEY }), uploadId, `${action}: the token names the upload`);
+  }
+
+  const record = await within(10_000, "readUpload", (resolve, reject) => ticket.readUpload(resolve, reject));
+  const asked = events.filter((e) => e.type === "signature").length;
+  assert.equal(record.uploadId, uploadId);
+  assert.equal(record.status, "authorized");
+  assert.equal(record.signaturesIssued, asked, "signaturesIssued matches the SDK's getSignature calls");
+  assert.equal(issuedHere.length, asked);
+  assert.deepEqual(record.metadata, { title: "mini-program clip" });
+
+  // A later getSignature(callback) (the SDK asks again after a failed step) re-signs it.
+  const again = await within(10_000, "re-sign", (resolve) => ticket.getSignature(resolve));
+  const params = verifySignature(again, { secretKey: SECRET_KEY, secretId: SECRET_ID });
+  assert.equal(verifyContextToken(params.sourceContext, { contextKey: CONTEXT_KEY }), uploadId);
+  const reread = await within(10_000, "readUpload", (resolve, reject) => ticket.readUpload(resolve, reject));
+  assert.equal(reread.signaturesIssued, asked + 1);
+  process.stdout.write(`# wx ticket upload done: ${uploadId}, ${asked} getSignature call(s), then one re-sign\n`);
 });
