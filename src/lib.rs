@@ -70,6 +70,7 @@ mod telemetry;
 mod tls;
 
 pub use admin::router as admin_router;
+pub use admin::webhooks::{WebhookAdminAccess, router as webhook_admin_router};
 pub use app::{App, AppState, unix_now};
 pub use auth::api_key::{ApiKeys, generate_key, hash_key};
 pub use auth::{AuthError, TokenVerifier, bearer};
