@@ -2,10 +2,11 @@
 //! `retention_days`, dead letters after `dead_letter_retention_days`, pending messages
 //! never, and an event's deduplication key outlives VOD's redelivery window.
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use vodsign::events::retention::{Retention, purge_once};
-use vodsign::events::{EventStore, PurgeReport};
+use vodsign::events::retention::{Retention, purge_once, run};
+use vodsign::events::{Clock, EventStore, ManualClock, PurgeReport};
 use vodsign::uploads::UploadStore;
 
 use super::{NOW_MS, endpoint, keys, other, outbox, routes};
@@ -40,6 +41,7 @@ macro_rules! on_both_backends {
 on_both_backends!(
     old_rows_go_in_batches_and_pending_messages_stay,
     a_redelivery_within_the_retention_is_still_recognised,
+    the_purge_task_runs_on_its_timer_until_stopped,
 );
 
 const DAY: i64 = 86_400_000;
@@ -190,4 +192,41 @@ async fn a_redelivery_within_the_retention_is_still_recognised(store: &UploadSto
         (1, 1),
         "both go once the window has passed"
     );
+}
+
+async fn the_purge_task_runs_on_its_timer_until_stopped(store: &UploadStore) {
+    let events = outbox(store);
+    let eps = [endpoint("ok", "http://127.0.0.1:9/ok")];
+    events
+        .ingest(&[other("h", 1)], &keys(), &routes(&eps), NOW_MS)
+        .await
+        .expect("ingested");
+    settle(&events, "ok", NOW_MS, false).await;
+    let clock = ManualClock::new(NOW_MS + DAY);
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(run(
+        events.clone(),
+        Duration::from_millis(20),
+        RETENTION,
+        Arc::new(clock.clone()) as Arc<dyn Clock>,
+        async move {
+            let _ = stopped.await;
+        },
+    ));
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(
+        count(&events, "delivered").await,
+        1,
+        "kept within the retention"
+    );
+    clock.set(NOW_MS + 8 * DAY);
+    crate::support::eventually("purged by the task", Duration::from_secs(10), async || {
+        count(&events, "delivered").await == 0
+    })
+    .await;
+    let _ = stop.send(());
+    tokio::time::timeout(Duration::from_secs(10), task)
+        .await
+        .expect("stops when told")
+        .expect("no panic");
 }
