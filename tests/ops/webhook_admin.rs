@@ -112,6 +112,68 @@ async fn the_webhook_routes_are_on_the_admin_listener_only_and_guarded() {
     );
 }
 
+/// `vodsign webhooks ARGS --config <the service's> --admin ADDR` with the admin token in
+/// the environment: (exit code, stdout, stderr).
+fn cli(service: &Service, admin: SocketAddr, args: &[&str]) -> (i32, String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_vodsign"))
+        .arg("webhooks")
+        .args(args)
+        .arg("--config")
+        .arg(Service::config_path(&service.dir))
+        .arg("--admin")
+        .arg(admin.to_string())
+        .env_clear()
+        .env("VODSIGN_ADMIN_TOKEN", TOKEN)
+        .env("APP_WEBHOOK_SECRET", WEBHOOK_SECRET)
+        .output()
+        .expect("runs");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_webhooks_command_talks_to_the_admin_listener() {
+    let service = start(&format!(
+        "[[webhooks.endpoints]]\nname = \"app\"\nurl = \"{RECEIVER}\"\n\
+         secret_env = \"APP_WEBHOOK_SECRET\"\n"
+    ));
+    let admin = admin_address(&service);
+    let (code, out, err) = cli(&service, admin, &["endpoints"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let json: serde_json::Value = serde_json::from_str(&out).expect("the JSON answer");
+    assert_eq!(json["endpoints"][0]["name"], "app");
+    let (code, out, err) = cli(
+        &service,
+        admin,
+        &["list", "--status", "dead", "--limit", "5"],
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("\"messages\""), "{out}");
+    let (code, out, err) = cli(&service, admin, &["enable", "app"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("\"wasDisabled\": false"), "{out}");
+    let (code, _, err) = cli(&service, admin, &["enable", "nope"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("404") && err.contains("no endpoint"), "{err}");
+    let (code, _, err) = cli(&service, admin, &["show", "msg_AAAAAAAAAAAAAAAAAAAAAA"]);
+    assert_eq!(code, 1, "{err}");
+    let (code, _, err) = cli(&service, admin, &["list", "--since", "yesterday"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("400") && err.contains("RFC 3339"), "{err}");
+    let (code, _, err) = cli(&service, admin, &["replay"]);
+    assert_eq!(code, 2, "neither an id nor an endpoint and a time: {err}");
+    let (code, out, err) = cli(
+        &service,
+        admin,
+        &["replay", "--endpoint", "app", "--since", "0"],
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("\"replayed\": 0"), "{out}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_a_relay_there_are_no_webhook_routes() {
     let service = start("");
