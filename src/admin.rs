@@ -7,7 +7,8 @@
 //!
 //! `POST /-/reload` answers only when `[admin] enable_reload = true` (403 otherwise), and
 //! with `[admin] reload_token_env` set, only to `Authorization: Bearer <that token>` (401).
-//! Every answer of the reload and the probes is the API's JSON envelope.
+//! Every answer of the reload and the probes is the API's JSON envelope. [`webhooks`] adds
+//! the event relay's `/-/webhooks/` routes, behind their own switch and the same token.
 
 use std::future::Future;
 use std::pin::Pin;
