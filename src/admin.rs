@@ -7,7 +7,8 @@
 //!
 //! `POST /-/reload` answers only when `[admin] enable_reload = true` (403 otherwise), and
 //! with `[admin] reload_token_env` set, only to `Authorization: Bearer <that token>` (401).
-//! Every answer of the reload and the probes is the API's JSON envelope.
+//! Every answer of the reload and the probes is the API's JSON envelope. [`webhooks`] adds
+//! the event relay's `/-/webhooks/` routes, behind their own switch and the same token.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -30,6 +31,8 @@ use crate::auth::bearer;
 use crate::config::{AdminSettings, ConfigError, required_secret};
 use crate::http::error::ApiError;
 use crate::http::health;
+
+pub mod webhooks;
 
 /// Content type of the Prometheus text exposition format.
 const PROMETHEUS_TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -92,21 +95,10 @@ impl ReloadAccess {
     /// From `[admin]`: the token from the variable `reload_token_env` names (or its
     /// `_FILE`), which must be set when it is named.
     pub fn from_settings(admin: &AdminSettings) -> Result<Self, ConfigError> {
-        let token = match &admin.reload_token_env {
-            Some(var) => Some(required_secret("admin.reload_token_env", var, &|name| {
-                std::env::var(name).ok()
-            })?),
-            None => None,
-        };
-        Ok(Self::new(admin.enable_reload, token.as_ref()))
-    }
-
-    /// Reload on or off, with an optional token.
-    pub fn new(enabled: bool, token: Option<&SecretString>) -> Self {
-        Self {
-            enabled,
-            token_digest: token.map(|t| Sha256::digest(t.expose_secret().as_bytes()).into()),
-        }
+        Ok(Self {
+            enabled: admin.enable_reload,
+            token_digest: token_digest(admin)?,
+        })
     }
 
     /// `Ok` when this request may reload; otherwise the refusal to send.
@@ -118,18 +110,46 @@ impl ReloadAccess {
                     .into(),
             ));
         }
-        let Some(expected) = &self.token_digest else {
-            return Ok(());
-        };
-        let presented = bearer(headers).map_err(|_| ApiError::Unauthenticated)?;
-        let digest: [u8; 32] = Sha256::digest(presented.as_bytes()).into();
-        if bool::from(digest.ct_eq(expected)) {
-            Ok(())
-        } else {
-            Err(ApiError::InvalidCredentials(
-                "the reload token is not the one [admin] reload_token_env names".into(),
-            ))
-        }
+        check_token(self.token_digest.as_ref(), headers, "reload")
+    }
+}
+
+/// The digest of the token `[admin] reload_token_env` names (or its `_FILE`), which must be
+/// set when it is named; `None` when no token is asked for. The reload and the
+/// `/-/webhooks/` routes share it.
+fn token_digest(admin: &AdminSettings) -> Result<Option<[u8; 32]>, ConfigError> {
+    let token = match &admin.reload_token_env {
+        Some(var) => Some(required_secret("admin.reload_token_env", var, &|name| {
+            std::env::var(name).ok()
+        })?),
+        None => None,
+    };
+    Ok(token.as_ref().map(digest))
+}
+
+/// SHA-256 of a token: what is kept of it, compared in constant time.
+fn digest(token: &SecretString) -> [u8; 32] {
+    Sha256::digest(token.expose_secret().as_bytes()).into()
+}
+
+/// `Ok` when no token is asked for (`expected` is `None`) or the request's bearer token
+/// has the digest `expected`; the refusal names `what` the token guards, never a token.
+fn check_token(
+    expected: Option<&[u8; 32]>,
+    headers: &HeaderMap,
+    what: &str,
+) -> Result<(), ApiError> {
+    let Some(expected) = expected else {
+        return Ok(());
+    };
+    let presented = bearer(headers).map_err(|_| ApiError::Unauthenticated)?;
+    let digest: [u8; 32] = Sha256::digest(presented.as_bytes()).into();
+    if bool::from(digest.ct_eq(expected)) {
+        Ok(())
+    } else {
+        Err(ApiError::InvalidCredentials(format!(
+            "the {what} token is not the one [admin] reload_token_env names"
+        )))
     }
 }
 

@@ -285,12 +285,14 @@ impl App {
         }
     }
 
-    /// Starts the store's sweeper and health probe, when uploads are on.
+    /// Starts the store's sweeper, the event outbox's purge and the health probe, when
+    /// uploads are on.
     pub fn spawn_store_upkeep(&self) -> Option<Upkeep> {
         let store = self.long_lived.store.clone()?;
         Some(Upkeep::spawn(
             store,
             self.settings.uploads.retention_days,
+            crate::events::Retention::from_settings(&self.settings.webhooks),
             unix_now,
         ))
     }

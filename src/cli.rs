@@ -1,5 +1,5 @@
 //! The command line: `serve` (the default), `sign`, `inspect`, `check-config`, `hash-key`,
-//! `healthcheck`, `reload`, `events setup|status`, `migrate`.
+//! `healthcheck`, `reload`, `events setup|status`, `migrate`, `webhooks`.
 //!
 //! Exit codes: 0 success (for `inspect`: the signature is valid), 1 failure (`inspect`: not
 //! valid, a vodsign context token whose tag does not verify included; `serve`: the running
@@ -7,9 +7,10 @@
 //! exits only 0 (ready) or 1; `reload` 0 (reloaded) or 1 (refused, or no answer), 2 for a
 //! malformed command line. `events`: 1 when the VOD API refused or did not answer.
 //! `migrate`: 0 up to date, 1 the store unreachable or a migration failed, 2 usage or
-//! configuration error.
+//! configuration error. `webhooks`: 0 done, 1 refused or no answer, 2 usage.
 
 mod migrate;
+mod webhooks;
 
 use std::io::Read as _;
 use std::net::SocketAddr;
@@ -101,6 +102,26 @@ enum Command {
     /// and print each one applied; start-up runs the same. Exit 0 up to date, 1 store
     /// unreachable or a migration failed, 2 usage or configuration error.
     Migrate(MigrateArgs),
+    /// The event relay's messages and endpoints through the admin listener's /-/webhooks/
+    /// routes (needs [admin] enable_webhook_admin = true): list, show, replay, endpoints,
+    /// enable. Exit 0 done, 1 refused or no answer, 2 usage.
+    Webhooks(WebhooksArgs),
+}
+
+#[derive(Debug, Args)]
+struct WebhooksArgs {
+    #[command(subcommand)]
+    action: webhooks::Action,
+    /// Configuration file (TOML) of the running instance, also VODSIGN_CONFIG: its
+    /// [admin] listen is where to ask, its [admin] reload_token_env the token to send.
+    #[arg(long, value_name = "PATH", global = true)]
+    config: Option<PathBuf>,
+    /// The admin listener to ask instead, e.g. http://127.0.0.1:8081.
+    #[arg(long, value_name = "URL", global = true)]
+    admin: Option<String>,
+    /// Give up after this many milliseconds.
+    #[arg(long, default_value_t = 15000, global = true)]
+    timeout_ms: u64,
 }
 
 #[derive(Debug, Args)]
@@ -239,6 +260,11 @@ impl Cli {
                     one_value("--config", "events", config, args.config)?,
                     args.action,
                 )
+            }
+            Some(Command::Webhooks(args)) => {
+                refuse_listen(listen, "webhooks")?;
+                let config = one_value("--config", "webhooks", config, args.config)?;
+                webhooks::run(config, args.admin, args.timeout_ms, args.action)
             }
             Some(Command::Migrate(args)) => {
                 refuse_listen(listen, "migrate")?;
@@ -462,9 +488,24 @@ fn reload(config: Option<PathBuf>, admin: Option<String>, timeout_ms: u64) -> Ex
     }
 }
 
-/// The reload URL (`--admin`, else the configuration's `[admin] listen`, loopback for a
-/// wildcard address) and the token its `[admin] reload_token_env` names, if any.
+/// The reload URL and the token to send with it.
 fn reload_target(
+    config: Option<PathBuf>,
+    admin: Option<String>,
+) -> Result<(String, Option<secrecy::SecretString>), String> {
+    let (base, token) = admin_target(config, admin)?;
+    let url = if base.ends_with(crate::admin::RELOAD_PATH) {
+        base
+    } else {
+        format!("{base}{}", crate::admin::RELOAD_PATH)
+    };
+    Ok((url, token))
+}
+
+/// The admin listener's base URL (`--admin`, else the configuration's `[admin] listen`,
+/// loopback for a wildcard address), without a trailing `/`, and the token its `[admin]
+/// reload_token_env` names, if any.
+fn admin_target(
     config: Option<PathBuf>,
     admin: Option<String>,
 ) -> Result<(String, Option<secrecy::SecretString>), String> {
@@ -498,8 +539,8 @@ fn reload_target(
         ),
         (None, Some(_)) => {
             return Err(
-                "the admin listener is off ([admin] enabled = false): enable it, or \
-                        send SIGHUP to the process"
+                "the admin listener is off ([admin] enabled = false): enable it (a \
+                 reload can also be sent as SIGHUP)"
                     .to_owned(),
             );
         }
@@ -507,13 +548,7 @@ fn reload_target(
             return Err("give --config (or VODSIGN_CONFIG) or --admin URL".to_owned());
         }
     };
-    let base = base.trim_end_matches('/');
-    let url = if base.ends_with(crate::admin::RELOAD_PATH) {
-        base.to_owned()
-    } else {
-        format!("{base}{}", crate::admin::RELOAD_PATH)
-    };
-    Ok((url, token))
+    Ok((base.trim_end_matches('/').to_owned(), token))
 }
 
 /// Loads the configuration as `serve` would, prints what signs for whom, and on standard

@@ -9,7 +9,8 @@
 //!   [`preflight`] (`check-config`'s tries of the endpoints a configuration names).
 //! - [`server`]: listeners, connection deadlines and limits, graceful stop; above
 //!   [`reload`] (SIGHUP or `POST /-/reload`: rebuild the state and swap it in) and [`admin`]
-//!   (the operators' listener: `/metrics`, the probes, `POST /-/reload`), above
+//!   (the operators' listener: `/metrics`, the probes, `POST /-/reload`, the event relay's
+//!   `/-/webhooks/` routes), above
 //!   [`lifecycle`] (the signals that drive draining and reloads).
 //!
 //! A request walks the next modules in one direction:
@@ -70,6 +71,7 @@ mod telemetry;
 mod tls;
 
 pub use admin::router as admin_router;
+pub use admin::webhooks::{WebhookAdminAccess, router as webhook_admin_router};
 pub use app::{App, AppState, unix_now};
 pub use auth::api_key::{ApiKeys, generate_key, hash_key};
 pub use auth::{AuthError, TokenVerifier, bearer};

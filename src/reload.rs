@@ -206,6 +206,10 @@ fn warn_restart_only(old: &Settings, new: &Settings) {
             old.admin.enable_reload != new.admin.enable_reload,
         ),
         (
+            "admin.enable_webhook_admin",
+            old.admin.enable_webhook_admin != new.admin.enable_webhook_admin,
+        ),
+        (
             "admin.reload_token_env",
             old.admin.reload_token_env != new.admin.reload_token_env,
         ),
@@ -231,6 +235,14 @@ fn warn_restart_only(old: &Settings, new: &Settings) {
         (
             "uploads.retention_days",
             old.uploads.retention_days != new.uploads.retention_days,
+        ),
+        (
+            "webhooks.retention_days",
+            old.webhooks.retention_days != new.webhooks.retention_days,
+        ),
+        (
+            "webhooks.dead_letter_retention_days",
+            old.webhooks.dead_letter_retention_days != new.webhooks.dead_letter_retention_days,
         ),
     ];
     let (old, new) = (&old.server, &new.server);

@@ -100,8 +100,14 @@ pub async fn run_until_stopped(app: App, source: Source) -> Result<(), ServeErro
     let access = crate::admin::ReloadAccess::from_settings(&app.settings.admin)?;
     let reloader = Reloader::new(source, app.into_state())?;
     reloader.current().metrics().config_loaded(true);
+    // The event relay's operator routes, when its store and endpoints are there.
+    let webhook_admin = crate::admin::webhooks::for_state(&reloader.current())?;
     let admin = admin.map(|listener| {
         let routes = crate::admin::router_with(Arc::new(reloader.clone()), access);
+        let routes = match webhook_admin {
+            Some(webhooks) => routes.merge(webhooks),
+            None => routes,
+        };
         crate::admin::spawn(listener, routes)
     });
     let upkeep = reloader.current().metrics().spawn_upkeep();

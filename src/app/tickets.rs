@@ -14,6 +14,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use crate::config::{ConfigError, Settings};
+use crate::events::{EventStore, Retention, SystemClock, retention};
 use crate::uploads::sweeper;
 use crate::uploads::{ContextKey, ContextKeys, StoreError, UploadStore};
 
@@ -130,18 +131,35 @@ impl Tickets {
     }
 }
 
-/// The background tasks of the store: the sweeper (expire, purge) and the health probe.
-/// [`Upkeep::stop`] ends both.
+/// The background tasks of the store: the sweeper (expire, purge), the event outbox's
+/// purge and the health probe. [`Upkeep::stop`] ends them.
 pub struct Upkeep {
-    stop: Option<oneshot::Sender<()>>,
+    stop: Vec<oneshot::Sender<()>>,
     sweeper: JoinHandle<()>,
+    outbox: JoinHandle<()>,
     probe: JoinHandle<()>,
 }
 
 impl Upkeep {
-    /// Starts the sweeper (every minute, the first sweep at once) and the probe (every 5 s).
-    pub fn spawn(handle: Arc<StoreHandle>, retention_days: u32, clock: fn() -> u64) -> Self {
+    /// Starts the sweeper and the outbox purge (every minute, the first at once) and the
+    /// probe (every 5 s).
+    pub fn spawn(
+        handle: Arc<StoreHandle>,
+        retention_days: u32,
+        outbox: Retention,
+        clock: fn() -> u64,
+    ) -> Self {
         let (stop, stopped) = oneshot::channel::<()>();
+        let (stop_outbox, outbox_stopped) = oneshot::channel::<()>();
+        let outbox = tokio::spawn(retention::run(
+            EventStore::new(handle.store.clone()),
+            SWEEP_INTERVAL,
+            outbox,
+            Arc::new(SystemClock),
+            async move {
+                let _ = outbox_stopped.await;
+            },
+        ));
         let sweeper = tokio::spawn(sweeper::run(
             handle.store.clone(),
             SWEEP_INTERVAL,
@@ -160,24 +178,25 @@ impl Upkeep {
             }
         });
         Upkeep {
-            stop: Some(stop),
+            stop: vec![stop, stop_outbox],
             sweeper,
+            outbox,
             probe,
         }
     }
 
-    /// Stops both tasks; a sweep in progress may finish (bounded by the store's timeout),
-    /// waited for at most `limit`.
+    /// Stops the tasks; a sweep or purge in progress may finish (bounded by the store's
+    /// timeout), waited for at most `limit`.
     pub async fn stop(mut self, limit: Duration) {
         self.probe.abort();
-        if let Some(stop) = self.stop.take() {
+        for stop in self.stop.drain(..) {
             let _ = stop.send(());
         }
-        if tokio::time::timeout(limit, &mut self.sweeper)
-            .await
-            .is_err()
-        {
-            self.sweeper.abort();
+        let deadline = tokio::time::Instant::now() + limit;
+        for task in [&mut self.sweeper, &mut self.outbox] {
+            if tokio::time::timeout_at(deadline, &mut *task).await.is_err() {
+                task.abort();
+            }
         }
     }
 }

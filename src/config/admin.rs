@@ -24,9 +24,13 @@ pub struct AdminSettings {
     /// Prometheus can scrape it, and changing what the service does is a step an operator
     /// turns on, not one anybody who can reach the port gets by default.
     pub enable_reload: bool,
+    /// Answer the event relay's admin routes under `/-/webhooks/` (list, show and replay
+    /// messages, list and re-enable endpoints). Default `false`, for the same reason as
+    /// `enable_reload`: they show message bodies and change what is delivered.
+    pub enable_webhook_admin: bool,
     /// The environment variable (or `<NAME>_FILE`) holding a token that `POST /-/reload`
-    /// must carry as `Authorization: Bearer <token>`; unset: no token is asked for.
-    /// `vodsign reload` reads the same variable to send it.
+    /// and the `/-/webhooks/` routes must carry as `Authorization: Bearer <token>`; unset:
+    /// no token is asked for. `vodsign reload` reads the same variable to send it.
     pub reload_token_env: Option<String>,
 }
 
@@ -36,6 +40,7 @@ impl Default for AdminSettings {
             enabled: true,
             listen: SocketAddr::from(([127, 0, 0, 1], 8081)),
             enable_reload: false,
+            enable_webhook_admin: false,
             reload_token_env: None,
         }
     }

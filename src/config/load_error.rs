@@ -265,7 +265,7 @@ mod tests {
         assert!(
             err.ends_with(
                 "unknown key admin.port; the keys here are: enabled, listen, enable_reload, \
-             reload_token_env"
+             enable_webhook_admin, reload_token_env"
             ),
             "{err}"
         );

@@ -29,6 +29,13 @@ const MAX_RETRY_DELAY_SECS: u64 = 7 * 86_400;
 /// Most retries a schedule may list.
 const MAX_RETRIES: usize = 30;
 
+/// Shortest `retention_days`: VOD redelivers an unconfirmed event for up to 4 days, and an
+/// event's deduplication key must outlive every redelivery of it.
+pub const MIN_RETENTION_DAYS: u32 = 4;
+
+/// Longest retention of either kind: ten years.
+const MAX_RETENTION_DAYS: u32 = 3650;
+
 /// The `[webhooks]` table. Every key is optional; without endpoints nothing is sent.
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
@@ -41,6 +48,14 @@ pub struct WebhookSettings {
     /// which the message is dead-lettered (kept for replay). Each delay gets up to ±10 %
     /// jitter. Default `[5, 300, 1800, 7200, 18000, 36000, 36000]`.
     pub retry_schedule_secs: Vec<u64>,
+    /// Days a delivered message and a received event (its deduplication key) are kept,
+    /// counted from delivery and from receipt; older ones are purged in batches by the
+    /// store's sweeper. Default `7`; at least 4 (VOD's redelivery window) and at most 3650.
+    pub retention_days: u32,
+    /// Days a dead-lettered message is kept for replay, counted from its last attempt.
+    /// Default `30`; at least `retention_days`. A replay makes it pending again, and pending
+    /// messages are never purged.
+    pub dead_letter_retention_days: u32,
     /// The receivers: `[[webhooks.endpoints]]` tables.
     pub endpoints: Vec<EndpointSettings>,
 }
@@ -50,6 +65,8 @@ impl Default for WebhookSettings {
         WebhookSettings {
             timeout_ms: 15_000,
             retry_schedule_secs: DEFAULT_RETRY_SCHEDULE_SECS.to_vec(),
+            retention_days: 7,
+            dead_letter_retention_days: 30,
             endpoints: Vec::new(),
         }
     }
@@ -102,6 +119,24 @@ impl WebhookSettings {
             return Err(ConfigError::key(
                 "webhooks.retry_schedule_secs",
                 format!("each delay must be from 1 to {MAX_RETRY_DELAY_SECS} seconds (a week)"),
+            ));
+        }
+        if !(MIN_RETENTION_DAYS..=MAX_RETENTION_DAYS).contains(&self.retention_days) {
+            return Err(ConfigError::key(
+                "webhooks.retention_days",
+                format!(
+                    "must be from {MIN_RETENTION_DAYS} to {MAX_RETENTION_DAYS}: VOD redelivers \
+                     an event for up to 4 days, and its deduplication key must be kept longer"
+                ),
+            ));
+        }
+        if !(self.retention_days..=MAX_RETENTION_DAYS).contains(&self.dead_letter_retention_days) {
+            return Err(ConfigError::key(
+                "webhooks.dead_letter_retention_days",
+                format!(
+                    "must be from webhooks.retention_days ({}) to {MAX_RETENTION_DAYS}",
+                    self.retention_days
+                ),
             ));
         }
         let mut names = BTreeSet::new();
@@ -208,6 +243,34 @@ mod tests {
             settings.retry_schedule_secs,
             [5, 300, 1800, 7200, 18_000, 36_000, 36_000]
         );
+    }
+
+    #[test]
+    fn retention_covers_vods_redelivery_window_and_dead_letters_outlive_it() {
+        let defaults = WebhookSettings::default();
+        assert_eq!(
+            (defaults.retention_days, defaults.dead_letter_retention_days),
+            (7, 30)
+        );
+        let mut s = WebhookSettings {
+            retention_days: 3,
+            ..WebhookSettings::default()
+        };
+        let e = refused(&s);
+        assert!(
+            e.contains("webhooks.retention_days") && e.contains("4 days"),
+            "{e}"
+        );
+        s.retention_days = MIN_RETENTION_DAYS;
+        s.dead_letter_retention_days = MIN_RETENTION_DAYS;
+        s.validate().expect("four days each is enough");
+        s.retention_days = 10;
+        s.dead_letter_retention_days = 9;
+        assert!(refused(&s).contains("webhooks.dead_letter_retention_days"));
+        s.dead_letter_retention_days = 3651;
+        assert!(refused(&s).contains("webhooks.dead_letter_retention_days"));
+        s.retention_days = 3651;
+        assert!(refused(&s).contains("webhooks.retention_days"));
     }
 
     #[test]

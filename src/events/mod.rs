@@ -9,6 +9,8 @@
 //!   their ticket moves and messages in one transaction, leased claims, retries, dead
 //!   letters, disabled endpoints, and what the admin listener lists and replays.
 //! - [`deliver`]: the worker that sends due messages; [`clock`]: the time it runs on.
+//! - [`retention`]: how long delivered messages, events and dead letters are kept, and the
+//!   task that purges them in batches.
 //!
 //! What pulls events from VOD and confirms them (after [`EventStore::ingest`] commits) sits
 //! above, beside the VOD API client. Below the app state; above the upload tickets and the
@@ -18,6 +20,7 @@ pub mod clock;
 pub mod deliver;
 pub mod endpoint;
 pub mod message;
+pub mod retention;
 pub mod store;
 pub mod vod_event;
 pub mod webhook;
@@ -26,8 +29,10 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use deliver::{DeliveryWorker, Outcome, Round};
 pub use endpoint::Endpoint;
 pub use message::MessageType;
+pub use retention::Retention;
 pub use store::{
-    Backlog, Claimed, DisabledEndpoint, EventStore, IngestOutcome, Lease, MessageRecord, Route,
+    Backlog, Claimed, DisabledEndpoint, EndpointState, EventStore, IngestOutcome, Lease,
+    MessageQuery, MessageRecord, MessageStatus, PurgeBefore, PurgeReport, Route,
 };
 pub use vod_event::{EventKind, VodEvent};
 pub use webhook::{WebhookSecret, new_message_id};

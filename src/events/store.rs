@@ -140,6 +140,12 @@ macro_rules! on_pool {
     };
 }
 
+mod purge;
+mod queries;
+
+pub use purge::{PurgeBefore, PurgeReport};
+pub use queries::{EndpointState, MessageQuery, MessageStatus};
+
 /// The statuses a ticket may move to `target` from.
 fn moves_from(target: Status) -> &'static str {
     match target {

@@ -3,9 +3,12 @@
 //! ([`receiver`]) that checks Standard Webhooks signatures, under a clock the tests move.
 //! [`scenarios`] run on each backend; [`postgres`] has two workers sharing one database;
 //! [`standard_webhooks`] lets the specification's own Python library check the messages.
+//! [`admin`] drives the operator routes on the admin listener; [`retention`] the purge.
 
+mod admin;
 mod postgres;
 mod receiver;
+mod retention;
 mod scenarios;
 mod standard_webhooks;
 
@@ -67,6 +70,7 @@ pub fn settings() -> WebhookSettings {
         timeout_ms: 300,
         retry_schedule_secs: vec![5, 300],
         endpoints: vec![],
+        ..WebhookSettings::default()
     }
 }
 

@@ -9,3 +9,4 @@ mod healthcheck;
 mod lifecycle;
 mod readiness;
 mod reload;
+mod webhook_admin;
