@@ -232,6 +232,15 @@ fn warn_restart_only(old: &Settings, new: &Settings) {
             "uploads.retention_days",
             old.uploads.retention_days != new.uploads.retention_days,
         ),
+        // The relay's VOD client, endpoints and secrets are built once, at start-up.
+        (
+            "events",
+            format!("{:?}", old.events) != format!("{:?}", new.events),
+        ),
+        (
+            "webhooks",
+            format!("{:?}", old.webhooks) != format!("{:?}", new.webhooks),
+        ),
     ];
     let (old, new) = (&old.server, &new.server);
     let server = [
