@@ -5,7 +5,7 @@
 //! [`standard_webhooks`] lets the specification's own Python library check the messages.
 
 mod postgres;
-mod receiver;
+pub mod receiver;
 mod scenarios;
 mod standard_webhooks;
 
