@@ -18,20 +18,28 @@ async fn a_ticket_upload_is_completed_then_processed_for_its_owner() {
     let (upload_id, context) = rig.create_upload(&service).await;
     let file_id = "5285890799000000001";
     rig.fake.push(new_file_upload(file_id, &context));
+    // A task that moved on without finishing (TaskNotifyMode Change).
+    let mut running = procedure_state_changed(file_id, &context, 0);
+    running["ProcedureStateChangeEvent"]["Status"] = "PROCESSING".into();
+    rig.fake.push(running);
     rig.fake.push(procedure_state_changed(file_id, &context, 0));
 
-    eventually("two messages", PATIENCE, async || {
-        rig.receiver.received().len() >= 2
+    eventually("three messages", PATIENCE, async || {
+        rig.receiver.received().len() >= 3
     })
     .await;
     let received = rig.receiver.received();
-    assert_eq!(received.len(), 2, "{received:#?}");
+    assert_eq!(received.len(), 3, "{received:#?}");
     let types: Vec<&str> = received
         .iter()
         .map(|m| m.body["type"].as_str().unwrap_or_default())
         .collect();
-    assert_eq!(types, ["upload.completed", "upload.processed"]);
-    for (message, (seq, status)) in received.iter().zip([(1, "uploaded"), (2, "processed")]) {
+    assert_eq!(
+        types,
+        ["upload.completed", "upload.processing", "upload.processed"]
+    );
+    let expected = [(1, "uploaded"), (2, "uploaded"), (3, "processed")];
+    for (message, (seq, status)) in received.iter().zip(expected) {
         assert!(message.verified);
         let data = &message.body["data"];
         assert_eq!(data["uploadId"], upload_id.as_str());
@@ -48,7 +56,8 @@ async fn a_ticket_upload_is_completed_then_processed_for_its_owner() {
             "the handle is not passed on"
         );
     }
-    assert_ne!(received[0].webhook_id, received[1].webhook_id);
+    let ids: std::collections::HashSet<_> = received.iter().map(|m| &m.webhook_id).collect();
+    assert_eq!(ids.len(), 3, "one webhook-id per message");
 
     let (status, ticket) = get_json(
         &service.url(&format!("/v1/uploads/{upload_id}")),
@@ -64,22 +73,22 @@ async fn a_ticket_upload_is_completed_then_processed_for_its_owner() {
     assert_eq!(ticket["status"], "processed", "{ticket}");
     assert_eq!(ticket["fileId"], file_id, "{ticket}");
 
-    // Both events confirmed to VOD, after they were stored.
-    eventually("both confirmed", PATIENCE, async || {
-        rig.fake.confirmed().len() == 2
+    // Every event confirmed to VOD, after it was stored.
+    eventually("all confirmed", PATIENCE, async || {
+        rig.fake.confirmed().len() == 3
     })
     .await;
     let metrics = admin_url(&service, "/metrics");
     eventually("the counters", PATIENCE, async || {
         let (_, text) = get_json(&metrics, None).await;
         let text = text.as_str().unwrap_or_default().to_owned();
-        sample(&text, "vodsign_events_pulled_total", &[]) == Some(2.0)
-            && sample(&text, "vodsign_events_confirmed_total", &[]) == Some(2.0)
+        sample(&text, "vodsign_events_pulled_total", &[]) == Some(3.0)
+            && sample(&text, "vodsign_events_confirmed_total", &[]) == Some(3.0)
             && sample(
                 &text,
                 "vodsign_webhook_attempts_total",
                 &["endpoint=\"app\"", "result=\"delivered\""],
-            ) == Some(2.0)
+            ) == Some(3.0)
     })
     .await;
 }
