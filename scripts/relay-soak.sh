@@ -132,6 +132,16 @@ confirmed=$(metric vodsign_events_confirmed_total)
 deduplicated=$(metric vodsign_events_deduplicated_total)
 attempts=$(curl -sf "http://127.0.0.1:$admin_port/metrics" | grep '^vodsign_webhook_attempts_total' \
     | sed -E 's/.*result="([a-z_]+)".* ([0-9.e+]+)$/\1=\2/' | tr '\n' ' ' || true)
+# The relay's metrics, with every series present after a run, through promtool's lint.
+scrape_lint="promtool not installed; skipped"
+if command -v promtool >/dev/null; then
+    curl -sf "http://127.0.0.1:$admin_port/metrics" >"$WORK/metrics.txt"
+    if promtool check metrics <"$WORK/metrics.txt" >"$WORK/promtool.txt" 2>&1; then
+        scrape_lint="promtool check metrics: clean"
+    else
+        scrape_lint="promtool check metrics: $(cat "$WORK/promtool.txt")"
+    fi
+fi
 delivered=$(stat delivered) unique=$(stat unique) duplicates=$(stat duplicates)
 requests=$(stat requests) failed=$(stat failed_on_purpose) bad=$(stat bad_signatures)
 stop_process "$SERVER_PID"; SERVER_PID=""
@@ -151,7 +161,11 @@ relay soak: $SOAK_EVENTS events, FLAKY_RATE=$FLAKY_RATE, $SOAK_PROFILE build
   time taken:           ${elapsed} s
   peak backlog:         $peak messages pending (sampled every 5 s)
   attempts by result:   $attempts
+  metrics:              $scrape_lint
 REPORT
 (( lost == 0 )) || die "$lost events lost"
 (( bad == 0 )) || die "$bad messages failed signature verification"
+[[ "$scrape_lint" != "promtool check metrics: "* || "$scrape_lint" == *clean ]] \
+    || die "the metrics do not pass promtool"
+(( duplicates == 0 )) || say "$NAME: $duplicates messages arrived twice (at-least-once; same webhook-id)"
 say "$NAME: passed"

@@ -52,6 +52,19 @@ pub enum Outcome {
     LeaseLost,
 }
 
+impl Outcome {
+    /// A metric label: `delivered`, `retry`, `dead`, `disabled` or `lease_lost`.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Outcome::Delivered => "delivered",
+            Outcome::Retry { .. } => "retry",
+            Outcome::Dead => "dead",
+            Outcome::Disabled => "disabled",
+            Outcome::LeaseLost => "lease_lost",
+        }
+    }
+}
+
 /// What one round of claiming and delivering did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Round {
@@ -235,7 +248,7 @@ impl DeliveryWorker {
     async fn attempt(&self, message: Claimed, token: &str) -> Result<Outcome, StoreError> {
         let endpoint = message.endpoint.clone();
         let outcome = self.attempt_once(message, token).await?;
-        self.inner.observer.attempt(&endpoint, &outcome);
+        self.inner.observer.attempt(&endpoint, outcome.label());
         Ok(outcome)
     }
 

@@ -4,8 +4,6 @@
 //! them directly. Every method has an empty default, so an observer implements only what it
 //! needs.
 
-use super::deliver::Outcome;
-
 /// Receives the relay's counts as they happen. Called from the pull loop and the delivery
 /// worker's tasks: keep each call cheap and never block.
 pub trait RelayObserver: Send + Sync + 'static {
@@ -24,8 +22,9 @@ pub trait RelayObserver: Send + Sync + 'static {
     /// Whether the last `PullEvents` call got an answer from VOD (`problem` says what went
     /// wrong, naming no secret).
     fn vod_reachable(&self, _up: bool, _problem: Option<&str>) {}
-    /// One delivery attempt to `endpoint` ended with `outcome`.
-    fn attempt(&self, _endpoint: &str, _outcome: &Outcome) {}
+    /// One delivery attempt to `endpoint` ended with `result` (`delivered`, `retry`,
+    /// `dead`, `disabled` or `lease_lost`: [`super::Outcome::label`]).
+    fn attempt(&self, _endpoint: &str, _result: &'static str) {}
 }
 
 /// An observer that keeps nothing.
@@ -75,18 +74,6 @@ pub fn event_type_label(event_type: Option<&str>) -> &'static str {
         .and_then(|t| KNOWN_EVENT_TYPES.iter().find(|known| **known == t))
         .copied()
         .unwrap_or("other")
-}
-
-/// The label of a delivery outcome: `delivered`, `retry`, `dead`, `disabled` or
-/// `lease_lost`.
-pub fn outcome_label(outcome: &Outcome) -> &'static str {
-    match outcome {
-        Outcome::Delivered => "delivered",
-        Outcome::Retry { .. } => "retry",
-        Outcome::Dead => "dead",
-        Outcome::Disabled => "disabled",
-        Outcome::LeaseLost => "lease_lost",
-    }
 }
 
 #[cfg(test)]
