@@ -10,10 +10,16 @@
 //!   new handles: one `webhook-id` per event
 //! - [`outage`]: VOD down: still ready, still signing; recovery without a restart
 //! - [`replicas`]: two replicas on one PostgreSQL, one VOD queue: each event delivered once
+//! - [`config`]: what start-up refuses (no uploads, an unknown credential, a missing
+//!   endpoint secret), and a relay that builds reports `vod_events`
+//! - [`pull`]: the pull loop in process: no confirmation without a commit, stale
+//!   confirmations, a prompt stop
 
+mod config;
 mod crash;
 mod flow;
 mod outage;
+mod pull;
 mod replicas;
 
 use std::collections::HashMap;
