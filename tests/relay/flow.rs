@@ -220,3 +220,25 @@ async fn a_graceful_stop_gives_a_delivery_in_flight_back_for_the_next_start() {
         "one webhook-id, sent twice"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_reload_changing_the_webhooks_warns_and_the_relay_keeps_running() {
+    let rig = Rig::new(None).await;
+    let service = rig.start().await;
+    let changed = rig
+        .config()
+        .replace("timeout_ms = 2000", "timeout_ms = 3000");
+    assert_ne!(changed, rig.config());
+    service.write_config(&changed);
+    service.signal("HUP");
+    let line =
+        tokio::task::block_in_place(|| service.wait_for_log("takes effect only after a restart"))
+            .unwrap_or_else(|| panic!("no restart warning:\n{}", service.logs()));
+    assert!(line.contains("\"webhooks\""), "{line}");
+    rig.fake
+        .push(new_file_upload("5285890799000000005", "console upload"));
+    eventually("delivered after the reload", PATIENCE, async || {
+        rig.receiver.received().len() == 1
+    })
+    .await;
+}
