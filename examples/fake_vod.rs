@@ -88,8 +88,11 @@ fn main() -> ExitCode {
             _ = tokio::signal::ctrl_c() => {}
         }
         let summary = format!(
-            "fake_vod: stopping; {} calls served, refused: {:?}",
+            "fake_vod: stopping; {} calls served, confirmed {}, waiting {}, in flight {}, refused: {:?}",
             fake.calls().len(),
+            fake.confirmed().len(),
+            fake.waiting(),
+            fake.in_flight(),
             fake.refusals()
         );
         eprintln!("{summary}");

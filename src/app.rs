@@ -6,6 +6,7 @@
 //! reload ([`crate::reload`]) builds a whole new [`App`] with [`App::rebuild`] and swaps it
 //! in; the parts that must outlive a reload sit in [`LongLived`], which the new `App` shares.
 
+mod relay;
 mod tickets;
 
 use std::collections::{BTreeSet, HashMap};
@@ -26,6 +27,7 @@ use crate::metrics::Metrics;
 use crate::policy::Policy;
 use crate::principal::Principal;
 use crate::uploads::ContextKeys;
+pub use relay::{Relay, RelayParts};
 pub use tickets::{StoreHandle, Tickets, Upkeep};
 
 /// Draws `random` from the thread-local CSPRNG and never hands out the same value twice in
@@ -112,6 +114,10 @@ pub struct LongLived {
     /// The upload store when `[uploads] enabled` at start-up; `[store]` and
     /// `uploads.enabled` are read at start-up only (a reload warns when they changed).
     pub store: Option<Arc<StoreHandle>>,
+    /// The event relay's VOD client and endpoints when `[events] enabled` at start-up;
+    /// `[events]` and `[webhooks]` are read at start-up only (a reload warns when they
+    /// changed).
+    pub relay: Option<RelayParts>,
 }
 
 /// Everything a request needs, shared by all requests. Immutable: a reload builds a new one.
@@ -184,12 +190,14 @@ impl App {
         } else {
             None
         };
+        let relay = RelayParts::from_settings(&settings, &|var| std::env::var(var).ok())?;
         let long_lived = Arc::new(LongLived {
             lifecycle: Lifecycle::default(),
             random: RandomSource::default(),
             limiter,
             metrics: Metrics::new(),
             store,
+            relay,
         });
         Self::build_with(settings, credentials, long_lived, keys).await
     }
@@ -283,6 +291,20 @@ impl App {
             Some(store) => store.migrate().await,
             None => Ok(()),
         }
+    }
+
+    /// Starts the event relay (pull loop, delivery worker, backlog sampler) when `[events]`
+    /// was on at start-up. `keys` reads the context keys of the live configuration.
+    pub fn spawn_relay(&self, keys: crate::events::KeySource) -> Option<Relay> {
+        let parts = self.long_lived.relay.as_ref()?;
+        let store = self.long_lived.store.as_ref()?;
+        Some(Relay::spawn(
+            parts,
+            store.store(),
+            &self.settings,
+            self.metrics().clone(),
+            keys,
+        ))
     }
 
     /// Starts the store's sweeper, the event outbox's purge and the health probe, when
@@ -404,7 +426,8 @@ impl App {
     }
 
     /// Every remote dependency of this configuration and its health: `redis` (the Redis
-    /// rate-limit backend), `store` (the upload store, when uploads are on), `jwks:NAME`,
+    /// rate-limit backend), `store` (the upload store, when uploads are on), `vod_events`
+    /// (the VOD API's event queue, when the relay runs), `jwks:NAME`,
     /// `introspection:NAME`; `None` when up (or not called yet), else what is wrong, in
     /// words that name no host and no secret. The store is reported, never a reason to be
     /// unready: `/v1/signature` signs without it.
@@ -418,9 +441,15 @@ impl App {
             .store
             .as_ref()
             .map(|store| ("store".to_owned(), store.problem()));
+        let vod_events = self
+            .long_lived
+            .relay
+            .as_ref()
+            .map(|relay| ("vod_events".to_owned(), relay.health.problem()));
         redis
             .into_iter()
             .chain(store)
+            .chain(vod_events)
             .chain(self.authenticator.dependencies())
             .collect()
     }

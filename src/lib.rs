@@ -23,9 +23,11 @@
 //! - [`policy`]: principal + request → the parameters to sign, or a precise refusal.
 //! - [`limits`]: may this caller sign now? Rate and quota per caller, the per-address
 //!   auth-failure limit, load shedding, client-IP resolution; memory or Redis backend.
-//! - [`events`]: the upload event relay's core: VOD's events parsed, attributed and
-//!   deduplicated, the durable outbox of webhook messages, and the worker that signs and
-//!   delivers them (Standard Webhooks). Runs beside the request path, on the ticket store.
+//! - [`events`]: the upload event relay: VOD's events parsed, attributed and deduplicated,
+//!   the pull loop that drains VOD's queue into the durable outbox (confirming only what
+//!   was committed), and the worker that signs and delivers the messages (Standard
+//!   Webhooks). Runs beside the request path, on the ticket store; [`app`] starts and stops
+//!   it.
 //! - [`uploads`]: upload tickets: ids, the signed context token, and the store (SQLite or
 //!   PostgreSQL) that keeps each upload for its owner.
 //! - [`vodapi`]: the VOD API's event queue and event configuration, signed with

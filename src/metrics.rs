@@ -272,6 +272,40 @@ impl Metrics {
                 "vodsign_build_info",
                 "Always 1; the labels name the version and git commit"
             );
+            // The event relay.
+            describe_counter!(
+                "vodsign_events_pulled_total",
+                "VOD events received from PullEvents (redeliveries included)"
+            );
+            describe_counter!(
+                "vodsign_events_confirmed_total",
+                "VOD events confirmed with ConfirmEvents after they were stored"
+            );
+            describe_counter!(
+                "vodsign_events_stale_confirms_total",
+                "ConfirmEvents calls VOD refused for a stale handle (the events come back and are deduplicated)"
+            );
+            describe_counter!(
+                "vodsign_events_deduplicated_total",
+                "VOD events received again (duplicates, redeliveries) and stored once"
+            );
+            describe_counter!(
+                "vodsign_events_unattributed_total",
+                "New VOD events no upload ticket could be proven to own, sent as vod.unattributed, by VOD event type"
+            );
+            describe_counter!(
+                "vodsign_webhook_attempts_total",
+                "Webhook delivery attempts, by endpoint and result (delivered, retry, dead, disabled, lease_lost)"
+            );
+            describe_gauge!(
+                "vodsign_webhook_messages_pending",
+                "Webhook messages waiting to be delivered (all endpoints, all replicas)"
+            );
+            describe_gauge!(
+                "vodsign_webhook_oldest_pending_age_seconds",
+                Unit::Seconds,
+                "Age of the oldest webhook message waiting to be delivered; 0 when none waits"
+            );
             // Load and process.
             describe_gauge!(
                 "vodsign_http_requests_in_flight",
@@ -465,6 +499,61 @@ impl Metrics {
         self.record(|| {
             gauge!("vodsign_dependency_up", "dependency" => dependency)
                 .set(f64::from(u8::from(up)));
+        });
+    }
+
+    /// `events` VOD events pulled.
+    pub fn events_pulled(&self, events: usize) {
+        self.record(|| counter!("vodsign_events_pulled_total").increment(events as u64));
+    }
+
+    /// `events` VOD events confirmed.
+    pub fn events_confirmed(&self, events: usize) {
+        self.record(|| counter!("vodsign_events_confirmed_total").increment(events as u64));
+    }
+
+    /// One confirmation refused for a stale handle.
+    pub fn events_stale_confirm(&self) {
+        self.record(|| counter!("vodsign_events_stale_confirms_total").increment(1));
+    }
+
+    /// `events` VOD events that were already stored.
+    pub fn events_deduplicated(&self, events: usize) {
+        self.record(|| counter!("vodsign_events_deduplicated_total").increment(events as u64));
+    }
+
+    /// One new event sent as `vod.unattributed`; `event_type` is bounded by the caller (a
+    /// VOD event type or `other`).
+    pub fn event_unattributed(&self, event_type: &'static str) {
+        self.record(|| {
+            counter!("vodsign_events_unattributed_total", "type" => event_type).increment(1);
+        });
+    }
+
+    /// One delivery attempt to `endpoint` (a configured name) with `result` (a constant).
+    pub fn webhook_attempt(&self, endpoint: &str, result: &'static str) {
+        let endpoint = endpoint.to_owned();
+        self.record(|| {
+            counter!("vodsign_webhook_attempts_total", "endpoint" => endpoint, "result" => result)
+                .increment(1);
+        });
+    }
+
+    /// The outbox's backlog: messages pending and the age of the oldest (0 when none).
+    pub fn webhook_backlog(&self, pending: i64, oldest_age: Duration) {
+        self.record(|| {
+            gauge!("vodsign_webhook_messages_pending").set(pending as f64);
+            gauge!("vodsign_webhook_oldest_pending_age_seconds").set(oldest_age.as_secs_f64());
+        });
+    }
+
+    /// Registers the relay's counters at 0, so they are scraped before the first event.
+    pub fn relay_started(&self) {
+        self.record(|| {
+            counter!("vodsign_events_pulled_total").increment(0);
+            counter!("vodsign_events_confirmed_total").increment(0);
+            counter!("vodsign_events_stale_confirms_total").increment(0);
+            counter!("vodsign_events_deduplicated_total").increment(0);
         });
     }
 

@@ -236,13 +236,14 @@ fn warn_restart_only(old: &Settings, new: &Settings) {
             "uploads.retention_days",
             old.uploads.retention_days != new.uploads.retention_days,
         ),
+        // The relay's VOD client, endpoints and secrets are built once, at start-up.
         (
-            "webhooks.retention_days",
-            old.webhooks.retention_days != new.webhooks.retention_days,
+            "events",
+            format!("{:?}", old.events) != format!("{:?}", new.events),
         ),
         (
-            "webhooks.dead_letter_retention_days",
-            old.webhooks.dead_letter_retention_days != new.webhooks.dead_letter_retention_days,
+            "webhooks",
+            format!("{:?}", old.webhooks) != format!("{:?}", new.webhooks),
         ),
     ];
     let (old, new) = (&old.server, &new.server);

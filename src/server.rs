@@ -113,6 +113,20 @@ pub async fn run_until_stopped(app: App, source: Source) -> Result<(), ServeErro
     let upkeep = reloader.current().metrics().spawn_upkeep();
     // The upload store's sweeper and health probe, for the life of the process.
     let store_upkeep = reloader.current().spawn_store_upkeep();
+    // The event relay, for the life of the process; it reads the live context keys.
+    let relay = reloader
+        .current()
+        .tickets()
+        .map(|t| t.keys.clone())
+        .and_then(|first| {
+            let live = reloader.clone();
+            let keys: crate::events::KeySource = Arc::new(move || {
+                live.current()
+                    .tickets()
+                    .map_or_else(|| first.clone(), |t| t.keys.clone())
+            });
+            reloader.current().spawn_relay(keys)
+        });
     // JWKS ages and the limiter's error count, copied into the registry on a timer from
     // whichever configuration is live.
     let sampler = {
@@ -144,6 +158,10 @@ pub async fn run_until_stopped(app: App, source: Source) -> Result<(), ServeErro
     }
     upkeep.abort();
     sampler.abort();
+    // After the last request: pulling stops, deliveries in flight are given back.
+    if let Some(relay) = relay {
+        relay.stop(std::time::Duration::from_secs(5)).await;
+    }
     if let Some(store_upkeep) = store_upkeep {
         store_upkeep.stop(std::time::Duration::from_secs(5)).await;
     }

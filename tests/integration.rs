@@ -18,6 +18,9 @@
 //!   against a fake VOD API that verifies every signature
 //! - `events/`: the event relay's outbox and delivery worker on both backends, against a
 //!   fake receiver that checks Standard Webhooks signatures
+//! - `relay/`: the running relay end to end: the binary, the fake VOD API and the fake
+//!   receiver (ticket uploads, forged contexts, duplicates, a kill between commit and
+//!   confirm, VOD down, two replicas on PostgreSQL)
 //!
 //! Two binaries stay apart, each saying why: `auth_token_logs.rs` (process-wide tracing
 //! state) and `fuzz_fallback.rs` (the fuzz crate's harness). Set `TEST_LOG=1` to see the
@@ -29,6 +32,7 @@ mod events;
 mod observability;
 mod ops;
 mod rate_limits;
+mod relay;
 mod signature;
 mod support;
 mod transport;

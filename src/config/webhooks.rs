@@ -12,8 +12,9 @@ use serde::{Deserialize, Serialize};
 use super::ConfigError;
 
 /// Every message type the relay sends, in the order the docs list them.
-pub const WEBHOOK_EVENT_TYPES: [&str; 5] = [
+pub const WEBHOOK_EVENT_TYPES: [&str; 6] = [
     "upload.completed",
+    "upload.processing",
     "upload.processed",
     "upload.failed",
     "upload.deleted",

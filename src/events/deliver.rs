@@ -21,6 +21,7 @@ use tokio::task::JoinSet;
 
 use super::clock::Clock;
 use super::endpoint::Endpoint;
+use super::observe::{NoObserver, RelayObserver};
 use super::store::{Claimed, EventStore};
 use crate::config::WebhookSettings;
 use crate::uploads::StoreError;
@@ -51,6 +52,19 @@ pub enum Outcome {
     LeaseLost,
 }
 
+impl Outcome {
+    /// A metric label: `delivered`, `retry`, `dead`, `disabled` or `lease_lost`.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Outcome::Delivered => "delivered",
+            Outcome::Retry { .. } => "retry",
+            Outcome::Dead => "dead",
+            Outcome::Disabled => "disabled",
+            Outcome::LeaseLost => "lease_lost",
+        }
+    }
+}
+
 /// What one round of claiming and delivering did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Round {
@@ -79,6 +93,7 @@ struct Inner {
     timeout: Duration,
     batch: u32,
     poll: Duration,
+    observer: Arc<dyn RelayObserver>,
 }
 
 impl DeliveryWorker {
@@ -125,8 +140,18 @@ impl DeliveryWorker {
                 timeout: Duration::from_millis(settings.timeout_ms),
                 batch: batch.max(1),
                 poll,
+                observer: Arc::new(NoObserver),
             }),
         }
+    }
+
+    /// The same worker reporting every attempt to `observer`. Call before the worker is
+    /// cloned or run.
+    pub fn observed(mut self, observer: Arc<dyn RelayObserver>) -> Self {
+        Arc::get_mut(&mut self.inner)
+            .expect("observed() is called on a new worker, before it is cloned")
+            .observer = observer;
+        self
     }
 
     fn lease(&self) -> Duration {
@@ -218,8 +243,16 @@ impl DeliveryWorker {
         }
     }
 
-    /// One attempt at `message`, settled in the store under the lease `token`.
+    /// One attempt at `message`, settled in the store under the lease `token`, and
+    /// reported to the observer.
     async fn attempt(&self, message: Claimed, token: &str) -> Result<Outcome, StoreError> {
+        let endpoint = message.endpoint.clone();
+        let outcome = self.attempt_once(message, token).await?;
+        self.inner.observer.attempt(&endpoint, outcome.label());
+        Ok(outcome)
+    }
+
+    async fn attempt_once(&self, message: Claimed, token: &str) -> Result<Outcome, StoreError> {
         let inner = &self.inner;
         let store = &inner.store;
         let Some(endpoint) = inner.endpoints.get(&message.endpoint) else {

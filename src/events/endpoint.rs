@@ -23,6 +23,7 @@ impl FromStr for MessageType {
     fn from_str(text: &str) -> Result<Self, ()> {
         [
             MessageType::UploadCompleted,
+            MessageType::UploadProcessing,
             MessageType::UploadProcessed,
             MessageType::UploadFailed,
             MessageType::UploadDeleted,
@@ -103,7 +104,7 @@ mod tests {
         };
         let endpoints = Endpoint::all_from_settings(&settings.webhooks, &env).expect("built");
         assert_eq!(endpoints.len(), 2);
-        assert_eq!(endpoints[0].types.len(), 5, "all types by default");
+        assert_eq!(endpoints[0].types.len(), 6, "all types by default");
         assert_eq!(endpoints[1].route().types, [MessageType::UploadDeleted]);
         assert_eq!(endpoints[1].url.as_str(), "http://10.0.0.7:8080/vod");
         let debug = format!("{endpoints:?}");

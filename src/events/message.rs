@@ -14,6 +14,9 @@ use crate::uploads::{Status, Upload};
 pub enum MessageType {
     /// VOD reported the ticket's file uploaded.
     UploadCompleted,
+    /// Its processing task moved on but has not finished (`TaskNotifyMode` `Change`): no
+    /// status moves; the message keeps the owner.
+    UploadProcessing,
     /// Its processing task finished without error.
     UploadProcessed,
     /// Its processing task finished with an error.
@@ -29,6 +32,7 @@ impl MessageType {
     pub fn as_str(self) -> &'static str {
         match self {
             MessageType::UploadCompleted => "upload.completed",
+            MessageType::UploadProcessing => "upload.processing",
             MessageType::UploadProcessed => "upload.processed",
             MessageType::UploadFailed => "upload.failed",
             MessageType::UploadDeleted => "upload.deleted",
@@ -43,7 +47,7 @@ impl MessageType {
             MessageType::UploadProcessed => Some(Status::Processed),
             MessageType::UploadFailed => Some(Status::Failed),
             MessageType::UploadDeleted => Some(Status::Deleted),
-            MessageType::Unattributed => None,
+            MessageType::UploadProcessing | MessageType::Unattributed => None,
         }
     }
 }

@@ -11,15 +11,19 @@
 //! - [`deliver`]: the worker that sends due messages; [`clock`]: the time it runs on.
 //! - [`retention`]: how long delivered messages, events and dead letters are kept, and the
 //!   task that purges them in batches.
+//! - [`pull`]: the ingest loop: `PullEvents`, [`EventStore::ingest`], and only after it
+//!   commits `ConfirmEvents`, with backoff through VOD or store outages.
+//! - [`observe`]: what the loop and the worker report (the app turns it into metrics).
 //!
-//! What pulls events from VOD and confirms them (after [`EventStore::ingest`] commits) sits
-//! above, beside the VOD API client. Below the app state; above the upload tickets and the
-//! settings.
+//! Below the app state (which starts and stops the loop and the worker); above the upload
+//! tickets, the VOD API client and the settings.
 
 pub mod clock;
 pub mod deliver;
 pub mod endpoint;
 pub mod message;
+pub mod observe;
+pub mod pull;
 pub mod retention;
 pub mod store;
 pub mod vod_event;
@@ -29,6 +33,8 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use deliver::{DeliveryWorker, Outcome, Round};
 pub use endpoint::Endpoint;
 pub use message::MessageType;
+pub use observe::{NoObserver, RelayObserver};
+pub use pull::{Backoff, KeySource, PullError, PullLoop, PullRound};
 pub use retention::Retention;
 pub use store::{
     Backlog, Claimed, DisabledEndpoint, EndpointState, EventStore, IngestOutcome, Lease,

@@ -169,8 +169,9 @@ fn attributed_type(kind: &EventKind) -> Option<MessageType> {
         } => match (finished, succeeded) {
             (_, false) => Some(MessageType::UploadFailed),
             (true, true) => Some(MessageType::UploadProcessed),
-            // A task still running (TaskNotifyMode Change): no status to move.
-            (false, true) => None,
+            // A task still running (TaskNotifyMode Change): no status to move, but the
+            // owner is known and told.
+            (false, true) => Some(MessageType::UploadProcessing),
         },
         EventKind::FileDeleted { .. } => Some(MessageType::UploadDeleted),
         EventKind::Other { .. } => None,
@@ -288,15 +289,17 @@ impl EventStore {
 
                     let mut messages = Vec::new();
                     if let Some(kind) = target {
-                        let status = kind.target_status().expect("attributed types move a status");
+                        // `upload.processing` moves no status: NULL keeps it.
+                        let status = kind.target_status();
+                        let moves = status.map_or("(NULL)", moves_from);
                         let sql = format!(
                             "UPDATE uploads SET \
-                             status = CASE WHEN status IN {} THEN $2 ELSE status END, \
+                             status = CASE WHEN status IN {} THEN COALESCE($2, status) ELSE status END, \
                              file_id = COALESCE($3, file_id), \
                              media_url = COALESCE($4, media_url), \
                              event_seq = event_seq + 1 \
                              WHERE id = $1 RETURNING event_seq",
-                            moves_from(status)
+                            moves
                         );
                         // Only a verified upload event binds a file id: the ids of other
                         // events already came from a binding.
@@ -307,7 +310,7 @@ impl EventStore {
                         for ticket in &tickets {
                             let seq: Option<i64> = sqlx::query_scalar(&sql)
                                 .bind(ticket)
-                                .bind(status.as_str())
+                                .bind(status.map(Status::as_str))
                                 .bind(bind_file.as_deref())
                                 .bind(media_url.as_deref())
                                 .fetch_optional(&mut *tx)

@@ -7,7 +7,7 @@
 
 mod admin;
 mod postgres;
-mod receiver;
+pub mod receiver;
 mod retention;
 mod scenarios;
 mod standard_webhooks;

@@ -164,6 +164,13 @@ struct Shared {
     options: FakeVodOptions,
     queue: Mutex<Queue>,
     arrived: Notify,
+    /// While set, `ConfirmEvents` calls wait (unanswered, nothing confirmed).
+    confirms_held: std::sync::atomic::AtomicBool,
+    /// `ConfirmEvents` calls that reached the hold.
+    confirms_waiting: AtomicU64,
+    released: Notify,
+    /// While set, every call gets a 503 with an HTML body, as from a failing gateway.
+    unavailable: std::sync::atomic::AtomicBool,
 }
 
 /// The running fake. Dropping it stops the server.
@@ -208,6 +215,10 @@ impl FakeVod {
                 refusals: Vec::new(),
             }),
             arrived: Notify::new(),
+            confirms_held: std::sync::atomic::AtomicBool::new(false),
+            confirms_waiting: AtomicU64::new(0),
+            released: Notify::new(),
+            unavailable: std::sync::atomic::AtomicBool::new(false),
         });
         let listener = tokio::net::TcpListener::bind(addr)
             .await
@@ -303,6 +314,26 @@ impl FakeVod {
     /// The error code of every call refused, in order.
     pub fn refusals(&self) -> Vec<String> {
         self.queue().refusals.clone()
+    }
+
+    /// While `on`, every `ConfirmEvents` call is held unanswered and confirms nothing (its
+    /// caller may be killed meanwhile); switching it off lets the held calls proceed.
+    pub fn hold_confirms(&self, on: bool) {
+        self.shared.confirms_held.store(on, Ordering::SeqCst);
+        if !on {
+            self.shared.released.notify_waiters();
+        }
+    }
+
+    /// While `on`, the API is down: every call is answered 503 with an HTML page (no
+    /// VOD envelope), and nothing is pulled or confirmed.
+    pub fn set_unavailable(&self, on: bool) {
+        self.shared.unavailable.store(on, Ordering::SeqCst);
+    }
+
+    /// How many `ConfirmEvents` calls have reached the hold so far.
+    pub fn confirms_waiting(&self) -> u64 {
+        self.shared.confirms_waiting.load(Ordering::SeqCst)
     }
 
     /// The event configuration's value of `name` (e.g. `Mode`).
@@ -409,6 +440,14 @@ impl IntoResponse for Refusal {
 }
 
 async fn handle(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
+    if shared.unavailable.load(Ordering::SeqCst) {
+        return (
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            [("content-type", "text/html")],
+            "<html><body>503 Service Temporarily Unavailable</body></html>",
+        )
+            .into_response();
+    }
     match accept(&shared, &headers, &body) {
         Ok((action, params)) => match serve(&shared, &action, &params).await {
             Ok(response) => response,
@@ -519,7 +558,21 @@ fn accept(shared: &Shared, headers: &HeaderMap, body: &[u8]) -> Result<(String, 
 async fn serve(shared: &Shared, action: &str, params: &Map) -> Result<Response, Refusal> {
     match action {
         "PullEvents" => Ok(pull(shared).await),
-        "ConfirmEvents" => confirm(shared, params),
+        "ConfirmEvents" => {
+            if shared.confirms_held.load(Ordering::SeqCst) {
+                shared.confirms_waiting.fetch_add(1, Ordering::SeqCst);
+                loop {
+                    let released = shared.released.notified();
+                    tokio::pin!(released);
+                    released.as_mut().enable();
+                    if !shared.confirms_held.load(Ordering::SeqCst) {
+                        break;
+                    }
+                    released.await;
+                }
+            }
+            confirm(shared, params)
+        }
         "DescribeEventConfig" => {
             let queue = shared.queue.lock().expect("the fake's lock");
             Ok(answer(queue.config.clone()))
