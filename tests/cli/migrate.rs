@@ -42,14 +42,24 @@ fn migrations(backend: &str) -> Vec<String> {
     names
 }
 
+/// `store.timeout_ms` for the tests that do not test the deadline itself.
+const SLOW_MACHINE_TIMEOUT: &str = "30000";
+
 fn output(out: &Output) -> String {
     format!("{}{}", text(&out.stdout), text(&out.stderr))
 }
 
-/// A configuration file holding only `[store]`: all `migrate` reads.
+/// A configuration file holding only `[store]`: all `migrate` reads. Unless the test sets its
+/// own, the deadline is generous (`SLOW_MACHINE_TIMEOUT`): these tests are about what is
+/// migrated, not how fast, and the suite runs many binaries at once.
 fn store_config(dir: &Path, store: &str) -> String {
     let path = dir.join("vodsign.toml");
-    std::fs::write(&path, format!("[store]\n{store}\n")).expect("write config");
+    let timeout = if store.contains("timeout_ms") {
+        String::new()
+    } else {
+        format!("timeout_ms = {SLOW_MACHINE_TIMEOUT}\n")
+    };
+    std::fs::write(&path, format!("[store]\n{store}\n{timeout}")).expect("write config");
     path.display().to_string()
 }
 
@@ -212,7 +222,10 @@ async fn a_schema_newer_than_this_binary_is_listed_and_not_migrated() {
     let dir = tempfile::tempdir().expect("tempdir");
     let file = dir.path().join("newer.sqlite3");
     let url = format!("sqlite://{}", file.display());
-    let env = [("VODSIGN_STORE_URL", url.as_str())];
+    let env = [
+        ("VODSIGN_STORE_URL", url.as_str()),
+        ("VODSIGN_STORE__TIMEOUT_MS", SLOW_MACHINE_TIMEOUT),
+    ];
     assert_eq!(vodsign(&["migrate"], &env, None).status.code(), Some(0));
     // A later vodsign's migration, recorded as sqlx records one.
     let mut conn = SqliteConnection::connect(&url).await.expect("opens");
@@ -274,7 +287,10 @@ async fn migrate_applies_to_postgres_once_and_never_shows_the_password() {
     let password = format!("pw-{}", random_hex(8));
     let url = pg_url_with_password(&password).await;
     assert!(url.contains(&password));
-    let env = [("VODSIGN_STORE_URL", url.as_str())];
+    let env = [
+        ("VODSIGN_STORE_URL", url.as_str()),
+        ("VODSIGN_STORE__TIMEOUT_MS", SLOW_MACHINE_TIMEOUT),
+    ];
 
     let status = vodsign(&["migrate", "--status"], &env, None);
     assert_eq!(status.status.code(), Some(0), "{}", output(&status));
