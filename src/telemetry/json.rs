@@ -223,10 +223,10 @@ impl Line {
             fields: &mut *fields,
         });
         out.push_str(fields);
-        if let Some(span) = ctx.event_span(event) {
-            if let Some(span_fields) = span.extensions().get::<SpanFields>() {
-                out.push_str(&span_fields.json);
-            }
+        if let Some(span) = ctx.event_span(event)
+            && let Some(span_fields) = span.extensions().get::<SpanFields>()
+        {
+            out.push_str(&span_fields.json);
         }
         out.push_str("}\n");
     }
