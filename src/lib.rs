@@ -87,4 +87,5 @@ pub use limits::{Decision, LimitError, Limiter, PerCaller, ShedBudget};
 pub use policy::{Policy, SignatureRequest};
 pub use reload::{Reloader, Source};
 pub use server::{run, serve};
+pub use telemetry::dispatch as logging_dispatch;
 pub use telemetry::init as init_logging;

@@ -11,23 +11,22 @@
 //!
 //! The service logs one line per request (and an audit event per signature request), so a
 //! line must be cheap:
-//! - JSON lines come from `json-subscriber`, which keeps each span's fields as JSON once
-//!   they are recorded, where `tracing-subscriber`'s JSON formatter re-parses them for every
-//!   event (docs/performance.md);
+//! - JSON lines come from [`json::JsonLines`], a layer written for this one schema: it
+//!   writes a line straight into a reused per-thread buffer and a span's fields once, when
+//!   they are recorded (docs/performance.md);
 //! - [`writer::stdout`] gathers lines and writes them in batches, so a line costs neither a
 //!   system call nor a thread wake-up on the request's thread.
 
+pub mod json;
 pub mod writer;
 
 use std::ffi::OsStr;
 use std::io::{IsTerminal as _, Write as _};
 use std::sync::OnceLock;
 
-use json_subscriber::JsonLayer;
 use tracing::Dispatch;
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::MakeWriter;
-use tracing_subscriber::fmt::time::SystemTime;
 use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::util::SubscriberInitExt as _;
 
@@ -82,8 +81,9 @@ pub fn has_json_lines() -> bool {
     JSON_LINES.get().is_some()
 }
 
-/// The service's subscriber, writing to `writer`, without installing it.
-fn dispatch<W>(settings: &ServerSettings, writer: W) -> Dispatch
+/// The service's subscriber, writing to `writer`, without installing it (the benches
+/// measure a line through it).
+pub fn dispatch<W>(settings: &ServerSettings, writer: W) -> Dispatch
 where
     W: for<'a> MakeWriter<'a> + Send + Sync + 'static,
 {
@@ -93,18 +93,13 @@ where
         // Audit events (`[audit] destination = "log"`) are kept whatever the log level.
         .add_directive(AUDIT_DIRECTIVE.parse().expect("a valid constant directive"));
     match settings.log_format {
-        LogFormat::Json => {
-            // The event's fields and the current span's (the request's), each flat at the
-            // top level. The span's fields are copied as the JSON they were serialized to
-            // when the span was made, as nesting them under `span` did.
-            let mut json = JsonLayer::new(writer);
-            json.with_timer("timestamp", SystemTime)
-                .with_level("level")
-                .with_target("target")
-                .with_flattened_event()
-                .with_top_level_flattened_current_span();
-            Dispatch::new(tracing_subscriber::registry().with(json).with(filter))
-        }
+        // The event's fields and the current span's (the request's), each flat at the top
+        // level; the span's as the JSON they were written to when the span was made.
+        LogFormat::Json => Dispatch::new(
+            tracing_subscriber::registry()
+                .with(json::JsonLines::new(writer))
+                .with(filter),
+        ),
         LogFormat::Text => Dispatch::new(
             tracing_subscriber::fmt()
                 .with_env_filter(filter)

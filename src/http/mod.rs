@@ -180,9 +180,8 @@ fn request_span<B>(request: &Request<B>) -> Span {
 /// The one log line per request; the span adds id, method, route, client and trace. A
 /// request that authenticated names its caller's credential id, also when it was refused
 /// after the auth-check (403, 429): the signature route leaves the [`Principal`] in the
-/// response's extensions (`error::finish_errors` keeps them), not in a span field, because
-/// recording a span field makes the JSON formatter write the whole span again
-/// (docs/performance.md).
+/// response's extensions (`error::finish_errors` keeps them), not in a span field: the
+/// caller is known only once the response is, and only this line needs it.
 fn log_response<B>(response: &Response<B>, latency: Duration, _span: &Span) {
     tracing::info!(
         status = response.status().as_u16(),
