@@ -12,7 +12,9 @@
 # each visiting every target in turn): the floor, /healthz, /v1/signature with an API key,
 # and /v1/signature with one ES256 JWT (a verified-token cache hit after the first request)
 # when the binary supports JWT configuration; with a baseline, the same routes on the
-# baseline binary. Each target's row gives its median req/s over the rounds and its ratio to
+# baseline binary; and the upload tickets (scripts/load-uploads.sh): POST /v1/uploads and
+# POST /v1/uploads/{id}/signature on an SQLite store and on a throwaway PostgreSQL cluster
+# (fsync on), each on its own instance of the binary under test. Each target's row gives its median req/s over the rounds and its ratio to
 # the floor (the median of the per-round ratios).
 #
 # Pinned (the default on 2 or more cores): the service, the baseline, the floor and the
@@ -51,6 +53,9 @@
 #                                                           TMPDIR, removed afterwards)
 #   BASELINE_TARGET_DIR=target/baseline                     that build's own target directory
 #                                                           (kept, so a second build is quick)
+#   UPLOADS=1 UPLOAD_POSTGRES=1 PRECREATE_SECONDS=2         the upload-ticket targets (0: none;
+#   PG_BIN=dir                                              PostgreSQL's off: SQLite only); see
+#                                                           scripts/load-uploads.sh
 set -euo pipefail
 
 ROUNDS=${ROUNDS:-3}
@@ -72,6 +77,8 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/vodsign-load.XXXXXX")
 # shellcheck source=scripts/common.sh
 source "$ROOT/scripts/common.sh"
+# shellcheck source=scripts/load-uploads.sh
+source "$ROOT/scripts/load-uploads.sh"
 SERVER_PID=""
 QUIET_PID=""
 FLOOR_PID=""
@@ -87,6 +94,7 @@ cleanup() {
     stop_server
     stop_process "$QUIET_PID"
     stop_process "$FLOOR_PID"
+    uploads_cleanup
     remove_baseline_tree
     rm -rf "$WORK"
 }
@@ -304,6 +312,10 @@ if [[ -n "${BASELINE_BIN:-}" || "${LOG_COMPARISON:-1}" == 1 ]]; then
     wait_ready "$QUIET_BASE" /readyz "$QUIET_PID" "twin instance"
 fi
 
+# The upload-ticket instances (scripts/load-uploads.sh): SQLite, and PostgreSQL when installed.
+say "starting the upload instances..."
+uploads_start
+
 rss_kib() { awk -v k="$1:" '$1 == k {print $2}' "/proc/$SERVER_PID/status"; }
 sleep 1
 IDLE_RSS=$(rss_kib VmRSS)
@@ -344,7 +356,7 @@ TICK_US=$(( 1000000 / $(getconf CLK_TCK) ))
 # machine runs, so it compares targets more steadily than req/s on a busy machine.
 run_wrk() {
     local threads=$1 conns=$2 seconds=$3 target=$4 out rps p50 p99 errs non2xx pid=$SERVER_PID cpu0 cpu1 requests
-    local url=$BASE token="" args=()
+    local url=$BASE token="" args=() mode="" expect="" ids="" unexpected backend
     out="$WORK/wrk.txt"
     case $target in
         floor) url=$FLOOR_BASE/; pid=$FLOOR_PID ;;
@@ -354,16 +366,29 @@ run_wrk() {
         twin_healthz) url=$QUIET_BASE/healthz; pid=$QUIET_PID ;;
         twin_api_key) url=$QUIET_BASE/v1/signature; token=$API_KEY; pid=$QUIET_PID ;;
         twin_jwt) url=$QUIET_BASE/v1/signature; token=$BASELINE_JWT; pid=$QUIET_PID ;;
+        upload_*|resign_*)
+            backend=${target#*_}; [[ $backend == pg ]] && backend=postgres
+            url=${UP_BASE[$backend]}/v1/uploads; token=$API_KEY; pid=${UP_PID[$backend]}
+            if [[ $target == upload_* ]]; then mode=create; expect=201; else mode=resign; expect=200; ids=${UP_IDS[$backend]}; fi
+            ;;
         *) die "unknown target $target" ;;
     esac
-    [[ -n "$token" ]] && args=(-s "$WORK/post.lua")
+    if [[ -n "$mode" ]]; then
+        args=(-s "$WORK/uploads.lua")
+    elif [[ -n "$token" ]]; then
+        args=(-s "$WORK/post.lua")
+    fi
     cpu0=$(cpu_ticks "$pid")
-    VODSIGN_LOAD_TOKEN=$token "${ON_LOAD_CPU[@]}" wrk -t"$threads" -c"$conns" -d"${seconds}s" --latency "${args[@]}" "$url" >"$out"
+    VODSIGN_LOAD_TOKEN=$token VODSIGN_LOAD_MODE=$mode VODSIGN_LOAD_EXPECT=$expect VODSIGN_LOAD_IDS=$ids \
+        "${ON_LOAD_CPU[@]}" wrk -t"$threads" -c"$conns" -d"${seconds}s" --latency "${args[@]}" "$url" >"$out"
     rps=$(awk '/^Requests\/sec:/ {printf "%d", $2}' "$out")
     p50=$(awk '$1 == "50%" {print $2}' "$out" | to_us)
     p99=$(awk '$1 == "99%" {print $2}' "$out" | to_us)
     errs=$(awk '/Socket errors:/ {gsub(/,/, ""); print $4 + $6 + $8 + $10}' "$out")
     non2xx=$(awk '/Non-2xx or 3xx responses:/ {print $5}' "$out")
+    # The upload targets' script counts every answer but the expected status (a 3xx too).
+    unexpected=$(awk '/^Unexpected statuses:/ {print $3}' "$out")
+    (( ${unexpected:-0} > ${non2xx:-0} )) && non2xx=$unexpected
     cpu1=$(cpu_ticks "$pid")
     requests=$(awk '/requests in/ {print $1}' "$out")
     echo "$rps $p50 $p99 $(( ${errs:-0} + ${non2xx:-0} )) $(( (cpu1 - cpu0) * TICK_US / (requests > 0 ? requests : 1) ))"
@@ -378,6 +403,7 @@ if [[ -n "${BASELINE_BIN:-}" ]]; then
 elif [[ -n "$QUIET_BASE" ]]; then
     TARGETS+=(twin_api_key)
 fi
+TARGETS+=("${UPLOAD_TARGETS[@]}")
 # What each target is, for the table.
 declare -A LABEL=(
     [floor]="floor: bare axum, fixed JSON"
@@ -387,6 +413,10 @@ declare -A LABEL=(
     [twin_healthz]="  GET /healthz"
     [twin_api_key]="  /v1/signature, API key"
     [twin_jwt]="  /v1/signature, ES256 JWT (cached)"
+    [upload_sqlite]="POST /v1/uploads, SQLite"
+    [resign_sqlite]="POST /v1/uploads/{id}/signature, SQLite"
+    [upload_pg]="POST /v1/uploads, PostgreSQL"
+    [resign_pg]="POST /v1/uploads/{id}/signature, PostgreSQL"
 )
 declare -A RPS P50 P99 ERRS CPU
 for t in "${TARGETS[@]}"; do RPS[$t]=""; P50[$t]=""; P99[$t]=""; ERRS[$t]=0; CPU[$t]=""; done
@@ -409,6 +439,11 @@ mean() { tr ' ' '\n' | grep -v '^$' | awk '{s+=$1} END {printf "%d", s/NR}'; }
 ratio_of() {
     paste -d' ' <(tr ' ' '\n' <<<"${RPS[$1]}" | grep -v '^$') <(tr ' ' '\n' <<<"${RPS[${2:-healthz}]}" | grep -v '^$') \
         | awk '{printf "%.3f\n", $1 / $2}' | sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'
+}
+# The lowest and highest per-round ratio of target $1 to target $2, "min-max".
+ratio_range() {
+    paste -d' ' <(tr ' ' '\n' <<<"${RPS[$1]}" | grep -v '^$') <(tr ' ' '\n' <<<"${RPS[$2]}" | grep -v '^$') \
+        | awk '{printf "%.3f\n", $1 / $2}' | sort -n | awk 'NR == 1 {lo = $1} {hi = $1} END {print lo "-" hi}'
 }
 RATIO_API=$(ratio_of api_key)
 [[ -n "$JWT" ]] && RATIO_JWT=$(ratio_of jwt)
@@ -491,18 +526,34 @@ API_P99=$(median <<<"${P99[api_key]}"); HZ_P99=$(median <<<"${P99[healthz]}")
     [[ -z "$QUIET_BASE" ]] || echo "twin: $TWIN_LABEL"
     echo
     # Every target: median req/s over the rounds; its ratio to the floor, the median of the
-    # per-round ratios (the floor's own row is 1 by definition).
-    trow() { printf '%-40s %10s %9s %12s %14s\n' "$@"; }
-    trow "target" "req/s" "/ floor" "p99" "CPU/request"
-    trow "----------------------------------------" "----------" "---------" "------------" "--------------"
+    # per-round ratios (the floor's own row is 1 by definition) and their lowest and highest;
+    # median p50 and p99; the service's CPU per request; errors (socket errors and answers
+    # other than the expected status) over all rounds. A row with errors is not a figure: its
+    # ratio reads "errors".
+    trow() { printf '%-44s %9s %8s %13s %9s %9s %9s %7s\n' "$@"; }
+    trow "target" "req/s" "/ floor" "(min-max)" "p50" "p99" "CPU/req" "errors"
+    trow "--------------------------------------------" "---------" "--------" "-------------" "---------" "---------" "---------" "-------"
     for t in "${TARGETS[@]}"; do
         if [[ $t == twin_* && -z "${TWIN_SHOWN:-}" ]]; then
             echo "$TWIN_LABEL:"
             TWIN_SHOWN=1
         fi
-        if [[ $t == floor ]]; then r="1"; else r=$(ratio_of "$t" floor); fi
-        trow "${LABEL[$t]}" "$(median <<<"${RPS[$t]}")" "$r" "$(median <<<"${P99[$t]}")us" "$(median <<<"${CPU[$t]}")us"
+        if [[ $t == upload_* && -z "${UPLOADS_SHOWN:-}" ]]; then
+            echo "upload tickets (own instances, limits far above the load; CPU/req: vodsign's alone):"
+            UPLOADS_SHOWN=1
+        fi
+        if [[ $t == floor ]]; then
+            r="1"; range="-"
+        elif (( ERRS[$t] > 0 )); then
+            r="errors"; range="-"
+        else
+            r=$(ratio_of "$t" floor); range=$(ratio_range "$t" floor)
+        fi
+        trow "${LABEL[$t]}" "$(median <<<"${RPS[$t]}")" "$r" "$range" "$(median <<<"${P50[$t]}")us" \
+            "$(median <<<"${P99[$t]}")us" "$(median <<<"${CPU[$t]}")us" "${ERRS[$t]}"
     done
+    [[ -z "$UPLOADS_NOTE" ]] || echo "upload tickets: $UPLOADS_NOTE"
+    [[ -z "$UPLOADS_PG_NOTE" || -n "$UPLOADS_NOTE" ]] || echo "upload tickets on PostgreSQL: $UPLOADS_PG_NOTE"
     echo
     printf '%-34s %-26s %-14s %s\n' "figure" "measured" "target" "verdict"
     printf '%-34s %-26s %-14s %s\n' "----------------------------------" "--------------------------" "--------------" "-------"

@@ -239,6 +239,11 @@ impl UploadStore {
                 let options = SqliteConnectOptions::from_str(url)
                     .map_err(|_| unusable("SQLite"))?
                     .create_if_missing(true)
+                    // WAL with synchronous=NORMAL: a commit is appended to the WAL file
+                    // without an fsync (checkpoints fsync). An acknowledged upload survives
+                    // a crash or kill of this process (the OS holds the write); a power loss
+                    // or OS crash may lose the commits since the last checkpoint. FULL would
+                    // fsync every commit. See docs/performance.md, "Upload tickets".
                     .journal_mode(SqliteJournalMode::Wal)
                     .synchronous(SqliteSynchronous::Normal)
                     .busy_timeout(timeout)
