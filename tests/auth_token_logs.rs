@@ -6,7 +6,12 @@
 //! integration binary, and uses only its token helpers.
 #![allow(clippy::unwrap_used)]
 
-#[allow(dead_code, reason = "this binary uses only the token helpers")]
+#[allow(
+    dead_code,
+    unused_imports,
+    unused_macros,
+    reason = "this binary uses only the token helpers"
+)]
 mod support;
 
 use std::io::Write;

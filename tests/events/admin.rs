@@ -20,32 +20,7 @@ use vodsign::{WebhookAdminAccess, webhook_admin_router};
 use super::receiver::{Receiver, Reply};
 use super::{NOW_MS, SECRET, endpoint, keys, other, outbox, routes, worker};
 
-macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    let dir = tempfile::tempdir().expect("tempdir");
-                    let url = format!("sqlite://{}", dir.path().join("admin.db").display());
-                    super::$name(&crate::uploads::open(&url).await).await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    if crate::support::postgres::skipped(stringify!($name)) {
-                        return;
-                    }
-                    let url = crate::support::postgres::fresh_database().await;
-                    super::$name(&crate::uploads::open(&url).await).await;
-                }
-            )*
-        }
-    };
-}
+use crate::support::backends::on_both_backends;
 
 on_both_backends!(
     lists_pending_and_dead_messages_with_filters_and_pages,
@@ -174,7 +149,7 @@ async fn dead_letter_all(events: &EventStore, endpoint: &str, now_ms: i64) {
     events.release(&lease.token).await.expect("released");
 }
 
-async fn lists_pending_and_dead_messages_with_filters_and_pages(store: &UploadStore) {
+async fn lists_pending_and_dead_messages_with_filters_and_pages(store: &UploadStore, _url: &str) {
     let events = outbox(store);
     let eps = [
         endpoint("app", "http://127.0.0.1:9/hook"),
@@ -266,7 +241,7 @@ async fn lists_pending_and_dead_messages_with_filters_and_pages(store: &UploadSt
     admin.assert_no_secrets(&["127.0.0.1:9"]);
 }
 
-async fn shows_one_message_with_its_deliveries(store: &UploadStore) {
+async fn shows_one_message_with_its_deliveries(store: &UploadStore, _url: &str) {
     let events = outbox(store);
     let eps = [
         endpoint("app", "http://127.0.0.1:9/hook"),
@@ -299,7 +274,10 @@ async fn shows_one_message_with_its_deliveries(store: &UploadStore) {
     admin.assert_no_secrets(&["127.0.0.1:9"]);
 }
 
-async fn replaying_a_dead_letter_delivers_it_under_the_same_webhook_id(store: &UploadStore) {
+async fn replaying_a_dead_letter_delivers_it_under_the_same_webhook_id(
+    store: &UploadStore,
+    _url: &str,
+) {
     let receiver = Receiver::start(SECRET, Reply::Status(500)).await;
     let eps = vec![endpoint("app", &receiver.url)];
     let events = outbox(store);
@@ -363,7 +341,7 @@ async fn replaying_a_dead_letter_delivers_it_under_the_same_webhook_id(store: &U
     admin.assert_no_secrets(&[&receiver.url]);
 }
 
-async fn replays_an_endpoints_dead_letters_since_a_time(store: &UploadStore) {
+async fn replays_an_endpoints_dead_letters_since_a_time(store: &UploadStore, _url: &str) {
     let events = outbox(store);
     let eps = [
         endpoint("app", "http://127.0.0.1:9/hook"),
@@ -428,7 +406,7 @@ async fn replays_an_endpoints_dead_letters_since_a_time(store: &UploadStore) {
     );
 }
 
-async fn re_enables_an_endpoint_a_410_disabled(store: &UploadStore) {
+async fn re_enables_an_endpoint_a_410_disabled(store: &UploadStore, _url: &str) {
     let receiver = Receiver::start(SECRET, Reply::Status(410)).await;
     let eps = vec![endpoint("app", &receiver.url)];
     let events = outbox(store);
@@ -474,7 +452,7 @@ async fn re_enables_an_endpoint_a_410_disabled(store: &UploadStore) {
     admin.assert_no_secrets(&[&receiver.url]);
 }
 
-async fn refuses_when_off_and_without_the_token(store: &UploadStore) {
+async fn refuses_when_off_and_without_the_token(store: &UploadStore, _url: &str) {
     let events = outbox(store);
     let eps = [endpoint("app", "http://127.0.0.1:9/hook")];
     events
@@ -526,7 +504,7 @@ async fn refuses_when_off_and_without_the_token(store: &UploadStore) {
     assert!(!debug.contains("admin-token"), "{debug}");
 }
 
-async fn bad_input_gets_envelopes(store: &UploadStore) {
+async fn bad_input_gets_envelopes(store: &UploadStore, _url: &str) {
     let events = outbox(store);
     let eps = [endpoint("app", "http://127.0.0.1:9/hook")];
     events

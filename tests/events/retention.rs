@@ -11,32 +11,7 @@ use vodsign::uploads::UploadStore;
 
 use super::{NOW_MS, endpoint, keys, other, outbox, routes};
 
-macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    let dir = tempfile::tempdir().expect("tempdir");
-                    let url = format!("sqlite://{}", dir.path().join("retention.db").display());
-                    super::$name(&crate::uploads::open(&url).await).await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    if crate::support::postgres::skipped(stringify!($name)) {
-                        return;
-                    }
-                    let url = crate::support::postgres::fresh_database().await;
-                    super::$name(&crate::uploads::open(&url).await).await;
-                }
-            )*
-        }
-    };
-}
+use crate::support::backends::on_both_backends;
 
 on_both_backends!(
     old_rows_go_in_batches_and_pending_messages_stay,
@@ -78,7 +53,7 @@ async fn count(events: &EventStore, status: &str) -> usize {
         .len()
 }
 
-async fn old_rows_go_in_batches_and_pending_messages_stay(store: &UploadStore) {
+async fn old_rows_go_in_batches_and_pending_messages_stay(store: &UploadStore, _url: &str) {
     let events = outbox(store);
     let eps = [
         endpoint("ok", "http://127.0.0.1:9/ok"),
@@ -157,7 +132,7 @@ async fn old_rows_go_in_batches_and_pending_messages_stay(store: &UploadStore) {
     assert!(again[0].new, "a purged event's key is gone");
 }
 
-async fn a_redelivery_within_the_retention_is_still_recognised(store: &UploadStore) {
+async fn a_redelivery_within_the_retention_is_still_recognised(store: &UploadStore, _url: &str) {
     let events = outbox(store);
     let eps = [endpoint("ok", "http://127.0.0.1:9/ok")];
     let event = other("h-first", 1);
@@ -194,7 +169,7 @@ async fn a_redelivery_within_the_retention_is_still_recognised(store: &UploadSto
     );
 }
 
-async fn the_purge_task_runs_on_its_timer_until_stopped(store: &UploadStore) {
+async fn the_purge_task_runs_on_its_timer_until_stopped(store: &UploadStore, _url: &str) {
     let events = outbox(store);
     let eps = [endpoint("ok", "http://127.0.0.1:9/ok")];
     events

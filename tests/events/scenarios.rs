@@ -13,34 +13,7 @@ use super::{
 };
 use crate::uploads::{T0, open, owner, ticket};
 
-macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    let dir = tempfile::tempdir().expect("tempdir");
-                    let url = format!("sqlite://{}", dir.path().join("events.db").display());
-                    let store = super::open(&url).await;
-                    super::$name(&store, &url).await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    if crate::support::postgres::skipped(stringify!($name)) {
-                        return;
-                    }
-                    let url = crate::support::postgres::fresh_database().await;
-                    let store = super::open(&url).await;
-                    super::$name(&store, &url).await;
-                }
-            )*
-        }
-    };
-}
+use crate::support::backends::on_both_backends;
 
 on_both_backends!(
     a_duplicate_event_is_one_message,

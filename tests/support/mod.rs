@@ -11,12 +11,14 @@
 //! - [`tokens`]: token verifier builders and introspection answers
 //! - [`redis`], [`limiter`]: a throwaway `redis-server`, and limiter builders
 //! - [`postgres`]: a throwaway PostgreSQL cluster per test process, a database per test
+//! - [`backends`]: `on_both_backends!`, one scenario suite run on SQLite and on PostgreSQL
 //! - [`reference`]: the signer as first written, the oracle of the byte-for-byte property
 //!
 //! `keys` and `reference` are shared with the benches, which must not reach into `tests/`:
 //! they live in `benches/support/` and are included here by path.
 
 pub mod app;
+pub mod backends;
 pub mod fake_vod;
 pub mod idp;
 #[path = "../../benches/support/keys.rs"]

@@ -9,36 +9,7 @@ use vodsign::uploads::{
 
 use super::{T0, open, owner, ticket};
 
-/// Runs each scenario once per backend: `sqlite::NAME` on a new file, `postgres::NAME` on a
-/// new database of the shared cluster.
-macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    let dir = tempfile::tempdir().expect("tempdir");
-                    let url = format!("sqlite://{}", dir.path().join("uploads.db").display());
-                    let store = super::open(&url).await;
-                    super::$name(&store, &url).await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    if crate::support::postgres::skipped(stringify!($name)) {
-                        return;
-                    }
-                    let url = crate::support::postgres::fresh_database().await;
-                    let store = super::open(&url).await;
-                    super::$name(&store, &url).await;
-                }
-            )*
-        }
-    };
-}
+use crate::support::backends::on_both_backends;
 
 on_both_backends!(
     lifecycle,
