@@ -317,10 +317,10 @@ mod tests {
             None,
             "a bare id is not a token"
         );
-        let session = VodEvent::parse(json!({"EventType": "ProcedureStateChanged",
+        let task_event = VodEvent::parse(json!({"EventType": "ProcedureStateChanged",
             "ProcedureStateChangeEvent": {"Status": "FINISH", "FileId": "f",
                 "SessionContext": token}}));
-        assert_eq!(session.verified_upload(&ours), Some(id));
+        assert_eq!(task_event.verified_upload(&ours), Some(id));
     }
 
     proptest! {
