@@ -1,18 +1,14 @@
 //! Who is on the other end of the connection, for logs, audit events and limits.
 //!
-//! [`client_ip`] is the one place that answers it: the [`ClientIp`] that [`resolve`] (the
-//! outermost layer) worked out from the socket peer and, for a trusted proxy only, its
-//! forwarding header; else the socket peer itself.
+//! [`client_ip`] is the one place that answers it: the [`ClientIp`] that the outermost
+//! layer ([`super::front`]) worked out from the socket peer and, for a trusted proxy only,
+//! its forwarding header (`Limiter::client_ip`); else the socket peer itself.
 
 use std::net::{IpAddr, SocketAddr};
 
+use axum::extract::ConnectInfo;
 use axum::extract::connect_info::MockConnectInfo;
-use axum::extract::{ConnectInfo, State};
 use axum::http::{Extensions, Request};
-use axum::middleware::Next;
-use axum::response::Response;
-
-use crate::app::AppState;
 
 /// The resolved client address, when something resolved it better than the socket peer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,7 +29,7 @@ pub fn of(extensions: &Extensions) -> Option<IpAddr> {
 }
 
 /// The socket peer, or a test's `MockConnectInfo`.
-fn peer(extensions: &Extensions) -> Option<IpAddr> {
+pub fn peer(extensions: &Extensions) -> Option<IpAddr> {
     extensions
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0.ip())
@@ -42,21 +38,6 @@ fn peer(extensions: &Extensions) -> Option<IpAddr> {
                 .get::<MockConnectInfo<SocketAddr>>()
                 .map(|m| m.0.ip())
         })
-}
-
-/// Outermost middleware: resolves the client through the trusted proxies of `[limits]`
-/// (a forwarding header is believed from them only) and leaves a [`ClientIp`] for the
-/// request span, the audit event and everything after.
-pub async fn resolve(
-    State(state): State<AppState>,
-    mut request: axum::extract::Request,
-    next: Next,
-) -> Response {
-    if let Some(peer) = peer(request.extensions()) {
-        let ip = state.limiter().client_ip(peer, request.headers());
-        request.extensions_mut().insert(ClientIp(ip));
-    }
-    next.run(request).await
 }
 
 #[cfg(test)]

@@ -3,13 +3,11 @@
 //! Every refusal, including those made by layers (body limit, timeout, panic, unknown path,
 //! wrong method), leaves as `{"code":N,"message":"...","requestId":"..."}`. [`ApiError`]
 //! renders the envelope and tags the response with an [`ErrorBody`] extension;
-//! [`finish_errors`], an outer middleware, adds the request id and turns the bare
-//! responses of layers into the same envelope.
+//! [`finish`], called by the outermost layer ([`super::front`]), adds the request id and
+//! turns the bare responses of layers into the same envelope.
 
 use axum::Json;
-use axum::extract::Request;
 use axum::http::{HeaderValue, StatusCode, header};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
@@ -140,7 +138,7 @@ impl ApiError {
     }
 }
 
-/// Marks a response as an envelope error, so [`finish_errors`] can add the request id.
+/// Marks a response as an envelope error, so [`finish`] can add the request id.
 #[derive(Debug, Clone)]
 pub struct ErrorBody {
     pub code: u32,
@@ -274,15 +272,9 @@ impl From<LimitError> for ApiError {
     }
 }
 
-/// Outer middleware: adds `requestId` to every envelope error, and wraps the bare error
-/// responses of inner layers (404, 405, 413, timeout, panic) into the envelope.
-pub async fn finish_errors(request: Request, next: Next) -> Response {
-    let request_id = request
-        .headers()
-        .get(super::REQUEST_ID)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
-    let response = next.run(request).await;
+/// Adds `requestId` to every envelope error, and wraps the bare error responses of inner
+/// layers (404, 405, 413, timeout, panic) into the envelope. Other answers pass unchanged.
+pub fn finish(response: Response, request_id: Option<&str>) -> Response {
     let status = response.status();
     if !(status.is_client_error() || status.is_server_error()) {
         return response;
@@ -298,7 +290,7 @@ pub async fn finish_errors(request: Request, next: Next) -> Response {
             }
         }
     };
-    let mut rendered = render(status, &body, request_id.as_deref());
+    let mut rendered = render(status, &body, request_id);
     // Keep the headers the error carried (Allow, Retry-After, WWW-Authenticate, ...), but
     // describe the new body.
     parts.headers.remove(header::CONTENT_LENGTH);

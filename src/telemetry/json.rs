@@ -227,6 +227,9 @@ impl Line {
             && let Some(span_fields) = span.extensions().get::<SpanFields>()
         {
             out.push_str(&span_fields.json);
+        } else {
+            // Outside any span, the request the line was logged in, if any.
+            let _ = REQUEST.try_with(|request| out.push_str(&request.json));
         }
         out.push_str("}\n");
     }
@@ -327,6 +330,66 @@ impl fmt::Write for Escaped<'_> {
         push_escaped(self.0, s);
         Ok(())
     }
+}
+
+tokio::task_local! {
+    /// The fields of the request whose future is running: set by [`in_request`].
+    static REQUEST: RequestFields;
+}
+
+/// The fields of one request that every line logged while it runs carries, written as JSON
+/// members once, when the request arrives: what a `request` span's fields would be, without
+/// a span.
+///
+/// A span costs the registry a slot, the filter a check, and an enter and an exit for
+/// every poll of the request's future; a task-local costs a swap of a thread-local per
+/// poll. The HTTP layer makes one of these per request ([`in_request`]) when logs are
+/// JSON; the text format, whose formatter reads spans only, gets a span instead.
+pub struct RequestFields {
+    json: String,
+}
+
+impl RequestFields {
+    /// No fields yet; room for the usual ones.
+    pub fn new() -> Self {
+        Self {
+            json: String::with_capacity(192),
+        }
+    }
+
+    /// Adds the string field `key` (a name from the documented schema: never escaped).
+    pub fn str(&mut self, key: &'static str, value: &str) -> &mut Self {
+        debug_assert!(!key.bytes().any(needs_escape));
+        self.json.push_str(",\"");
+        self.json.push_str(key);
+        self.json.push_str("\":");
+        push_str(&mut self.json, value);
+        self
+    }
+
+    /// Adds the field `key` as the JSON string of `value`'s `Display` (an address).
+    pub fn display(&mut self, key: &'static str, value: &dyn fmt::Display) -> &mut Self {
+        debug_assert!(!key.bytes().any(needs_escape));
+        self.json.push_str(",\"");
+        self.json.push_str(key);
+        self.json.push_str("\":\"");
+        let _ = fmt::Write::write_fmt(&mut Escaped(&mut self.json), format_args!("{value}"));
+        self.json.push('"');
+        self
+    }
+}
+
+impl Default for RequestFields {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Runs `future` as request `fields`'s: every JSON line it logs outside a span carries
+/// those fields, then `"name":"request"` (as a `request` span's lines do).
+pub async fn in_request<F: Future>(mut fields: RequestFields, future: F) -> F::Output {
+    fields.json.push_str(",\"name\":\"request\"");
+    REQUEST.scope(fields, future).await
 }
 
 /// Whether byte `b` must be escaped inside a JSON string.

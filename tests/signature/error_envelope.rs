@@ -6,7 +6,6 @@ use axum::Router;
 use axum::body::Body;
 use axum::http::Request;
 use axum::routing::get;
-use vodsign::config::ServerSettings;
 
 use crate::support::app::*;
 
@@ -153,8 +152,14 @@ async fn panics() -> &'static str {
     panic!("boom: do not leak this")
 }
 
-/// The layer stack, with routes that misbehave on purpose.
-fn misbehaving(timeout_ms: u64) -> Router {
+/// The layer stack of an app whose request timeout is `timeout_ms`, around routes that
+/// misbehave on purpose.
+async fn misbehaving(timeout_ms: u64) -> TestApp {
+    let app = spawn_app_with(|s| {
+        s.server.request_timeout_ms = timeout_ms;
+        s.server.body_timeout_ms = s.server.body_timeout_ms.min(timeout_ms);
+    })
+    .await;
     let routes = Router::new().route("/panic", get(panics)).route(
         "/slow",
         get(|| async {
@@ -162,20 +167,15 @@ fn misbehaving(timeout_ms: u64) -> Router {
             "late"
         }),
     );
-    let settings = ServerSettings {
-        request_timeout_ms: timeout_ms,
-        ..ServerSettings::default()
-    };
-    vodsign::layered(routes, &settings)
+    TestApp {
+        router: vodsign::layered(routes, &app.state),
+        ..app
+    }
 }
 
 #[tokio::test]
 async fn a_panic_gets_50001_without_its_cause() {
-    let app = spawn_app().await;
-    let app = TestApp {
-        router: misbehaving(1000),
-        ..app
-    };
+    let app = misbehaving(1000).await;
     let response = app.call(get_req("/panic")).await;
     assert_error(&response, 500, 50001);
     assert!(!response.2.to_string().contains("boom"));
@@ -183,11 +183,7 @@ async fn a_panic_gets_50001_without_its_cause() {
 
 #[tokio::test]
 async fn a_timeout_gets_50301() {
-    let app = spawn_app().await;
-    let app = TestApp {
-        router: misbehaving(50),
-        ..app
-    };
+    let app = misbehaving(50).await;
     assert_error(&app.call(get_req("/slow")).await, 503, 50301);
 }
 
