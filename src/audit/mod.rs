@@ -444,7 +444,11 @@ impl AuditSink {
     pub fn emit(&self, event: &AuditEvent<'_>) {
         match &self.target {
             Target::Log if telemetry::has_json_lines() => {
-                if let Some(line) = event.json_line(true) {
+                // Inside a request, the request's access record and this one become one
+                // line, written when the request ends (docs/observability.md).
+                if let Some(line) = event.json_line(true)
+                    && let Err(line) = telemetry::json::defer_record(line)
+                {
                     telemetry::json_line(&line);
                 }
             }

@@ -125,7 +125,11 @@ where
             let metrics = shared.state.metrics();
             metrics.http_request(route, &method, response.status().as_u16(), latency);
             drop(in_flight);
-            log_answer(&response, latency);
+            // An audited request's audit line is its access record (docs/observability.md).
+            let latency_us = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX);
+            if !json::end_request(route, latency_us) {
+                log_answer(&response, latency_us);
+            }
             Ok(response)
         };
         match fields {
@@ -213,11 +217,11 @@ fn request_id_of(headers: &mut HeaderMap) -> HeaderValue {
 /// and trace. A request that authenticated names its caller's credential id, also when it
 /// was refused after the auth-check (403, 429): the signature route leaves the
 /// [`Principal`] in the response's extensions ([`error::finish`] keeps them).
-fn log_answer(response: &Response, latency: std::time::Duration) {
+fn log_answer(response: &Response, latency_us: u64) {
     tracing::info!(
         target: "vodsign::http",
         status = response.status().as_u16(),
-        latency_us = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX),
+        latency_us,
         credential_id = response
             .extensions()
             .get::<Principal>()

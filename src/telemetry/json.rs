@@ -347,6 +347,9 @@ tokio::task_local! {
 /// JSON; the text format, whose formatter reads spans only, gets a span instead.
 pub struct RequestFields {
     json: String,
+    /// A record of the request (its audit event) held back by [`defer_record`], to be
+    /// written as the request's one line by [`end_request`].
+    record: RefCell<Option<Vec<u8>>>,
 }
 
 impl RequestFields {
@@ -354,6 +357,7 @@ impl RequestFields {
     pub fn new() -> Self {
         Self {
             json: String::with_capacity(192),
+            record: RefCell::new(None),
         }
     }
 
@@ -383,6 +387,54 @@ impl Default for RequestFields {
     fn default() -> Self {
         Self::new()
     }
+}
+
+/// A request whose future is dropped before [`end_request`] (a client that left) still
+/// writes the record it held back: nothing acknowledged to the audit trail is lost.
+impl Drop for RequestFields {
+    fn drop(&mut self) {
+        if let Some(line) = self.record.get_mut().take() {
+            super::json_line(&line);
+        }
+    }
+}
+
+/// Holds back `line` (one JSON object and its newline, already on the log stream's
+/// schema) to be written by [`end_request`] as the request's one line, with the request's
+/// route and latency added. Outside a request ([`in_request`]), gives `line` back to be
+/// written at once. A second record in one request writes the first.
+pub fn defer_record(line: Vec<u8>) -> Result<(), Vec<u8>> {
+    let mut line = Some(line);
+    let _ = REQUEST.try_with(|request| {
+        let earlier = std::mem::replace(&mut *request.record.borrow_mut(), line.take());
+        if let Some(earlier) = earlier {
+            super::json_line(&earlier);
+        }
+    });
+    line.map_or(Ok(()), Err)
+}
+
+/// Writes the record the request held back ([`defer_record`]) with `route` and
+/// `latency_us` added before its closing brace: the request's access record and its audit
+/// record in one line. False, writing nothing, when no record was held back.
+pub fn end_request(route: &str, latency_us: u64) -> bool {
+    let Ok(Some(mut line)) = REQUEST.try_with(|request| request.record.borrow_mut().take()) else {
+        return false;
+    };
+    if !line.ends_with(b"}\n") {
+        super::json_line(&line);
+        return false;
+    }
+    line.truncate(line.len() - 2);
+    let mut tail = String::with_capacity(64);
+    tail.push_str(",\"route\":");
+    push_str(&mut tail, route);
+    tail.push_str(",\"latency_us\":");
+    tail.push_str(itoa::Buffer::new().format(latency_us));
+    tail.push_str("}\n");
+    line.extend_from_slice(tail.as_bytes());
+    super::json_line(&line);
+    true
 }
 
 /// Runs `future` as request `fields`'s: every JSON line it logs outside a span carries

@@ -204,9 +204,50 @@ async fn a_trusted_proxy_forwarded_client_is_the_audited_and_logged_ip() {
         .find(|l| l["target"] == "vodsign::audit")
         .expect("an audit event");
     assert_eq!(audit["client_ip"], "198.51.100.23");
-    let finished = lines
-        .iter()
-        .find(|l| l["message"] == "request finished")
-        .expect("a request line");
-    assert_eq!(finished["client_ip"], "198.51.100.23");
+    assert_eq!(access_record(&id)["client_ip"], "198.51.100.23");
+    let health = unique_id("xffhealth");
+    let mut request = get_with("/healthz", &health, None);
+    request
+        .headers_mut()
+        .insert("x-forwarded-for", "198.51.100.24".parse().expect("value"));
+    app.call(request).await;
+    let finished = access_record(&health);
+    assert_eq!(finished["message"], "request finished");
+    assert_eq!(finished["client_ip"], "198.51.100.24");
+}
+
+/// A request dropped before it was answered (the client left while its body was still
+/// coming) is audited once, as the timeout's refusal: with audit events in the JSON log,
+/// the line the request held back to merge with its access record is written when the
+/// request's future is dropped, not lost.
+#[tokio::test]
+async fn a_request_dropped_half_way_is_still_audited_once() {
+    use std::net::SocketAddr;
+
+    use axum::body::{Body, Bytes};
+    use axum::extract::ConnectInfo;
+    use axum::http::Request;
+    use tower::ServiceExt as _;
+
+    let app = spawn_app().await;
+    let id = unique_id("left");
+    let (_sender, body) = http_body_util::Channel::<Bytes, std::convert::Infallible>::new(1);
+    let request = Request::post("/v1/signature")
+        .header("x-request-id", &id)
+        .header("authorization", format!("Bearer {}", app.api_key))
+        .header("content-type", "application/json")
+        .extension(ConnectInfo(SocketAddr::from(PEER)))
+        .body(Body::new(body))
+        .expect("request");
+    let call = app.router.clone().oneshot(request);
+    assert!(
+        tokio::time::timeout(Duration::from_millis(200), call)
+            .await
+            .is_err(),
+        "the body never ends, so neither does the request"
+    );
+    let audit = audit_events(&id);
+    assert_eq!(audit.len(), 1, "{audit:?}");
+    assert_eq!(audit[0]["event"], "signature.refused");
+    assert_eq!(audit[0]["status"], 503);
 }

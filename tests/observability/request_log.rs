@@ -10,15 +10,10 @@ use crate::support::observe::*;
 const TRACE_ID: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
 const PARENT_ID: &str = "00f067aa0ba902b7";
 
-/// The one `request finished` line of request `id`.
+/// The one access record of request `id` (see [`access_record`]).
 #[track_caller]
 fn request_line(id: &str) -> Value {
-    let finished: Vec<_> = lines_with(id)
-        .into_iter()
-        .filter(|line| line["message"] == "request finished")
-        .collect();
-    assert_eq!(finished.len(), 1, "exactly one request line: {finished:?}");
-    finished.into_iter().next().expect("one line")
+    access_record(id)
 }
 
 /// The fields every JSON line has, whatever its kind: an RFC 3339 UTC `timestamp`, a
@@ -61,7 +56,15 @@ async fn the_request_line_names_id_method_route_status_latency_client_and_caller
     let line = request_line(&id);
     assert_common_fields(&line);
     assert_eq!(line["level"], "INFO");
-    assert_eq!(line["target"], "vodsign::http");
+    // With audit events in the JSON log, the audit line is the request's access record.
+    assert_eq!(line["target"], "vodsign::audit");
+    assert_eq!(line["message"], "audit signature.issued");
+    assert_eq!(
+        lines_with(&id).len(),
+        1,
+        "one line for the request: {:?}",
+        lines_with(&id)
+    );
     assert_eq!(line["request_id"], id.as_str());
     assert_eq!(line["method"], "GET");
     assert_eq!(
@@ -97,21 +100,30 @@ async fn request_lines_and_audit_lines_share_one_flat_schema() {
         .call(get_with("/v1/signature", &id, Some(&app.api_key)))
         .await;
     assert_eq!(status, 200);
-    let lines = lines_with(&id);
-    let audit = lines
-        .iter()
-        .find(|l| l["target"] == "vodsign::audit")
-        .expect("an audit line");
-    let request = request_line(&id);
-    assert_common_fields(audit);
+    let audit = access_record(&id);
+    assert_eq!(audit["target"], "vodsign::audit");
+    let health = unique_id("schemahealth");
+    let (status, _, _) = app.call(get_with("/healthz", &health, None)).await;
+    assert_eq!(status, 200);
+    let request = request_line(&health);
+    assert_eq!(request["target"], "vodsign::http");
+    assert_eq!(request["message"], "request finished");
+    assert_common_fields(&audit);
     assert_common_fields(&request);
     assert_eq!(audit["message"], "audit signature.issued");
-    // The fields naming the request and its caller have one name and one value in both.
-    for key in ["request_id", "method", "client_ip", "credential_id"] {
-        assert_eq!(audit[key], request[key], "{key}: {audit} / {request}");
-        assert!(!audit[key].is_null(), "{key}");
+    // The fields naming a request have one name, and one kind of value, in both.
+    for key in ["request_id", "method", "client_ip", "route"] {
+        assert!(audit[key].is_string(), "{key}: {audit}");
+        assert!(request[key].is_string(), "{key}: {request}");
     }
-    assert_eq!(audit["status"], request["status"]);
+    assert_eq!(audit["client_ip"], request["client_ip"]);
+    assert_eq!(audit["route"], "/v1/signature");
+    assert_eq!(request["route"], "/healthz");
+    for key in ["status", "latency_us"] {
+        assert!(audit[key].is_u64(), "{key}: {audit}");
+        assert!(request[key].is_u64(), "{key}: {request}");
+    }
+    assert_eq!(audit["credential_id"], "test");
 }
 
 #[tokio::test]
@@ -153,10 +165,7 @@ async fn the_caller_is_named_on_refusals_after_the_auth_check() {
         assert_eq!(line["credential_id"], "test", "{line}");
     }
     let line = request_line(&unauthenticated);
-    assert!(
-        line.get("credential_id").is_none(),
-        "no caller proven: {line}"
-    );
+    assert!(line["credential_id"].is_null(), "no caller proven: {line}");
 }
 
 #[tokio::test]
@@ -221,6 +230,8 @@ async fn unmatched_paths_log_a_fixed_route_label() {
     assert_eq!(status, 404);
     let line = request_line(&id);
     assert_common_fields(&line);
+    assert_eq!(line["target"], "vodsign::http");
+    assert_eq!(line["message"], "request finished");
     assert_eq!(line["route"], "unmatched");
     assert!(!line.to_string().contains("path-12345"));
 }

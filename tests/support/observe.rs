@@ -45,3 +45,16 @@ pub fn audit_events(id: &str) -> Vec<Value> {
         .filter(|line| line["target"] == "vodsign::audit")
         .collect()
 }
+
+/// The one access record of request `id`: the line with its `latency_us`. For a route that
+/// writes an audit event to the JSON log, that is the audit line (one line per request);
+/// for the others, the `request finished` line.
+#[track_caller]
+pub fn access_record(id: &str) -> Value {
+    let records: Vec<_> = lines_with(id)
+        .into_iter()
+        .filter(|line| line.get("latency_us").is_some())
+        .collect();
+    assert_eq!(records.len(), 1, "exactly one access record: {records:?}");
+    records.into_iter().next().expect("one line")
+}
