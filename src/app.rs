@@ -126,11 +126,11 @@ pub struct App {
     pub settings: Settings,
     credentials: Credentials,
     /// Policy name -> name of the credential it signs with (checked to exist).
-    policy_credentials: HashMap<String, String>,
-    policies: HashMap<String, Policy>,
+    policy_credentials: HashMap<String, String, foldhash::quality::RandomState>,
+    policies: HashMap<String, Policy, foldhash::quality::RandomState>,
     authenticator: Authenticator,
     /// `[policies.NAME.limits]` by policy name; a policy without one is not limited.
-    policy_limits: HashMap<String, PolicyLimits>,
+    policy_limits: HashMap<String, PolicyLimits, foldhash::quality::RandomState>,
     long_lived: Arc<LongLived>,
     /// Refreshes this configuration's `jwks_url` key sets; stops when this `App` is
     /// dropped, so a reload's replaced configuration stops refreshing by itself.
@@ -220,18 +220,20 @@ impl App {
     ) -> Result<Self, ConfigError> {
         // Settings built in code have not been through `Settings::load`.
         settings.validate()?;
-        let mut policies = HashMap::new();
+        let mut policies = HashMap::default();
         for (name, policy) in &settings.policies {
             policies.insert(name.clone(), Policy::from_settings(name, policy)?);
         }
-        let policy_credentials = crate::credentials::assign(&settings, &credentials)?;
+        let policy_credentials = crate::credentials::assign(&settings, &credentials)?
+            .into_iter()
+            .collect();
         let names: BTreeSet<String> = policies.keys().cloned().collect();
         // The authentication part, rebuilt from settings on every reload: API keys now;
         // token verifiers (JWKS files re-read here) join them in the same place.
         let api_keys = ApiKeys::from_settings(&settings.api_keys, &names)?;
         let tokens = TokenVerifier::from_config(&settings.auth, &names).await?;
         let authenticator = Authenticator::new(api_keys, tokens);
-        let mut policy_limits = HashMap::new();
+        let mut policy_limits = HashMap::default();
         for (name, policy) in &settings.policies {
             match &policy.limits {
                 Some(l) => {

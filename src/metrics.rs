@@ -92,7 +92,10 @@ struct HotHandles {
 }
 
 /// Handles keyed by a string label, then by the other labels.
-struct HandleMap<K, H>(RwLock<HashMap<Box<str>, HashMap<K, H>>>);
+struct HandleMap<K, H>(RwLock<Labelled<Box<str>, Labelled<K, H>>>);
+
+/// A map read on every request: foldhash, not SipHash (see `Cargo.toml`).
+type Labelled<K, V> = HashMap<K, V, foldhash::quality::RandomState>;
 
 impl<K, H> Default for HandleMap<K, H> {
     fn default() -> Self {

@@ -29,7 +29,7 @@ struct Entry {
 
 /// The configured API keys, by id.
 pub struct ApiKeys {
-    by_id: HashMap<String, Entry>,
+    by_id: HashMap<String, Entry, foldhash::quality::RandomState>,
 }
 
 impl std::fmt::Debug for ApiKeys {
@@ -64,7 +64,7 @@ impl ApiKeys {
         settings: &[ApiKeySettings],
         policies: &BTreeSet<String>,
     ) -> Result<Self, ConfigError> {
-        let mut by_id = HashMap::new();
+        let mut by_id = HashMap::default();
         for (i, key) in settings.iter().enumerate() {
             let at = |field: &str| format!("api_keys[{i}].{field}");
             if !valid_id(&key.id) {

@@ -64,7 +64,7 @@ impl ShedBudget {
 }
 
 /// Requests in progress, by caller.
-type Counts = Arc<Mutex<HashMap<String, usize>>>;
+type Counts = Arc<Mutex<HashMap<String, usize, foldhash::quality::RandomState>>>;
 
 /// Requests in progress per caller, at most `max` each (`0`: no limit). Clones share the
 /// counts; a caller's entry is removed when its last request ends, so the map holds only
@@ -79,7 +79,7 @@ impl PerCaller {
     pub fn new(max: usize) -> Self {
         Self {
             max,
-            counts: Arc::new(Mutex::new(HashMap::new())),
+            counts: Arc::new(Mutex::new(HashMap::default())),
         }
     }
 
