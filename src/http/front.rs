@@ -28,6 +28,8 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
+use axum::BoxError;
+use axum::body::{Body, Bytes, HttpBody};
 use axum::extract::{MatchedPath, Request};
 use axum::http::header::{self, Entry};
 use axum::http::{HeaderMap, HeaderValue};
@@ -87,10 +89,15 @@ pub struct Front<S> {
 
 type BoxedResponse = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
 
-impl<S> Service<Request> for Front<S>
+impl<S, B> Service<Request> for Front<S>
 where
-    S: Service<Request, Response = Response, Error = Infallible> + Clone + Send + 'static,
+    S: Service<Request, Response = axum::http::Response<B>, Error = Infallible>
+        + Clone
+        + Send
+        + 'static,
     S::Future: Send + 'static,
+    B: HttpBody<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
 {
     type Response = Response;
     type Error = Infallible;
@@ -118,7 +125,7 @@ where
         let answer = std::mem::replace(&mut self.inner, clone).call(request);
         let exchange = async move {
             let Ok(response) = answer.await;
-            let mut response = error::finish(response, id.to_str().ok());
+            let mut response = error::finish(response.map(Body::new), id.to_str().ok());
             response.headers_mut().insert(REQUEST_ID, id);
             let latency = started.elapsed();
             let route = route.as_ref().map_or(UNMATCHED, MatchedPath::as_str);

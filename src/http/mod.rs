@@ -94,7 +94,7 @@ fn routes(state: AppState) -> Router {
 /// Wraps `routes` in the layers every public route gets. Public so tests can check the
 /// stack's behaviour (timeout, panic) with routes of their own.
 ///
-/// Two stacks, each a `ServiceBuilder` rather than one `Router::layer` per layer: every
+/// One `ServiceBuilder` stack rather than a `Router::layer` per layer: every
 /// `Router::layer` boxes each route again, and the router clones a route's whole chain of
 /// boxes for every request. Inside a stack the services are concrete types, cloned
 /// without allocating.
@@ -102,26 +102,24 @@ pub fn layered(routes: Router, state: &AppState) -> Router {
     let server = &state.settings.server;
     let timeout = Duration::from_millis(server.request_timeout_ms);
     // Each stack reads from the top (outermost, first to see a request) down to the routes.
-    let routes = routes.layer(
-        ServiceBuilder::new()
-            .layer(CatchPanicLayer::custom(|_| {
-                tracing::error!("a request handler panicked");
-                ApiError::Internal.into_response()
-            }))
-            .layer(RequestBodyLimitLayer::new(server.body_limit_bytes))
-            // Next to the routes: its 503 needs the routes' (empty-able) body type.
-            .layer(TimeoutLayer::with_status_code(
-                StatusCode::SERVICE_UNAVAILABLE,
-                timeout,
-            )),
-    );
+    // Outermost, the front (front.rs): client address, request id, log fields, error
+    // envelope, metrics, access line; it sees every answer of the layers below it.
+    let front = front::FrontLayer::new(state);
+    let guards = ServiceBuilder::new()
+        .layer(CatchPanicLayer::custom(|_| {
+            tracing::error!("a request handler panicked");
+            ApiError::Internal.into_response()
+        }))
+        .layer(RequestBodyLimitLayer::new(server.body_limit_bytes))
+        // Next to the routes: its 503 needs the routes' (empty-able) body type.
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            timeout,
+        ));
     // CORS outside the routes' auth, so a preflight is answered without credentials, and
-    // inside the front, so its answers are counted and logged like any other.
-    let routes = match cors::layer(&server.cors) {
-        Some(cors) => routes.layer(cors),
-        None => routes,
-    };
-    // Outermost: client address, request id, log fields, error envelope, metrics, access
-    // line (front.rs).
-    routes.layer(front::FrontLayer::new(state))
+    // its headers reach the guards' answers too (413, timeout, panic).
+    match cors::layer(&server.cors) {
+        Some(cors) => routes.layer(ServiceBuilder::new().layer(front).layer(cors).layer(guards)),
+        None => routes.layer(ServiceBuilder::new().layer(front).layer(guards)),
+    }
 }
