@@ -24,38 +24,9 @@ if [[ -z "$bin" ]]; then
     bin="${CARGO_TARGET_DIR:-target}/debug/vodsign"
 fi
 
-free_port() {
-    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
-}
-port="$(free_port)"
-admin_port="$(free_port)"
-workdir="$(mktemp -d)"
-log="$workdir/vodsign.log"
-
-# The placeholder credentials of the development config; never real secrets.
-env -u VODSIGN_SECRET_ID -u VODSIGN_SECRET_KEY \
-    VODSIGN_ADMIN__LISTEN="127.0.0.1:$admin_port" \
-    VODSIGN_STORE_URL="sqlite://$workdir/uploads.sqlite3" \
-    "$bin" serve --config config/development.toml --listen "127.0.0.1:$port" >"$log" 2>&1 &
-server=$!
-
-stop() {
-    kill "$server" 2>/dev/null || true
-    wait "$server" 2>/dev/null || true
-    rm -rf "$workdir"
-}
-trap stop EXIT
-
-base="http://127.0.0.1:$port"
-for _ in $(seq 1 100); do
-    if ! kill -0 "$server" 2>/dev/null; then
-        echo "vodsign exited before serving:" >&2
-        cat "$log" >&2
-        exit 1
-    fi
-    curl -fsS -o /dev/null --max-time 1 "$base/healthz" 2>/dev/null && break
-    sleep 0.2
-done
+# shellcheck source=scripts/dev-instance.sh
+source scripts/dev-instance.sh
+start_dev_instance "$bin"
 
 # The demo key is public: it is documented in config/development.toml and the README.
 demo=(-H "Authorization: Bearer vsk_demo_public-development-key-not-a-secret")
@@ -88,7 +59,7 @@ for name in \
     vodsign_signatures_issued_total vodsign_signature_refusals_total vodsign_auth_total \
     vodsign_build_info process_resident_memory_bytes process_cpu_seconds_total \
     process_open_fds process_max_fds process_start_time_seconds; do
-    grep -q "^$name[{ ]" "$scrape" || { echo "missing from /metrics: $name" >&2; status=1; }
+    grep -q "^${name}[{ ]" "$scrape" || { echo "missing from /metrics: $name" >&2; status=1; }
 done
 grep -q '^vodsign_signatures_issued_total{policy="default",caller="demo"}' "$scrape" || {
     echo "vodsign_signatures_issued_total has no caller=\"demo\" series" >&2

@@ -43,44 +43,13 @@ if [[ -z "$bin" ]]; then
     bin="${CARGO_TARGET_DIR:-target}/debug/vodsign"
 fi
 
-free_port() {
-    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
-}
-port="$(free_port)"
-admin_port="$(free_port)"
-workdir="$(mktemp -d)"
-log="$workdir/vodsign.log"
-
-# The placeholder credentials of the development config; never real secrets.
-env -u VODSIGN_SECRET_ID -u VODSIGN_SECRET_KEY \
-    VODSIGN_ADMIN__LISTEN="127.0.0.1:$admin_port" \
+# shellcheck source=scripts/dev-instance.sh
+source scripts/dev-instance.sh
+start_dev_instance "$bin" \
     VODSIGN_POLICIES__DEFAULT__LIMITS__RATE_PER_MINUTE=6000000 \
     VODSIGN_POLICIES__DEFAULT__LIMITS__BURST=100000 \
     VODSIGN_POLICIES__DEFAULT__LIMITS__QUOTA__MAX=10000000 \
-    VODSIGN_LIMITS__AUTH_FAILURES__MAX=1000000 \
-    VODSIGN_STORE_URL="sqlite://$workdir/uploads.sqlite3" \
-    "$bin" serve --config config/development.toml --listen "127.0.0.1:$port" >"$log" 2>&1 &
-server=$!
-
-stop() {
-    kill "$server" 2>/dev/null || true
-    wait "$server" 2>/dev/null || true
-    rm -rf "$workdir"
-}
-trap stop EXIT
-
-# Wait (boundedly) for the listener; stop early if the server died.
-for _ in $(seq 1 100); do
-    if ! kill -0 "$server" 2>/dev/null; then
-        echo "vodsign exited before serving:" >&2
-        cat "$log" >&2
-        exit 1
-    fi
-    if python3 -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:$port/healthz', timeout=1)" 2>/dev/null; then
-        break
-    fi
-    sleep 0.2
-done
+    VODSIGN_LIMITS__AUTH_FAILURES__MAX=1000000
 
 base_url="http://127.0.0.1:$port"
 scripts_dir="$PWD/scripts"
