@@ -11,8 +11,9 @@
 # measures start-up-to-ready time, then with wrk, in one run and interleaved (ROUNDS rounds,
 # each visiting every target in turn): the floor, /healthz, /v1/signature with an API key,
 # and /v1/signature with one ES256 JWT (a verified-token cache hit after the first request)
-# when the binary supports JWT configuration; with a baseline, the same routes on the
-# baseline binary; and the upload tickets (scripts/load-uploads.sh): POST /v1/uploads and
+# when the binary supports JWT configuration; /healthz and the API-key request on a twin
+# instance logging at warn (no per-request line: the line's cost); with a baseline, the same
+# routes on the baseline binary, at info and at warn; and the upload tickets (scripts/load-uploads.sh): POST /v1/uploads and
 # POST /v1/uploads/{id}/signature on an SQLite store and on a throwaway PostgreSQL cluster
 # (fsync on), each on its own instance of the binary under test. Each target's row gives its median req/s over the rounds and its ratio to
 # the floor (the median of the per-round ratios).
@@ -41,10 +42,10 @@
 #   VODSIGN_BIN=path                                        skip the build, use this binary
 #   FLOOR_BIN=path                                          skip the floor's build
 #                                                           (cargo build --release --example floor)
-#   LOG_COMPARISON=1                                        without a baseline, also load a twin
-#                                                           instance run with RUST_LOG=warn (no
-#                                                           per-request log line), to show that
-#                                                           line's cost; LOG_COMPARISON=0: no twin
+#   LOG_COMPARISON=1                                        also load a twin instance (and the
+#                                                           baseline's) run with RUST_LOG=warn
+#                                                           (no per-request log line), to show
+#                                                           that line's cost; 0: no warn twins
 #   LATENCY_FRACTIONS="0.25 0.5" LATENCY_SECONDS=5         open-loop rates, as fractions of the
 #                                                           API-key req/s; needs oha (cargo
 #                                                           install oha --locked), else the
@@ -83,7 +84,8 @@ source "$ROOT/scripts/common.sh"
 # shellcheck source=scripts/load-uploads.sh
 source "$ROOT/scripts/load-uploads.sh"
 SERVER_PID=""
-QUIET_PID=""
+# The twin instances (below) by name: their URL and pid.
+declare -A TWIN_BASE=() TWIN_PID=()
 FLOOR_PID=""
 BASELINE_TREE=""
 stop_server() { stop_process "$SERVER_PID"; SERVER_PID=""; }
@@ -95,7 +97,7 @@ remove_baseline_tree() {
 }
 cleanup() {
     stop_server
-    stop_process "$QUIET_PID"
+    for twin in "${!TWIN_PID[@]}"; do stop_process "${TWIN_PID[$twin]}"; done
     stop_process "$FLOOR_PID"
     uploads_cleanup
     remove_baseline_tree
@@ -276,43 +278,54 @@ FLOOR_BASE="http://127.0.0.1:$FLOOR_PORT"
 FLOOR_PID=$!
 wait_ready "$FLOOR_BASE" / "$FLOOR_PID" floor
 
-# A twin instance on its own port: BASELINE_BIN logging as usual (all routes, JWT when it
-# takes this config's [[auth.jwt]] table), or this binary with RUST_LOG=warn (no
-# per-request log line).
-QUIET_BASE=""
+# Twin instances, each on its own port and the service's CPU: this binary with
+# RUST_LOG=warn (no per-request log line; LOG_COMPARISON=0 leaves it out), and with a
+# baseline, BASELINE_BIN logging as usual (all routes, JWT when it takes this config's
+# [[auth.jwt]] table) and BASELINE_BIN with RUST_LOG=warn.
 TWIN_LABEL=""
 BASELINE_JWT=""
-if [[ -n "${BASELINE_BIN:-}" || "${LOG_COMPARISON:-1}" == 1 ]]; then
-    QUIET_PORT=$(free_port)
-    QUIET_BASE="http://127.0.0.1:$QUIET_PORT"
-    if [[ -n "${BASELINE_BIN:-}" ]]; then
-        # The first of these the baseline accepts: with JWT, then without; each as is, then
-        # without max_connections_per_address (unknown to older builds; the twin's
-        # $CONNECTIONS stay within the default per-address limit).
-        TWIN_CONFIG=""
-        for candidate in config config-nojwt; do
-            config_on_new_ports "$WORK/$candidate.toml" "$WORK/twin-$candidate.toml" "$QUIET_PORT"
-            sed '/^max_connections_per_address = /d' "$WORK/twin-$candidate.toml" >"$WORK/twin-$candidate-old.toml"
-            for c in "$WORK/twin-$candidate.toml" "$WORK/twin-$candidate-old.toml"; do
-                if "$BASELINE_BIN" check-config --config "$c" >"$WORK/twin-check.txt" 2>&1; then
-                    TWIN_CONFIG=$c
-                    if [[ $candidate == config ]]; then BASELINE_JWT=$JWT; fi
-                    break 2
-                fi
-            done
-        done
-        [[ -n "$TWIN_CONFIG" ]] || die "the baseline refuses the generated config: $(head -c 200 "$WORK/twin-check.txt")"
-        TWIN_LABEL="$BASELINE_LABEL"
-        "${ON_SERVICE_CPU[@]}" "$BASELINE_BIN" serve --config "$TWIN_CONFIG" \
+# start_twin NAME BIN CONFIG [LOG_LEVEL]: starts the instance NAME and waits until ready.
+start_twin() {
+    local name=$1 bin=$2 config=$3 level=${4:-} port
+    port=$(free_port)
+    config_on_new_ports "$config" "$WORK/twin-$name.toml" "$port"
+    TWIN_BASE[$name]="http://127.0.0.1:$port"
+    if [[ -n "$level" ]]; then
+        RUST_LOG=$level "${ON_SERVICE_CPU[@]}" "$bin" serve --config "$WORK/twin-$name.toml" \
             > >(exec "${ON_SERVICE_CPU[@]}" cat >>"$SERVICE_LOG") 2>>"$WORK/stderr.txt" &
     else
-        config_on_new_ports "$WORK/config.toml" "$WORK/config-quiet.toml" "$QUIET_PORT"
-        TWIN_LABEL="this binary, RUST_LOG=warn"
-        RUST_LOG=warn "${ON_SERVICE_CPU[@]}" "$BIN" serve --config "$WORK/config-quiet.toml" \
+        "${ON_SERVICE_CPU[@]}" "$bin" serve --config "$WORK/twin-$name.toml" \
             > >(exec "${ON_SERVICE_CPU[@]}" cat >>"$SERVICE_LOG") 2>>"$WORK/stderr.txt" &
     fi
-    QUIET_PID=$!
-    wait_ready "$QUIET_BASE" /readyz "$QUIET_PID" "twin instance"
+    TWIN_PID[$name]=$!
+    wait_ready "${TWIN_BASE[$name]}" /readyz "${TWIN_PID[$name]}" "twin instance $name"
+}
+if [[ "${LOG_COMPARISON:-1}" == 1 ]]; then
+    start_twin warn "$BIN" "$WORK/config.toml" warn
+fi
+if [[ -n "${BASELINE_BIN:-}" ]]; then
+    # The first of these the baseline accepts: with JWT, then without; each as is, then
+    # without max_connections_per_address (unknown to older builds; the twin's
+    # $CONNECTIONS stay within the default per-address limit).
+    TWIN_CONFIG=""
+    for candidate in config config-nojwt; do
+        cp "$WORK/$candidate.toml" "$WORK/base-$candidate.toml"
+        sed '/^max_connections_per_address = /d' "$WORK/$candidate.toml" >"$WORK/base-$candidate-old.toml"
+        for c in "$WORK/base-$candidate.toml" "$WORK/base-$candidate-old.toml"; do
+            if "$BASELINE_BIN" check-config --offline --config "$c" >"$WORK/twin-check.txt" 2>&1 \
+                || "$BASELINE_BIN" check-config --config "$c" >"$WORK/twin-check.txt" 2>&1; then
+                TWIN_CONFIG=$c
+                if [[ $candidate == config ]]; then BASELINE_JWT=$JWT; fi
+                break 2
+            fi
+        done
+    done
+    [[ -n "$TWIN_CONFIG" ]] || die "the baseline refuses the generated config: $(head -c 200 "$WORK/twin-check.txt")"
+    TWIN_LABEL="$BASELINE_LABEL"
+    start_twin base "$BASELINE_BIN" "$TWIN_CONFIG"
+    if [[ "${LOG_COMPARISON:-1}" == 1 ]]; then
+        start_twin basewarn "$BASELINE_BIN" "$TWIN_CONFIG" warn
+    fi
 fi
 
 # The upload-ticket instances (scripts/load-uploads.sh): SQLite, and PostgreSQL when installed.
@@ -340,13 +353,13 @@ if [[ -n "$JWT" ]]; then
         -d '{"validitySeconds":600}' "$BASE/v1/signature"
 fi
 check_200 "$FLOOR_BASE/"
-if [[ -n "$QUIET_BASE" ]]; then
+for twin in "${!TWIN_BASE[@]}"; do
     check_200 -X POST -H "Authorization: Bearer $API_KEY" -H 'Content-Type: application/json' \
-        -d '{"validitySeconds":600}' "$QUIET_BASE/v1/signature"
-fi
+        -d '{"validitySeconds":600}' "${TWIN_BASE[$twin]}/v1/signature"
+done
 if [[ -n "$BASELINE_JWT" ]]; then
     check_200 -X POST -H "Authorization: Bearer $BASELINE_JWT" -H 'Content-Type: application/json' \
-        -d '{"validitySeconds":600}' "$QUIET_BASE/v1/signature"
+        -d '{"validitySeconds":600}' "${TWIN_BASE[base]}/v1/signature"
 fi
 
 # wrk's latency in microseconds ("1.23ms" -> 1230).
@@ -366,9 +379,11 @@ run_wrk() {
         healthz) url=$BASE/healthz ;;
         api_key) url=$BASE/v1/signature; token=$API_KEY ;;
         jwt) url=$BASE/v1/signature; token=$JWT ;;
-        twin_healthz) url=$QUIET_BASE/healthz; pid=$QUIET_PID ;;
-        twin_api_key) url=$QUIET_BASE/v1/signature; token=$API_KEY; pid=$QUIET_PID ;;
-        twin_jwt) url=$QUIET_BASE/v1/signature; token=$BASELINE_JWT; pid=$QUIET_PID ;;
+        warn_healthz|base_healthz|basewarn_healthz)
+            url=${TWIN_BASE[${target%_healthz}]}/healthz; pid=${TWIN_PID[${target%_healthz}]} ;;
+        warn_api_key|base_api_key|basewarn_api_key)
+            url=${TWIN_BASE[${target%_api_key}]}/v1/signature; token=$API_KEY; pid=${TWIN_PID[${target%_api_key}]} ;;
+        base_jwt) url=${TWIN_BASE[base]}/v1/signature; token=$BASELINE_JWT; pid=${TWIN_PID[base]} ;;
         upload_*|resign_*)
             backend=${target#*_}; [[ $backend == pg ]] && backend=postgres
             url=${UP_BASE[$backend]}/v1/uploads; token=$API_KEY; pid=${UP_PID[$backend]}
@@ -400,12 +415,12 @@ run_wrk() {
 
 TARGETS=(floor healthz api_key)
 [[ -n "$JWT" ]] && TARGETS+=(jwt)
-if [[ -n "${BASELINE_BIN:-}" ]]; then
-    TARGETS+=(twin_healthz twin_api_key)
-    [[ -n "$BASELINE_JWT" ]] && TARGETS+=(twin_jwt)
-elif [[ -n "$QUIET_BASE" ]]; then
-    TARGETS+=(twin_api_key)
+[[ -n "${TWIN_BASE[warn]:-}" ]] && TARGETS+=(warn_healthz warn_api_key)
+if [[ -n "${TWIN_BASE[base]:-}" ]]; then
+    TARGETS+=(base_healthz base_api_key)
+    [[ -n "$BASELINE_JWT" ]] && TARGETS+=(base_jwt)
 fi
+[[ -n "${TWIN_BASE[basewarn]:-}" ]] && TARGETS+=(basewarn_healthz basewarn_api_key)
 TARGETS+=("${UPLOAD_TARGETS[@]}")
 # What each target is, for the table.
 declare -A LABEL=(
@@ -413,9 +428,13 @@ declare -A LABEL=(
     [healthz]="GET /healthz"
     [api_key]="/v1/signature, API key"
     [jwt]="/v1/signature, ES256 JWT (cached)"
-    [twin_healthz]="  GET /healthz"
-    [twin_api_key]="  /v1/signature, API key"
-    [twin_jwt]="  /v1/signature, ES256 JWT (cached)"
+    [warn_healthz]="GET /healthz, logs at warn"
+    [warn_api_key]="/v1/signature, API key, logs at warn"
+    [base_healthz]="  GET /healthz"
+    [base_api_key]="  /v1/signature, API key"
+    [base_jwt]="  /v1/signature, ES256 JWT (cached)"
+    [basewarn_healthz]="  GET /healthz, logs at warn"
+    [basewarn_api_key]="  /v1/signature, API key, logs at warn"
     [upload_sqlite]="POST /v1/uploads, SQLite"
     [resign_sqlite]="POST /v1/uploads/{id}/signature, SQLite"
     [upload_pg]="POST /v1/uploads, PostgreSQL"
@@ -453,12 +472,6 @@ RATIO_API=$(ratio_of api_key)
 FLOOR_HZ=$(ratio_of healthz floor)
 FLOOR_API=$(ratio_of api_key floor)
 [[ -n "$JWT" ]] && FLOOR_JWT=$(ratio_of jwt floor)
-if [[ -n "${BASELINE_BIN:-}" ]]; then
-    RATIO_NOLOG=$(ratio_of twin_api_key twin_healthz)
-elif [[ -n "$QUIET_BASE" ]]; then
-    # Its healthz is this binary's: the twin differs only in its log level.
-    RATIO_NOLOG=$(ratio_of twin_api_key)
-fi
 
 # --- latency at fixed rates (open loop) --------------------------------------------------
 LATENCY_FRACTIONS=${LATENCY_FRACTIONS:-0.25 0.5}
@@ -529,7 +542,7 @@ API_P99=$(median <<<"${P99[api_key]}"); HZ_P99=$(median <<<"${P99[healthz]}")
     echo "vodsign load summary  $(date -u +%Y-%m-%dT%H:%MZ)  $(nproc) cores, $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)"
     echo "load average before summary: $(cut -d' ' -f1-3 /proc/loadavg)   wrk -t$WRK_THREADS -c$CONNECTIONS, $ROUNDS x ${ROUND_SECONDS}s interleaved"
     echo "$PIN_NOTE"
-    [[ -z "$QUIET_BASE" ]] || echo "twin: $TWIN_LABEL"
+    [[ -z "$TWIN_LABEL" ]] || echo "baseline: $TWIN_LABEL"
     echo
     # Every target: median req/s over the rounds; its ratio to the floor, the median of the
     # per-round ratios (the floor's own row is 1 by definition) and their lowest and highest;
@@ -540,7 +553,7 @@ API_P99=$(median <<<"${P99[api_key]}"); HZ_P99=$(median <<<"${P99[healthz]}")
     trow "target" "req/s" "/ floor" "(min-max)" "p50" "p99" "CPU/req" "errors"
     trow "--------------------------------------------" "---------" "--------" "-------------" "---------" "---------" "---------" "-------"
     for t in "${TARGETS[@]}"; do
-        if [[ $t == twin_* && -z "${TWIN_SHOWN:-}" ]]; then
+        if [[ $t == base_* && -z "${TWIN_SHOWN:-}" ]]; then
             echo "$TWIN_LABEL:"
             TWIN_SHOWN=1
         fi
@@ -597,11 +610,9 @@ API_P99=$(median <<<"${P99[api_key]}"); HZ_P99=$(median <<<"${P99[healthz]}")
     else
         row "jwt ES256" "$JWT_NOTE" "" ""
     fi
-    if [[ -n "$QUIET_BASE" ]]; then
-        row "twin api key req/s (mean)" "$(mean <<<"${RPS[twin_api_key]}")" "-" "-"
-        row "  same / its healthz (median/round)" "$RATIO_NOLOG" "(compare)" "-"
-        row "  same p50 / p99" "$(median <<<"${P50[twin_api_key]}")us / $(median <<<"${P99[twin_api_key]}")us" "-" "-"
-        row "  same service CPU/request" "$(median <<<"${CPU[twin_api_key]}")us" "-" "-"
+    if [[ -n "${TWIN_BASE[warn]:-}" ]]; then
+        row "logs at warn: /healthz / floor" "$(ratio_of warn_healthz floor)" "(compare)" "-"
+        row "logs at warn: api key / floor" "$(ratio_of warn_api_key floor)" "(compare)" "-"
     fi
     if [[ -n "${RPS[upload_sqlite]:-}" ]]; then
         if (( ERRS[upload_sqlite] > 0 )); then
