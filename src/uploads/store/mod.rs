@@ -11,10 +11,21 @@
 //! connection included: a store that is down or slow fails fast with
 //! [`StoreError::Unavailable`], and the pool reconnects by itself once it is back.
 //!
-//! Each write is one statement, so none is ever half done. Re-signing is one conditional
-//! `UPDATE ... RETURNING`: the count goes up only while the upload is the caller's, still
-//! `authorized`, unexpired and under its limit, so concurrent requests (on any replica)
-//! never issue more than the limit.
+//! No write is ever half done. Re-signing is one conditional `UPDATE ... RETURNING`: the
+//! count goes up only while the upload is the caller's, still `authorized`, unexpired and
+//! under its limit, so concurrent requests (on any replica) never issue more than the limit.
+//!
+//! Creation is a group commit (`writer`): a lone `INSERT` of a small row is almost all
+//! fixed cost (SQLite: locks, the WAL append of every page the table and its four indexes
+//! touch, hand-offs to the connection's worker thread; PostgreSQL: a commit waiting for its
+//! fsync), so one writer task per store writes the creations waiting at that moment (up to
+//! 64) in one transaction, as multi-row `INSERT`s of power-of-two sizes (a handful of
+//! statement texts), and they share that cost. It never waits for a batch to fill: a lone
+//! request is written at once. The durability rule holds: a caller is answered only after
+//! the commit holding its row, so nothing acknowledged can be lost to a crash of this
+//! process or an outage of the store. A batch that fails for any reason but an outage is
+//! written again row by row, so one bad row fails only its own caller; an outage fails the
+//! batch's callers with [`StoreError::Unavailable`], and the next batch tries again.
 
 mod cursor;
 mod migrations;

@@ -219,6 +219,115 @@ async fn bounded(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
+
+    /// A migrated SQLite store in `dir`, as the writer sees it.
+    async fn sqlite(dir: &tempfile::TempDir) -> Backend {
+        let options = SqliteConnectOptions::new()
+            .filename(dir.path().join("writer.db"))
+            .create_if_missing(true);
+        let pool = SqlitePoolOptions::new()
+            .connect_with(options)
+            .await
+            .expect("opens");
+        super::super::SQLITE_MIGRATIONS
+            .run(&pool)
+            .await
+            .expect("migrates");
+        Backend::Sqlite(pool)
+    }
+
+    fn row(n: i64) -> NewRow {
+        NewRow {
+            id: format!("id-{n}"),
+            owner_kind: "api_key".into(),
+            owner_authority: "local".into(),
+            owner_subject: "writer".into(),
+            created_at: 1_800_000_000 + n,
+            expires_at: 1_800_003_600,
+            metadata: format!(r#"{{"n":{n}}}"#),
+            grant_json: "{}".into(),
+        }
+    }
+
+    fn job(row: NewRow) -> (Job, oneshot::Receiver<Result<(), StoreError>>) {
+        let (reply, answer) = oneshot::channel();
+        (Job { row, reply }, answer)
+    }
+
+    async fn stored_ids(backend: &Backend) -> Vec<String> {
+        let Backend::Sqlite(pool) = backend else {
+            unreachable!("SQLite only")
+        };
+        sqlx::query_scalar("SELECT id FROM uploads ORDER BY seq")
+            .fetch_all(pool)
+            .await
+            .expect("reads")
+    }
+
+    /// One batch of 7 (three statements in one transaction) with a duplicate id inside:
+    /// the duplicate alone fails, the others are stored in order.
+    #[tokio::test]
+    async fn a_duplicate_in_a_batch_fails_only_its_own_caller() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let backend = sqlite(&dir).await;
+        let mut batch = Vec::new();
+        let mut answers = Vec::new();
+        for n in [0, 1, 2, 1, 3, 4, 5] {
+            let (job, answer) = job(row(n));
+            batch.push(job);
+            answers.push(answer);
+        }
+        write_batch(&backend, Duration::from_secs(5), &mut batch).await;
+        let mut results = Vec::new();
+        for answer in answers {
+            results.push(answer.await.expect("answered"));
+        }
+        for (i, result) in results.iter().enumerate() {
+            if i == 3 {
+                assert!(matches!(result, Err(StoreError::Failed(_))), "{result:?}");
+            } else {
+                assert_eq!(result, &Ok(()), "row {i}");
+            }
+        }
+        assert_eq!(
+            stored_ids(&backend).await,
+            ["id-0", "id-1", "id-2", "id-3", "id-4", "id-5"]
+        );
+    }
+
+    /// A caller that gave up before its batch was written has no row written; the queue
+    /// closing (the last store handle dropped) ends the task only after what was queued
+    /// is written and answered.
+    #[tokio::test]
+    async fn queued_creations_are_written_before_the_task_ends_and_abandoned_ones_are_not() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let backend = sqlite(&dir).await;
+        let (queue, jobs) = mpsc::channel(QUEUE);
+        let mut answers = Vec::new();
+        for n in 0..100 {
+            let (job, answer) = job(row(n));
+            queue.send(job).await.expect("queued");
+            if n == 50 {
+                drop(answer);
+            } else {
+                answers.push(answer);
+            }
+        }
+        drop(queue);
+        tokio::time::timeout(
+            Duration::from_secs(30),
+            run(backend.clone(), Duration::from_secs(5), jobs),
+        )
+        .await
+        .expect("the task ends once the queue is closed and drained");
+        for answer in answers {
+            assert_eq!(answer.await.expect("answered"), Ok(()));
+        }
+        let ids = stored_ids(&backend).await;
+        assert_eq!(ids.len(), 99, "{ids:?}");
+        assert!(!ids.contains(&"id-50".to_owned()), "the abandoned row is left out");
+    }
 
     #[test]
     fn sizes_split_into_powers_of_two() {
