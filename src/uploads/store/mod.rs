@@ -274,6 +274,11 @@ impl UploadStore {
                     .journal_mode(SqliteJournalMode::Wal)
                     .synchronous(SqliteSynchronous::Normal)
                     .busy_timeout(timeout)
+                    // Temporary files in memory: a batch of new tickets is several
+                    // statements in one transaction, and each keeps a statement journal
+                    // (the pages it changed, to undo just that statement) that would
+                    // otherwise spill to a new temporary file per transaction.
+                    .pragma("temp_store", "memory")
                     .disable_statement_logging();
                 create_parent_dir(options.get_filename())?;
                 let pool = SqlitePoolOptions::new()
