@@ -326,7 +326,10 @@ mod tests {
         }
         let ids = stored_ids(&backend).await;
         assert_eq!(ids.len(), 99, "{ids:?}");
-        assert!(!ids.contains(&"id-50".to_owned()), "the abandoned row is left out");
+        assert!(
+            !ids.contains(&"id-50".to_owned()),
+            "the abandoned row is left out"
+        );
     }
 
     #[test]
