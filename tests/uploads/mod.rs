@@ -1,9 +1,10 @@
 //! The upload store on both backends, real SQLite files and a real PostgreSQL cluster
 //! (`support::postgres`): one scenario suite ([`scenarios`]) run against each, then what
 //! only one backend has ([`sqlite`], [`postgres`]); and the endpoints through HTTP on both
-//! backends ([`api`]).
+//! backends ([`api`]); creation in batches on both ([`group_commit`]).
 
 mod api;
+mod group_commit;
 mod postgres;
 mod scenarios;
 mod sqlite;
