@@ -276,13 +276,40 @@ pub async fn request_reload(
     token: Option<&SecretString>,
     timeout: Duration,
 ) -> Result<String, String> {
+    let (status, body) = call("POST", url, &[], token, timeout).await?;
+    let message = serde_json::from_str::<serde_json::Value>(&body)
+        .ok()
+        .and_then(|v| v["message"].as_str().map(str::to_owned))
+        .unwrap_or_else(|| body.trim().chars().take(300).collect());
+    if status.is_success() {
+        Ok(message)
+    } else {
+        Err(format!("{status}: {message}"))
+    }
+}
+
+/// One request to the admin listener from the command line (`vodsign reload`, `vodsign
+/// webhooks`): `method` (`GET` or `POST`) to `url` with `query`, a bearer `token` when
+/// given, no proxy, within `timeout`. Returns the status and the body as text; `Err` says
+/// in one line why nothing came back and what to check.
+pub async fn call(
+    method: &str,
+    url: &str,
+    query: &[(&str, String)],
+    token: Option<&SecretString>,
+    timeout: Duration,
+) -> Result<(reqwest::StatusCode, String), String> {
     let client = reqwest::Client::builder()
         .timeout(timeout)
         .connect_timeout(timeout)
         .no_proxy()
         .build()
         .map_err(|e| format!("cannot set up the HTTP client: {e}"))?;
-    let mut request = client.post(url);
+    let mut request = match method {
+        "POST" => client.post(url),
+        _ => client.get(url),
+    }
+    .query(query);
     if let Some(token) = token {
         request = request.bearer_auth(token.expose_secret());
     }
@@ -297,14 +324,5 @@ pub async fn request_reload(
         }
     })?;
     let status = response.status();
-    let body = response.text().await.unwrap_or_default();
-    let message = serde_json::from_str::<serde_json::Value>(&body)
-        .ok()
-        .and_then(|v| v["message"].as_str().map(str::to_owned))
-        .unwrap_or_else(|| body.trim().chars().take(300).collect());
-    if status.is_success() {
-        Ok(message)
-    } else {
-        Err(format!("{status}: {message}"))
-    }
+    Ok((status, response.text().await.unwrap_or_default()))
 }

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use clap::Subcommand;
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 
 use super::CliError;
 
@@ -163,27 +163,7 @@ async fn send(
     token: Option<&SecretString>,
     timeout: Duration,
 ) -> Result<String, String> {
-    let client = reqwest::Client::builder()
-        .timeout(timeout)
-        .connect_timeout(timeout)
-        .no_proxy()
-        .build()
-        .map_err(|e| format!("cannot set up the HTTP client: {e}"))?;
-    let mut request = match method {
-        "POST" => client.post(url),
-        _ => client.get(url),
-    }
-    .query(query);
-    if let Some(token) = token {
-        request = request.bearer_auth(token.expose_secret());
-    }
-    let response = request.send().await.map_err(|e| {
-        format!(
-            "{url} is not reachable; is the service running with its admin listener there? ({e})"
-        )
-    })?;
-    let status = response.status();
-    let body = response.text().await.unwrap_or_default();
+    let (status, body) = crate::admin::call(method, url, query, token, timeout).await?;
     let json = serde_json::from_str::<serde_json::Value>(&body).ok();
     if status.is_success() {
         return Ok(json
