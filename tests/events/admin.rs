@@ -17,8 +17,8 @@ use vodsign::events::{Clock, EventStore, ManualClock, Outcome, message::rfc3339}
 use vodsign::uploads::UploadStore;
 use vodsign::{WebhookAdminAccess, webhook_admin_router};
 
-use super::receiver::{Receiver, Reply};
-use super::{NOW_MS, SECRET, endpoint, keys, other, outbox, routes, worker};
+use super::receiver::Reply;
+use super::{NOW_MS, OneEvent, SECRET, endpoint, keys, one_event, other, outbox, routes};
 
 use crate::support::backends::on_both_backends;
 
@@ -278,15 +278,12 @@ async fn replaying_a_dead_letter_delivers_it_under_the_same_webhook_id(
     store: &UploadStore,
     _url: &str,
 ) {
-    let receiver = Receiver::start(SECRET, Reply::Status(500)).await;
-    let eps = vec![endpoint("app", &receiver.url)];
-    let events = outbox(store);
-    events
-        .ingest(&[other("h", 1)], &keys(), &routes(&eps), NOW_MS)
-        .await
-        .expect("ingested");
-    let clock = ManualClock::new(NOW_MS);
-    let worker = worker(&events, eps, &clock);
+    let OneEvent {
+        receiver,
+        events,
+        clock,
+        worker,
+    } = one_event(store, Reply::Status(500)).await;
     // Three attempts ([5, 300]), then a dead letter.
     for _ in 0..3 {
         let round = worker.round().await.expect("round");
@@ -407,15 +404,12 @@ async fn replays_an_endpoints_dead_letters_since_a_time(store: &UploadStore, _ur
 }
 
 async fn re_enables_an_endpoint_a_410_disabled(store: &UploadStore, _url: &str) {
-    let receiver = Receiver::start(SECRET, Reply::Status(410)).await;
-    let eps = vec![endpoint("app", &receiver.url)];
-    let events = outbox(store);
-    events
-        .ingest(&[other("h", 1)], &keys(), &routes(&eps), NOW_MS)
-        .await
-        .expect("ingested");
-    let clock = ManualClock::new(NOW_MS);
-    let worker = worker(&events, eps, &clock);
+    let OneEvent {
+        receiver,
+        events,
+        clock,
+        worker,
+    } = one_event(store, Reply::Status(410)).await;
     let round = worker.round().await.expect("round");
     assert_eq!(round.outcomes[0].2, Outcome::Disabled);
     let admin = Admin::new(&events, &["app"], &clock);

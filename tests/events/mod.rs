@@ -83,6 +83,34 @@ pub fn outbox(store: &UploadStore) -> EventStore {
     EventStore::new(store.clone())
 }
 
+/// One event (`other("h", 1)`) in the outbox at `NOW_MS`, for endpoint `app` at a receiver
+/// answering `reply`, and the delivery worker on a manual clock at `NOW_MS`. Keep the whole
+/// value alive: the receiver stops when it is dropped.
+pub struct OneEvent {
+    pub receiver: receiver::Receiver,
+    pub events: EventStore,
+    pub clock: ManualClock,
+    pub worker: DeliveryWorker,
+}
+
+pub async fn one_event(store: &UploadStore, reply: receiver::Reply) -> OneEvent {
+    let receiver = receiver::Receiver::start(SECRET, reply).await;
+    let eps = vec![endpoint("app", &receiver.url)];
+    let events = outbox(store);
+    events
+        .ingest(&[other("h", 1)], &keys(), &routes(&eps), NOW_MS)
+        .await
+        .expect("ingested");
+    let clock = ManualClock::new(NOW_MS);
+    let worker = worker(&events, eps, &clock);
+    OneEvent {
+        receiver,
+        events,
+        clock,
+        worker,
+    }
+}
+
 /// `NewFileUpload` of file `file_id` with `context` as its `SourceContext`.
 pub fn uploaded(handle: &str, file_id: &str, context: &str) -> VodEvent {
     VodEvent::parse(json!({

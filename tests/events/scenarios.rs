@@ -8,8 +8,8 @@ use vodsign::uploads::{Status, UploadStore};
 
 use super::receiver::{Receiver, Reply};
 use super::{
-    NOW_MS, SECRET, deleted, endpoint, forger_keys, keys, kind, other, outbox, processed, routes,
-    settings, uploaded, worker,
+    NOW_MS, OneEvent, SECRET, deleted, endpoint, forger_keys, keys, kind, one_event, other, outbox,
+    processed, routes, settings, uploaded, worker,
 };
 use crate::uploads::{T0, open, owner, ticket};
 
@@ -346,15 +346,12 @@ impl WithExtra for vodsign::events::VodEvent {
 }
 
 async fn retries_follow_the_schedule_then_dead_letter_and_replay(store: &UploadStore, _url: &str) {
-    let receiver = Receiver::start(SECRET, Reply::Status(500)).await;
-    let eps = vec![endpoint("app", &receiver.url)];
-    let events = outbox(store);
-    events
-        .ingest(&[other("h", 1)], &keys(), &routes(&eps), NOW_MS)
-        .await
-        .expect("ingested");
-    let clock = ManualClock::new(NOW_MS);
-    let worker = worker(&events, eps, &clock);
+    let OneEvent {
+        receiver,
+        events,
+        clock,
+        worker,
+    } = one_event(store, Reply::Status(500)).await;
 
     // Attempt 1 at once; retry after 5 s ± 10 %.
     let round = worker.round().await.expect("round");
@@ -438,16 +435,13 @@ async fn retries_follow_the_schedule_then_dead_letter_and_replay(store: &UploadS
 }
 
 async fn retry_after_is_honoured_and_bounded(store: &UploadStore, _url: &str) {
-    let receiver = Receiver::start(SECRET, Reply::Ok).await;
+    let OneEvent {
+        receiver,
+        events,
+        clock,
+        worker,
+    } = one_event(store, Reply::Ok).await;
     receiver.script(&[Reply::RetryAfter(429, 42), Reply::RetryAfter(503, 999_999)]);
-    let eps = vec![endpoint("app", &receiver.url)];
-    let events = outbox(store);
-    events
-        .ingest(&[other("h", 1)], &keys(), &routes(&eps), NOW_MS)
-        .await
-        .expect("ingested");
-    let clock = ManualClock::new(NOW_MS);
-    let worker = worker(&events, eps, &clock);
     let round = worker.round().await.expect("round");
     assert_eq!(
         round.outcomes[0].2,
@@ -470,16 +464,13 @@ async fn retry_after_is_honoured_and_bounded(store: &UploadStore, _url: &str) {
 }
 
 async fn a_timeout_is_retried(store: &UploadStore, _url: &str) {
-    let receiver = Receiver::start(SECRET, Reply::Ok).await;
+    let OneEvent {
+        receiver,
+        events,
+        clock,
+        worker,
+    } = one_event(store, Reply::Ok).await;
     receiver.script(&[Reply::Hang]);
-    let eps = vec![endpoint("app", &receiver.url)];
-    let events = outbox(store);
-    events
-        .ingest(&[other("h", 1)], &keys(), &routes(&eps), NOW_MS)
-        .await
-        .expect("ingested");
-    let clock = ManualClock::new(NOW_MS);
-    let worker = worker(&events, eps, &clock);
     let round = tokio::time::timeout(Duration::from_secs(20), worker.round())
         .await
         .expect("the attempt's timeout ends it")
