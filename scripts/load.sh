@@ -306,7 +306,8 @@ fi
 if [[ -n "${BASELINE_BIN:-}" ]]; then
     # The first of these the baseline accepts: with JWT, then without; each as is, then
     # without max_connections_per_address (unknown to older builds; the twin's
-    # $CONNECTIONS stay within the default per-address limit).
+    # $CONNECTIONS stay within the default per-address limit). Checked with --offline (no
+    # probes of dependencies) where the baseline has that flag, else without it.
     TWIN_CONFIG=""
     for candidate in config config-nojwt; do
         cp "$WORK/$candidate.toml" "$WORK/base-$candidate.toml"
